@@ -1,0 +1,74 @@
+/**
+ * Builds the Fastify app: HTTP conventions (JSON bodies, Matrix errors, 404/405, CORS),
+ * the shared context (config, store, signing key, providers, workers), then the plugins the
+ * config enables (core/plugins.ts).
+ */
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import cors from '@fastify/cors';
+import type { Config } from './config/load.js';
+import type { Store } from './store/port.js';
+import { createStore } from './store/index.js';
+import { loadOrCreateSigningKey } from './crypto/key-file.js';
+import type { SigningKey } from './crypto/signing.js';
+import { installBodyParsers } from './http/body.js';
+import { installErrorHandler } from './http/errors.js';
+import { installNotFound } from './http/not-found.js';
+import { loggerOptions } from './http/logging.js';
+import context from './context.js';
+import api from './api.js';
+import { PLUGINS, type PluginEntry } from './plugins.js';
+
+/** Versions of the Identity Service API this server implements. */
+export const SPEC_VERSIONS = ['r0.3.0', 'v1.1', 'v1.2', 'v1.3', 'v1.4', 'v1.5', 'v1.6', 'v1.7', 'v1.8', 'v1.9', 'v1.10', 'v1.11', 'v1.12', 'v1.13', 'v1.14', 'v1.15', 'v1.16', 'v1.17', 'v1.18'];
+
+export interface BuildOptions {
+  /** An already created store (tests); else one is created from config.storage. */
+  store?: Store;
+  /** A signing key (tests); else loaded from config.keys.path, created on first start. */
+  signingKey?: SigningKey;
+  /** The plugin table (tests use their own to check loading); default core/plugins.ts. */
+  plugins?: PluginEntry[];
+  /** Extra plugins registered after the enabled ones and before v1/v2 mount (tests). */
+  extra?: FastifyPluginAsync[];
+  logger?: boolean;
+}
+
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const tls = config.server.tls.cert
+    ? { https: { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } }
+    : {};
+  const app = Fastify({
+    logger: options.logger === false ? false : loggerOptions(config.logging.level),
+    bodyLimit: config.server.bodyLimit,
+    trustProxy: config.server.trustProxy,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ...tls,
+  }) as unknown as FastifyInstance;
+
+  installBodyParsers(app);
+  installErrorHandler(app);
+  installNotFound(app);
+  await app.register(cors, {
+    origin: '*',
+    methods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+    allowedHeaders: ['Origin', 'X-Requested-With', 'Content-Type', 'Accept', 'Authorization'],
+    strictPreflight: false,
+  });
+
+  const store = options.store ?? await createStore(config.storage);
+  if (!options.store) await store.init();
+  const signingKey = options.signingKey ?? loadOrCreateSigningKey(config.keys.path);
+  await app.register(context, { config, store, signingKey });
+  await app.register(api);
+
+  app.get('/_matrix/identity/versions', async () => ({ versions: SPEC_VERSIONS }));
+
+  const enabled = (options.plugins ?? PLUGINS).filter((plugin) => plugin.enabled(config));
+  const mounts = enabled.filter((plugin) => plugin.name === 'v1' || plugin.name === 'v2');
+  for (const plugin of enabled.filter((p) => !mounts.includes(p))) await app.register((await plugin.load()).default);
+  for (const plugin of options.extra ?? []) await app.register(plugin);
+  for (const plugin of mounts) await app.register((await plugin.load()).default);
+  return app;
+}

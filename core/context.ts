@@ -1,0 +1,39 @@
+/**
+ * What every plugin shares, as decorators: the config, the store, the signing key, the provider
+ * registry and the worker pool. Registered by the app before any feature plugin.
+ */
+import fp from 'fastify-plugin';
+import type { Config } from './config/load.js';
+import type { Store } from './store/port.js';
+import type { SigningKey } from './crypto/signing.js';
+import { ProviderRegistry } from './providers/registry.js';
+import { WorkerPool } from './workers.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    store: Store;
+    signingKey: SigningKey;
+    providers: ProviderRegistry;
+    workers: WorkerPool;
+  }
+}
+
+export interface ContextOptions {
+  config: Config;
+  store: Store;
+  signingKey: SigningKey;
+}
+
+export default fp<ContextOptions>(async (app, { config, store, signingKey }) => {
+  app.decorate('config', config);
+  app.decorate('store', store);
+  app.decorate('signingKey', signingKey);
+  app.decorate('providers', new ProviderRegistry());
+  const workers = new WorkerPool();
+  app.decorate('workers', workers);
+  app.addHook('onClose', async () => {
+    await workers.close();
+    await store.close();
+  });
+}, { name: 'unisd-context', fastify: '5.x' });

@@ -1,0 +1,14 @@
+/** Picks the storage backend named by `storage.backend`. */
+import type { Config } from '../config/load.js';
+import type { Store } from './port.js';
+import { SqliteStore } from './sqlite.js';
+
+export type { Store } from './port.js';
+
+export async function createStore(storage: Config['storage']): Promise<Store> {
+  if (storage.backend === 'mongodb') {
+    const { MongoStore } = await import('./mongodb.js');
+    return new MongoStore(storage.mongodb.uri, storage.mongodb.database);
+  }
+  return new SqliteStore(storage.sqlite.path);
+}

@@ -1,0 +1,158 @@
+/**
+ * The storage port: everything unisd persists goes through this interface, so a backend is
+ * swappable (SqliteStore: embedded default; MongoStore: production and multi-instance).
+ * Times are milliseconds since the epoch. Secrets (tokens) are stored as hashes by the callers.
+ * Every backend passes test/store.test.ts; add a method here, then to every backend and that suite.
+ */
+
+export type Medium = 'email' | 'msisdn' | (string & {});
+
+export interface ThreePid {
+  medium: Medium;
+  /** Normalised address (core/threepid.ts). */
+  address: string;
+}
+
+/** A 3PID validation session (requestToken → submitToken). */
+export interface ValidationSession extends ThreePid {
+  sid: string;
+  clientSecret: string;
+  /** hashSecret() of the token sent to the user. */
+  tokenHash: string;
+  sendAttempt: number;
+  nextLink: string | null;
+  createdAt: number;
+  /** Last change (creation, validation): the 24 h window runs from here. */
+  updatedAt: number;
+  validatedAt: number | null;
+}
+
+/** A bind: the signed association answered to /3pid/bind, kept verbatim for v1 lookups. */
+export interface Association extends ThreePid {
+  mxid: string;
+  ts: number;
+  notBefore: number;
+  notAfter: number;
+  /** The signed association object exactly as answered. */
+  signed: Record<string, unknown>;
+}
+
+/** A pending invite from /store-invite. */
+export interface PendingInvite extends ThreePid {
+  /** The invite token (public: it appears in room state). */
+  token: string;
+  roomId: string;
+  sender: string;
+  /** Every field of the store-invite request, for templates and onbind. */
+  fields: Record<string, unknown>;
+  ephemeralPublicKey: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface AccountToken {
+  /** hashSecret() of the access token. */
+  tokenHash: string;
+  userId: string;
+  createdAt: number;
+  /** null: never expires. */
+  expiresAt: number | null;
+}
+
+export interface AcceptedPolicy {
+  policy: string;
+  version: string;
+}
+
+export interface PepperState {
+  pepper: string;
+  /** Previous peppers still accepted (MSC4004 alt_lookup_peppers), newest first. */
+  altPeppers: string[];
+  rotatedAt: number;
+  /** Lookups served with the current pepper (rotationPolicy per_requests). */
+  requestCount: number;
+}
+
+export interface HashEntry {
+  hash: string;
+  mxid: string;
+}
+
+/** A queued 3pid/onbind notification to a homeserver. */
+export interface OnbindDelivery {
+  id: string;
+  /** Server name of the homeserver to deliver to. */
+  destination: string;
+  body: Record<string, unknown>;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  createdAt: number;
+}
+
+export interface Store {
+  /** Creates tables/indexes; idempotent. */
+  init(): Promise<void>;
+  close(): Promise<void>;
+
+  // Validation sessions
+  createSession(session: ValidationSession): Promise<void>;
+  getSession(sid: string): Promise<ValidationSession | null>;
+  /** The session for this (medium, address, clientSecret), if any (re-sends reuse it). */
+  findSession(medium: Medium, address: string, clientSecret: string): Promise<ValidationSession | null>;
+  updateSession(sid: string, changes: Partial<Pick<ValidationSession, 'tokenHash' | 'sendAttempt' | 'nextLink' | 'updatedAt' | 'validatedAt'>>): Promise<void>;
+  deleteSession(sid: string): Promise<void>;
+  /** Deletes sessions whose updatedAt is before `before`; returns how many. */
+  deleteSessionsBefore(before: number): Promise<number>;
+
+  // Associations (binds)
+  /** Stores the bind, replacing any previous one for that 3PID. */
+  putAssociation(association: Association): Promise<void>;
+  getAssociation(medium: Medium, address: string): Promise<Association | null>;
+  getAssociations(threepids: ThreePid[]): Promise<Association[]>;
+  /** Removes the bind of that 3PID if it is to `mxid`; true when one was removed. */
+  deleteAssociation(medium: Medium, address: string, mxid: string): Promise<boolean>;
+  streamAssociations(): AsyncIterable<Association>;
+
+  // Invites and their ephemeral keys
+  putInvite(invite: PendingInvite): Promise<void>;
+  getInvite(token: string): Promise<PendingInvite | null>;
+  findInvites(medium: Medium, address: string, now: number): Promise<PendingInvite[]>;
+  deleteInvites(tokens: string[]): Promise<void>;
+  deleteInvitesBefore(expiresBefore: number): Promise<number>;
+  putEphemeralKey(publicKey: string, expiresAt: number): Promise<void>;
+  isEphemeralKeyValid(publicKey: string, now: number): Promise<boolean>;
+
+  // Account tokens
+  putAccountToken(token: AccountToken): Promise<void>;
+  getAccountToken(tokenHash: string): Promise<AccountToken | null>;
+  deleteAccountToken(tokenHash: string): Promise<void>;
+  deleteAccountTokensBefore(expiresBefore: number): Promise<number>;
+
+  // Terms
+  /** Adds to what the user accepted; earlier acceptances stay. */
+  acceptPolicies(userId: string, policies: AcceptedPolicy[]): Promise<void>;
+  getAcceptedPolicies(userId: string): Promise<AcceptedPolicy[]>;
+
+  // Hash lookup
+  getPepperState(): Promise<PepperState | null>;
+  /** Sets the pepper state if it still has `expectedPepper` (null: none yet); false when another instance won. */
+  swapPepperState(expectedPepper: string | null, next: PepperState): Promise<boolean>;
+  incrementPepperRequests(pepper: string): Promise<number>;
+  /** Replaces every hash stored for `pepper`. */
+  replaceHashes(pepper: string, entries: AsyncIterable<HashEntry[]> | Iterable<HashEntry[]>): Promise<void>;
+  lookupHashes(pepper: string, hashes: string[]): Promise<HashEntry[]>;
+  deleteHashesExcept(peppers: string[]): Promise<void>;
+
+  // 3pid/onbind delivery queue
+  enqueueOnbind(delivery: OnbindDelivery): Promise<void>;
+  dueOnbind(now: number, limit: number): Promise<OnbindDelivery[]>;
+  rescheduleOnbind(id: string, attempts: number, nextAttemptAt: number, lastError: string): Promise<void>;
+  deleteOnbind(id: string): Promise<void>;
+
+  // MSC4004 third-party mappings: which hashes a trusted member server owns
+  /** Replaces what `server` declared for `pepper`. */
+  replaceThirdPartyMappings(server: string, pepper: string, hashes: string[]): Promise<void>;
+  /** server → the hashes among `hashes` it owns. */
+  lookupThirdPartyMappings(pepper: string, hashes: string[]): Promise<Record<string, string[]>>;
+}

@@ -1,0 +1,298 @@
+/**
+ * The embedded backend: one SQLite file (better-sqlite3, WAL). Synchronous underneath; the
+ * port is async so that it is interchangeable with MongoStore.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type {
+  AcceptedPolicy, AccountToken, Association, HashEntry, Medium, OnbindDelivery, PendingInvite, PepperState, Store, ThreePid, ValidationSession,
+} from './port.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS sessions (
+  sid TEXT PRIMARY KEY, medium TEXT NOT NULL, address TEXT NOT NULL, client_secret TEXT NOT NULL,
+  token_hash TEXT NOT NULL, send_attempt INTEGER NOT NULL, next_link TEXT,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, validated_at INTEGER);
+CREATE UNIQUE INDEX IF NOT EXISTS sessions_threepid ON sessions (medium, address, client_secret);
+CREATE INDEX IF NOT EXISTS sessions_updated ON sessions (updated_at);
+CREATE TABLE IF NOT EXISTS associations (
+  medium TEXT NOT NULL, address TEXT NOT NULL, mxid TEXT NOT NULL, ts INTEGER NOT NULL,
+  not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, signed TEXT NOT NULL,
+  PRIMARY KEY (medium, address));
+CREATE TABLE IF NOT EXISTS invites (
+  token TEXT PRIMARY KEY, medium TEXT NOT NULL, address TEXT NOT NULL, room_id TEXT NOT NULL, sender TEXT NOT NULL,
+  fields TEXT NOT NULL, ephemeral_public_key TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS invites_threepid ON invites (medium, address);
+CREATE TABLE IF NOT EXISTS ephemeral_keys (public_key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS account_tokens (
+  token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER);
+CREATE TABLE IF NOT EXISTS accepted_policies (
+  user_id TEXT NOT NULL, policy TEXT NOT NULL, version TEXT NOT NULL, PRIMARY KEY (user_id, policy, version));
+CREATE TABLE IF NOT EXISTS pepper_state (
+  id INTEGER PRIMARY KEY CHECK (id = 1), pepper TEXT NOT NULL, alt_peppers TEXT NOT NULL,
+  rotated_at INTEGER NOT NULL, request_count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS hashes (pepper TEXT NOT NULL, hash TEXT NOT NULL, mxid TEXT NOT NULL, PRIMARY KEY (pepper, hash)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS onbind_queue (
+  id TEXT PRIMARY KEY, destination TEXT NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL, last_error TEXT, created_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS onbind_due ON onbind_queue (next_attempt_at);
+CREATE TABLE IF NOT EXISTS third_party_mappings (
+  server TEXT NOT NULL, pepper TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (pepper, hash, server)) WITHOUT ROWID;
+`;
+
+type Row = Record<string, any>;
+
+const toSession = (r: Row): ValidationSession => ({
+  sid: r.sid, medium: r.medium, address: r.address, clientSecret: r.client_secret, tokenHash: r.token_hash,
+  sendAttempt: r.send_attempt, nextLink: r.next_link, createdAt: r.created_at, updatedAt: r.updated_at, validatedAt: r.validated_at,
+});
+const toAssociation = (r: Row): Association => ({
+  medium: r.medium, address: r.address, mxid: r.mxid, ts: r.ts, notBefore: r.not_before, notAfter: r.not_after, signed: JSON.parse(r.signed),
+});
+const toInvite = (r: Row): PendingInvite => ({
+  token: r.token, medium: r.medium, address: r.address, roomId: r.room_id, sender: r.sender, fields: JSON.parse(r.fields),
+  ephemeralPublicKey: r.ephemeral_public_key, createdAt: r.created_at, expiresAt: r.expires_at,
+});
+const toOnbind = (r: Row): OnbindDelivery => ({
+  id: r.id, destination: r.destination, body: JSON.parse(r.body), attempts: r.attempts, nextAttemptAt: r.next_attempt_at,
+  lastError: r.last_error, createdAt: r.created_at,
+});
+
+const SESSION_COLUMNS: Record<string, string> = {
+  tokenHash: 'token_hash', sendAttempt: 'send_attempt', nextLink: 'next_link', updatedAt: 'updated_at', validatedAt: 'validated_at',
+};
+
+/** SQLite caps bound parameters per statement; bulk queries go in chunks of this size. */
+const CHUNK = 500;
+function chunks<T>(items: T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  return out;
+}
+
+export class SqliteStore implements Store {
+  private db!: Database.Database;
+
+  constructor(private readonly path: string) {}
+
+  async init(): Promise<void> {
+    if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
+    this.db = new Database(this.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+  }
+
+  async close(): Promise<void> {
+    this.db?.close();
+  }
+
+  async createSession(s: ValidationSession): Promise<void> {
+    this.db.prepare(`INSERT INTO sessions (sid, medium, address, client_secret, token_hash, send_attempt, next_link, created_at, updated_at, validated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(s.sid, s.medium, s.address, s.clientSecret, s.tokenHash, s.sendAttempt, s.nextLink, s.createdAt, s.updatedAt, s.validatedAt);
+  }
+
+  async getSession(sid: string): Promise<ValidationSession | null> {
+    const row = this.db.prepare('SELECT * FROM sessions WHERE sid = ?').get(sid) as Row | undefined;
+    return row ? toSession(row) : null;
+  }
+
+  async findSession(medium: Medium, address: string, clientSecret: string): Promise<ValidationSession | null> {
+    const row = this.db.prepare('SELECT * FROM sessions WHERE medium = ? AND address = ? AND client_secret = ?').get(medium, address, clientSecret) as Row | undefined;
+    return row ? toSession(row) : null;
+  }
+
+  async updateSession(sid: string, changes: Partial<ValidationSession>): Promise<void> {
+    const entries = Object.entries(changes).filter(([key]) => key in SESSION_COLUMNS);
+    if (entries.length === 0) return;
+    const sets = entries.map(([key]) => `${SESSION_COLUMNS[key]} = ?`).join(', ');
+    this.db.prepare(`UPDATE sessions SET ${sets} WHERE sid = ?`).run(...entries.map(([, value]) => value), sid);
+  }
+
+  async deleteSession(sid: string): Promise<void> {
+    this.db.prepare('DELETE FROM sessions WHERE sid = ?').run(sid);
+  }
+
+  async deleteSessionsBefore(before: number): Promise<number> {
+    return this.db.prepare('DELETE FROM sessions WHERE updated_at < ?').run(before).changes;
+  }
+
+  async putAssociation(a: Association): Promise<void> {
+    this.db.prepare(`INSERT OR REPLACE INTO associations (medium, address, mxid, ts, not_before, not_after, signed) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+      .run(a.medium, a.address, a.mxid, a.ts, a.notBefore, a.notAfter, JSON.stringify(a.signed));
+  }
+
+  async getAssociation(medium: Medium, address: string): Promise<Association | null> {
+    const row = this.db.prepare('SELECT * FROM associations WHERE medium = ? AND address = ?').get(medium, address) as Row | undefined;
+    return row ? toAssociation(row) : null;
+  }
+
+  async getAssociations(threepids: ThreePid[]): Promise<Association[]> {
+    const out: Association[] = [];
+    for (const chunk of chunks(threepids)) {
+      const where = chunk.map(() => '(medium = ? AND address = ?)').join(' OR ');
+      const rows = this.db.prepare(`SELECT * FROM associations WHERE ${where}`).all(...chunk.flatMap((t) => [t.medium, t.address])) as Row[];
+      out.push(...rows.map(toAssociation));
+    }
+    return out;
+  }
+
+  async deleteAssociation(medium: Medium, address: string, mxid: string): Promise<boolean> {
+    return this.db.prepare('DELETE FROM associations WHERE medium = ? AND address = ? AND mxid = ?').run(medium, address, mxid).changes > 0;
+  }
+
+  async *streamAssociations(): AsyncIterable<Association> {
+    // Read in pages by primary key so the iteration holds no read transaction across awaits.
+    let after = { medium: '', address: '' };
+    const page = this.db.prepare('SELECT * FROM associations WHERE (medium, address) > (?, ?) ORDER BY medium, address LIMIT 1000');
+    for (;;) {
+      const rows = page.all(after.medium, after.address) as Row[];
+      if (rows.length === 0) return;
+      for (const row of rows) yield toAssociation(row);
+      const last = rows[rows.length - 1];
+      after = { medium: last.medium, address: last.address };
+    }
+  }
+
+  async putInvite(i: PendingInvite): Promise<void> {
+    this.db.prepare(`INSERT INTO invites (token, medium, address, room_id, sender, fields, ephemeral_public_key, created_at, expires_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(i.token, i.medium, i.address, i.roomId, i.sender, JSON.stringify(i.fields), i.ephemeralPublicKey, i.createdAt, i.expiresAt);
+  }
+
+  async getInvite(token: string): Promise<PendingInvite | null> {
+    const row = this.db.prepare('SELECT * FROM invites WHERE token = ?').get(token) as Row | undefined;
+    return row ? toInvite(row) : null;
+  }
+
+  async findInvites(medium: Medium, address: string, now: number): Promise<PendingInvite[]> {
+    const rows = this.db.prepare('SELECT * FROM invites WHERE medium = ? AND address = ? AND expires_at > ? ORDER BY created_at').all(medium, address, now) as Row[];
+    return rows.map(toInvite);
+  }
+
+  async deleteInvites(tokens: string[]): Promise<void> {
+    for (const chunk of chunks(tokens)) {
+      this.db.prepare(`DELETE FROM invites WHERE token IN (${chunk.map(() => '?').join(',')})`).run(...chunk);
+    }
+  }
+
+  async deleteInvitesBefore(expiresBefore: number): Promise<number> {
+    const removed = this.db.prepare('DELETE FROM invites WHERE expires_at < ?').run(expiresBefore).changes;
+    this.db.prepare('DELETE FROM ephemeral_keys WHERE expires_at < ?').run(expiresBefore);
+    return removed;
+  }
+
+  async putEphemeralKey(publicKey: string, expiresAt: number): Promise<void> {
+    this.db.prepare('INSERT OR REPLACE INTO ephemeral_keys (public_key, expires_at) VALUES (?, ?)').run(publicKey, expiresAt);
+  }
+
+  async isEphemeralKeyValid(publicKey: string, now: number): Promise<boolean> {
+    return this.db.prepare('SELECT 1 FROM ephemeral_keys WHERE public_key = ? AND expires_at > ?').get(publicKey, now) !== undefined;
+  }
+
+  async putAccountToken(t: AccountToken): Promise<void> {
+    this.db.prepare('INSERT INTO account_tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)').run(t.tokenHash, t.userId, t.createdAt, t.expiresAt);
+  }
+
+  async getAccountToken(tokenHash: string): Promise<AccountToken | null> {
+    const r = this.db.prepare('SELECT * FROM account_tokens WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+    return r ? { tokenHash: r.token_hash, userId: r.user_id, createdAt: r.created_at, expiresAt: r.expires_at } : null;
+  }
+
+  async deleteAccountToken(tokenHash: string): Promise<void> {
+    this.db.prepare('DELETE FROM account_tokens WHERE token_hash = ?').run(tokenHash);
+  }
+
+  async deleteAccountTokensBefore(expiresBefore: number): Promise<number> {
+    return this.db.prepare('DELETE FROM account_tokens WHERE expires_at IS NOT NULL AND expires_at < ?').run(expiresBefore).changes;
+  }
+
+  async acceptPolicies(userId: string, policies: AcceptedPolicy[]): Promise<void> {
+    const insert = this.db.prepare('INSERT OR IGNORE INTO accepted_policies (user_id, policy, version) VALUES (?, ?, ?)');
+    this.db.transaction(() => { for (const p of policies) insert.run(userId, p.policy, p.version); })();
+  }
+
+  async getAcceptedPolicies(userId: string): Promise<AcceptedPolicy[]> {
+    return this.db.prepare('SELECT policy, version FROM accepted_policies WHERE user_id = ? ORDER BY policy, version').all(userId) as AcceptedPolicy[];
+  }
+
+  async getPepperState(): Promise<PepperState | null> {
+    const r = this.db.prepare('SELECT * FROM pepper_state WHERE id = 1').get() as Row | undefined;
+    return r ? { pepper: r.pepper, altPeppers: JSON.parse(r.alt_peppers), rotatedAt: r.rotated_at, requestCount: r.request_count } : null;
+  }
+
+  async swapPepperState(expectedPepper: string | null, next: PepperState): Promise<boolean> {
+    const values = [next.pepper, JSON.stringify(next.altPeppers), next.rotatedAt, next.requestCount];
+    if (expectedPepper === null) {
+      return this.db.prepare('INSERT OR IGNORE INTO pepper_state (id, pepper, alt_peppers, rotated_at, request_count) VALUES (1, ?, ?, ?, ?)').run(...values).changes > 0;
+    }
+    return this.db.prepare('UPDATE pepper_state SET pepper = ?, alt_peppers = ?, rotated_at = ?, request_count = ? WHERE id = 1 AND pepper = ?')
+      .run(...values, expectedPepper).changes > 0;
+  }
+
+  async incrementPepperRequests(pepper: string): Promise<number> {
+    const row = this.db.prepare('UPDATE pepper_state SET request_count = request_count + 1 WHERE id = 1 AND pepper = ? RETURNING request_count').get(pepper) as Row | undefined;
+    return row?.request_count ?? 0;
+  }
+
+  async replaceHashes(pepper: string, entries: AsyncIterable<HashEntry[]> | Iterable<HashEntry[]>): Promise<void> {
+    // Written under a staging pepper name, then swapped in one transaction, so lookups never see half a table.
+    const staging = `\u0000staging:${pepper}`;
+    const insert = this.db.prepare('INSERT OR REPLACE INTO hashes (pepper, hash, mxid) VALUES (?, ?, ?)');
+    const insertBatch = this.db.transaction((batch: HashEntry[]) => { for (const e of batch) insert.run(staging, e.hash, e.mxid); });
+    this.db.prepare('DELETE FROM hashes WHERE pepper = ?').run(staging);
+    for await (const batch of entries) insertBatch(batch);
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM hashes WHERE pepper = ?').run(pepper);
+      this.db.prepare('UPDATE hashes SET pepper = ? WHERE pepper = ?').run(pepper, staging);
+    })();
+  }
+
+  async lookupHashes(pepper: string, hashes: string[]): Promise<HashEntry[]> {
+    const out: HashEntry[] = [];
+    for (const chunk of chunks(hashes)) {
+      const rows = this.db.prepare(`SELECT hash, mxid FROM hashes WHERE pepper = ? AND hash IN (${chunk.map(() => '?').join(',')})`).all(pepper, ...chunk) as HashEntry[];
+      out.push(...rows);
+    }
+    return out;
+  }
+
+  async deleteHashesExcept(peppers: string[]): Promise<void> {
+    this.db.prepare(`DELETE FROM hashes WHERE pepper NOT IN (${peppers.map(() => '?').join(',') || "''"})`).run(...peppers);
+  }
+
+  async enqueueOnbind(d: OnbindDelivery): Promise<void> {
+    this.db.prepare('INSERT INTO onbind_queue (id, destination, body, attempts, next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(d.id, d.destination, JSON.stringify(d.body), d.attempts, d.nextAttemptAt, d.lastError, d.createdAt);
+  }
+
+  async dueOnbind(now: number, limit: number): Promise<OnbindDelivery[]> {
+    return (this.db.prepare('SELECT * FROM onbind_queue WHERE next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?').all(now, limit) as Row[]).map(toOnbind);
+  }
+
+  async rescheduleOnbind(id: string, attempts: number, nextAttemptAt: number, lastError: string): Promise<void> {
+    this.db.prepare('UPDATE onbind_queue SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?').run(attempts, nextAttemptAt, lastError, id);
+  }
+
+  async deleteOnbind(id: string): Promise<void> {
+    this.db.prepare('DELETE FROM onbind_queue WHERE id = ?').run(id);
+  }
+
+  async replaceThirdPartyMappings(server: string, pepper: string, hashes: string[]): Promise<void> {
+    const insert = this.db.prepare('INSERT OR IGNORE INTO third_party_mappings (server, pepper, hash) VALUES (?, ?, ?)');
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM third_party_mappings WHERE server = ? AND pepper = ?').run(server, pepper);
+      for (const hash of hashes) insert.run(server, pepper, hash);
+    })();
+  }
+
+  async lookupThirdPartyMappings(pepper: string, hashes: string[]): Promise<Record<string, string[]>> {
+    const out: Record<string, string[]> = {};
+    for (const chunk of chunks(hashes)) {
+      const rows = this.db.prepare(`SELECT server, hash FROM third_party_mappings WHERE pepper = ? AND hash IN (${chunk.map(() => '?').join(',')})`).all(pepper, ...chunk) as Row[];
+      for (const row of rows) (out[row.server] ??= []).push(row.hash);
+    }
+    return out;
+  }
+}

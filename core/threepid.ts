@@ -1,0 +1,36 @@
+/**
+ * 3PID normalisation, in one place (appendices: 3PID Types). Email: trimmed, Unicode
+ * full case folding (`Strauß@Example.com` → `strauss@example.com`). msisdn: E.164 digits
+ * without `+`, parsed with the `country` a client gives.
+ */
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+
+/**
+ * Full case folding: NFKC_Casefold is not in JS, but lower-casing the upper-cased text maps the
+ * full folds (ß → SS → ss, ﬁ → FI → fi) and NFC keeps composed forms stable.
+ */
+export function caseFold(text: string): string {
+  return text.normalize('NFC').toUpperCase().toLowerCase().normalize('NFC');
+}
+
+const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/u;
+
+/** The normalised email address, or null when it is not one. */
+export function normaliseEmail(address: string): string | null {
+  const folded = caseFold(address.trim());
+  return folded.length <= 254 && EMAIL.test(folded) ? folded : null;
+}
+
+/** E.164 digits without '+', or null when the number is not valid. */
+export function normaliseMsisdn(phoneNumber: string, country?: string): string | null {
+  const text = phoneNumber.trim();
+  const parsed = parsePhoneNumberFromString(/^\d+$/.test(text) && !country ? `+${text}` : text, country?.toUpperCase() as CountryCode | undefined);
+  return parsed && parsed.isValid() ? parsed.number.slice(1) : null;
+}
+
+/** Normalises an address of any medium; unknown media are only trimmed. Invalid addresses are returned trimmed. */
+export function normaliseAddress(medium: string, address: string): string {
+  if (medium === 'email') return normaliseEmail(address) ?? address.trim();
+  if (medium === 'msisdn') return normaliseMsisdn(address) ?? address.trim();
+  return address.trim();
+}

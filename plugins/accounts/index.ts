@@ -1,0 +1,16 @@
+/** Accounts: identity access tokens (the v2 auth gate uses `app.accounts`), /account and /account/logout. */
+import fp from 'fastify-plugin';
+import { AccountService } from './service.js';
+import { accountRoutes } from './routes.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    accounts: AccountService;
+  }
+}
+
+export default fp(async (app) => {
+  const accounts = new AccountService(app.store, app.config.accounts.tokenLifetime);
+  app.decorate('accounts', accounts);
+  app.identityApi.add(...accountRoutes(accounts));
+}, { name: 'unisd-accounts', dependencies: ['unisd-context', 'unisd-api'] });

@@ -1,0 +1,25 @@
+/** Terms plugin: GET/POST /terms and the gate v2 applies (`app.terms.requireAccepted`). */
+import fp from 'fastify-plugin';
+import { TermsService, type PolicyConfig } from './service.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    terms: TermsService;
+  }
+}
+
+export default fp(async (app) => {
+  const terms = new TermsService(app.store, app.config.policy.policies as Record<string, PolicyConfig>);
+  app.decorate('terms', terms);
+  app.identityApi.add(
+    { method: 'GET', url: '/terms', apis: ['v2'], auth: 'none', handler: async () => terms.describe() },
+    {
+      method: 'POST', url: '/terms', apis: ['v2'], terms: false,
+      schema: { body: { type: 'object', required: ['user_accepts'], properties: { user_accepts: { type: 'array', items: { type: 'string' } } } } },
+      handler: async (request) => {
+        await terms.accept(request.account!.userId, (request.body as { user_accepts: string[] }).user_accepts);
+        return {};
+      },
+    },
+  );
+}, { name: 'unisd-terms', dependencies: ['unisd-context', 'unisd-api'] });

@@ -1,0 +1,19 @@
+/**
+ * `matrix.v1`: the legacy /_matrix/identity/api/v1 API, deprecated. The same routes as v2
+ * without authentication or terms.
+ */
+import fp from 'fastify-plugin';
+import { asHandler } from '../../core/api.js';
+
+export const V1_PREFIX = '/_matrix/identity/api/v1';
+
+export default fp(async (app) => {
+  app.log.warn('matrix.v1 is on: the deprecated v1 API is served; set matrix.v1: false once your clients speak v2');
+  await app.register(async (v1) => {
+    v1.addHook('onRequest', async (request) => { request.api = 'v1'; });
+    v1.get('', async () => ({}));
+    for (const route of app.identityApi.for('v1')) {
+      v1.route({ method: route.method, url: route.url, schema: route.schema, handler: asHandler(route) });
+    }
+  }, { prefix: V1_PREFIX });
+}, { name: 'unisd-v1', dependencies: ['unisd-api'] });

@@ -1,0 +1,42 @@
+/**
+ * `matrix.v2`: /_matrix/identity/v2. Routes need a bearer token (also read from the
+ * `access_token` query parameter, which Synapse still sends on hash_details), then the user
+ * must have accepted the terms whose regexps match the request path.
+ */
+import fp from 'fastify-plugin';
+import type { FastifyRequest } from 'fastify';
+import { asHandler, type IdentityRoute } from '../../core/api.js';
+import { unauthorized } from '../../core/errors.js';
+
+export const V2_PREFIX = '/_matrix/identity/v2';
+
+function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (typeof header === 'string') {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (match) return match[1];
+  }
+  const query = request.query as Record<string, unknown> | undefined;
+  return typeof query?.access_token === 'string' && query.access_token !== '' ? query.access_token : null;
+}
+
+export default fp(async (app) => {
+  const gate = (route: IdentityRoute) => async (request: FastifyRequest) => {
+    const auth = route.auth ?? 'token';
+    if (auth === 'none') return;
+    const token = bearerToken(request);
+    request.account = token ? await app.accounts.authenticate(token) : null;
+    if (auth === 'optional' && token === null) return;
+    if (!request.account) throw unauthorized(token ? 'Unrecognised access token' : 'Missing access token');
+    if (route.terms !== false) await app.terms.requireAccepted(request.account.userId, request.url.split('?')[0]);
+  };
+
+  await app.register(async (v2) => {
+    v2.addHook('onRequest', async (request) => { request.api = 'v2'; });
+    v2.get('', async () => ({}));
+    for (const route of app.identityApi.for('v2')) {
+      // preValidation: a request without valid credentials gets 401 before any complaint about its body.
+      v2.route({ method: route.method, url: route.url, schema: route.schema, preValidation: gate(route), handler: asHandler(route) });
+    }
+  }, { prefix: V2_PREFIX });
+}, { name: 'unisd-v2', dependencies: ['unisd-api', 'unisd-accounts', 'unisd-terms'] });

@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { testApp } from './helpers/app.js';
+
+test('versions and ping answer JSON with CORS headers', async (t) => {
+  const app = await testApp();
+  t.after(() => app.close());
+  const versions = await app.inject({ method: 'GET', url: '/_matrix/identity/versions', headers: { origin: 'https://app.element.io' } });
+  assert.equal(versions.statusCode, 200);
+  assert.match(versions.headers['content-type'] as string, /^application\/json/);
+  assert.equal(versions.headers['access-control-allow-origin'], '*');
+  assert.ok(versions.json().versions.includes('v1.1'));
+  assert.deepEqual((await app.inject({ method: 'GET', url: '/_matrix/identity/v2' })).json(), {});
+});
+
+test('unknown path is 404 M_UNRECOGNIZED, wrong method 405 M_UNRECOGNIZED', async (t) => {
+  const app = await testApp();
+  t.after(() => app.close());
+  const missing = await app.inject({ method: 'GET', url: '/_matrix/identity/v2/nothing-here' });
+  assert.equal(missing.statusCode, 404);
+  assert.equal(missing.json().errcode, 'M_UNRECOGNIZED');
+  assert.match(missing.headers['content-type'] as string, /^application\/json/);
+  const wrong = await app.inject({ method: 'DELETE', url: '/_matrix/identity/v2/terms' });
+  assert.equal(wrong.statusCode, 405);
+  assert.equal(wrong.json().errcode, 'M_UNRECOGNIZED');
+});
+
+test('bad JSON is 400 M_NOT_JSON, an oversized body 413', async (t) => {
+  const app = await testApp({ server: { bodyLimit: 1024 } });
+  t.after(() => app.close());
+  const token = await app.accounts.issue('@alice:example.org');
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const bad = await app.inject({ method: 'POST', url: '/_matrix/identity/v2/terms', headers, payload: '{"user_accepts": [' });
+  assert.equal(bad.statusCode, 400);
+  assert.equal(bad.json().errcode, 'M_NOT_JSON');
+  const big = await app.inject({ method: 'POST', url: '/_matrix/identity/v2/terms', headers, payload: JSON.stringify({ user_accepts: ['x'.repeat(2048)] }) });
+  assert.equal(big.statusCode, 413);
+  assert.equal(big.json().errcode, 'M_TOO_LARGE');
+  const notObject = await app.inject({ method: 'POST', url: '/_matrix/identity/v2/terms', headers, payload: '[1]' });
+  assert.equal(notObject.statusCode, 400);
+  assert.equal(notObject.json().errcode, 'M_BAD_JSON');
+});
+
+test('OPTIONS preflight answers CORS headers on any identity route', async (t) => {
+  const app = await testApp();
+  t.after(() => app.close());
+  const res = await app.inject({ method: 'OPTIONS', url: '/_matrix/identity/v2/account/register', headers: { origin: 'https://app.element.io', 'access-control-request-method': 'POST' } });
+  assert.ok(res.statusCode >= 200 && res.statusCode < 300);
+  assert.equal(res.headers['access-control-allow-origin'], '*');
+  assert.match(String(res.headers['access-control-allow-headers']), /Authorization/);
+  assert.match(String(res.headers['access-control-allow-methods']), /POST/);
+});
