@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import convict from 'convict';
 import { parseDocument, isMap, isScalar, isPair, type Document } from 'yaml';
-import { schema } from './schema.js';
+import { schema, validatePolicies } from './schema.js';
 
 export type Config = ReturnType<ReturnType<typeof createConvict>['getProperties']>;
 
@@ -125,6 +125,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
       if (env[name] !== undefined) config.set(key as never, fromEnv.get(key as never));
     }
     config.validate({ allowed: 'strict' });
+    try {
+      validatePolicies(config.get('policy.policies'));
+    } catch (err) {
+      throw new ConfigError(`config error${where}: policy.policies.${(err as Error).message}`);
+    }
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const problems = String((err as Error).message).split('\n').filter(Boolean);

@@ -38,11 +38,6 @@ convict.addFormat({
 });
 
 convict.addFormat({
-  name: 'policies',
-  validate(value: unknown) { validatePolicies(value); },
-});
-
-convict.addFormat({
   name: 'memory-identities',
   validate(value: unknown) {
     if (!Array.isArray(value)) throw new Error('expected a list of identities');
@@ -57,7 +52,11 @@ convict.addFormat({
   },
 });
 
-function validatePolicies(value: unknown): void {
+/**
+ * Checked by loadConfig after convict: convict only treats `format: Object` values as opaque
+ * maps (a custom format would make it walk into policy names as if they were schema keys).
+ */
+export function validatePolicies(value: unknown): void {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('expected a map of policy name to {version, terms, regexp}');
   for (const [name, policy] of Object.entries(value as Record<string, any>)) {
     if (typeof policy !== 'object' || policy === null) throw new Error(`${name}: expected {version, terms, regexp}`);
@@ -132,7 +131,7 @@ export const schema = {
     cacheTtl: { doc: 'Default cache lifetime of server name resolutions and keys without cache headers.', format: 'duration', default: ms('24h') },
   },
   policy: {
-    policies: { doc: 'Terms of service (MSC2140): name → {version, terms.<lang>.{name,url}, regexp[]}. None disables terms.', format: 'policies', default: {} as Record<string, unknown> },
+    policies: { doc: 'Terms of service (MSC2140): name → {version, terms.<lang>.{name,url}, regexp[]}. None disables terms.', format: Object, default: {} as Record<string, unknown> },
   },
   validation: {
     sessionLifetime: { doc: 'How long a validation session stays usable after its last change (the spec: 24h).', format: 'duration', default: ms('24h') },

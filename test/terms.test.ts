@@ -1,0 +1,139 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { testApp } from './helpers/app.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '../core/store/sqlite.js';
+
+const V2 = '/_matrix/identity/v2';
+
+/** The seed's policy format, with two policies guarding different paths. */
+function policies(tosVersion: string) {
+  return {
+    policy: {
+      policies: {
+        terms_of_service: {
+          version: tosVersion,
+          terms: {
+            en: { name: 'Terms of Service', url: `https://id.example.test/tos-${tosVersion}-en.html` },
+            fr: { name: "Conditions d'utilisation", url: `https://id.example.test/tos-${tosVersion}-fr.html` },
+          },
+          regexp: ['/_matrix/identity/v2/account.*', '/_matrix/identity/v2/hash_details'],
+        },
+        privacy: {
+          version: '1.2',
+          terms: { en: { name: 'Privacy Policy', url: 'https://id.example.test/privacy-1.2-en.html' } },
+          regexp: ['/_matrix/identity/v2/account'],
+        },
+      },
+    },
+  };
+}
+
+test('without policies terms are disabled: GET /terms is empty and nothing is gated', async (t) => {
+  const app = await testApp();
+  t.after(() => app.close());
+  assert.deepEqual((await app.inject({ method: 'GET', url: `${V2}/terms` })).json(), { policies: {} });
+  const token = await app.accounts.issue('@alice:example.org');
+  const account = await app.inject({ method: 'GET', url: `${V2}/account`, headers: { authorization: `Bearer ${token}` } });
+  assert.equal(account.statusCode, 200);
+  assert.deepEqual(account.json(), { user_id: '@alice:example.org' });
+});
+
+test('GET /terms lists policies in the spec shape, without auth', async (t) => {
+  const app = await testApp(policies('2.0'));
+  t.after(() => app.close());
+  const res = await app.inject({ method: 'GET', url: `${V2}/terms` });
+  assert.equal(res.statusCode, 200);
+  assert.deepEqual(res.json().policies.terms_of_service, {
+    version: '2.0',
+    en: { name: 'Terms of Service', url: 'https://id.example.test/tos-2.0-en.html' },
+    fr: { name: "Conditions d'utilisation", url: 'https://id.example.test/tos-2.0-fr.html' },
+  });
+  assert.equal(res.json().policies.privacy.version, '1.2');
+});
+
+test('the gate: not signed, partly signed, then fully signed; any language counts; acceptance accumulates', async (t) => {
+  const app = await testApp(policies('2.0'));
+  t.after(() => app.close());
+  const token = await app.accounts.issue('@alice:example.org');
+  const auth = { authorization: `Bearer ${token}` };
+
+  const notSigned = await app.inject({ method: 'GET', url: `${V2}/account`, headers: auth });
+  assert.equal(notSigned.statusCode, 403);
+  assert.equal(notSigned.json().errcode, 'M_TERMS_NOT_SIGNED');
+  assert.match(notSigned.headers['content-type'] as string, /^application\/json/);
+
+  // POST /terms is never gated, and accepting the French URL accepts the policy.
+  const accept = await app.inject({ method: 'POST', url: `${V2}/terms`, headers: auth, payload: { user_accepts: ['https://id.example.test/tos-2.0-fr.html'] } });
+  assert.equal(accept.statusCode, 200);
+  assert.deepEqual(accept.json(), {});
+
+  const partly = await app.inject({ method: 'GET', url: `${V2}/account`, headers: auth });
+  assert.equal(partly.statusCode, 403, 'privacy policy still guards /account');
+  // /account/logout is guarded by terms_of_service only, which is now accepted
+  await app.inject({ method: 'POST', url: `${V2}/terms`, headers: auth, payload: { user_accepts: ['https://id.example.test/privacy-1.2-en.html'] } });
+  const signed = await app.inject({ method: 'GET', url: `${V2}/account`, headers: auth });
+  assert.equal(signed.statusCode, 200);
+  assert.deepEqual(await app.store.getAcceptedPolicies('@alice:example.org'), [
+    { policy: 'privacy', version: '1.2' }, { policy: 'terms_of_service', version: '2.0' },
+  ]);
+});
+
+test('unknown URLs accept nothing; auth is checked before terms', async (t) => {
+  const app = await testApp(policies('2.0'));
+  t.after(() => app.close());
+  const token = await app.accounts.issue('@bob:example.org');
+  await app.inject({ method: 'POST', url: `${V2}/terms`, headers: { authorization: `Bearer ${token}` }, payload: { user_accepts: ['https://elsewhere.test/tos.html'] } });
+  assert.deepEqual(await app.store.getAcceptedPolicies('@bob:example.org'), []);
+  const noToken = await app.inject({ method: 'GET', url: `${V2}/account` });
+  assert.equal(noToken.statusCode, 401);
+  assert.equal(noToken.json().errcode, 'M_UNAUTHORIZED');
+  const badToken = await app.inject({ method: 'GET', url: `${V2}/account`, headers: { authorization: 'Bearer nope' } });
+  assert.equal(badToken.statusCode, 401);
+  const postNoToken = await app.inject({ method: 'POST', url: `${V2}/terms`, payload: { user_accepts: [] } });
+  assert.equal(postNoToken.statusCode, 401);
+});
+
+test('a version bump asks again; logout does not wipe acceptance', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'unisd-terms-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const openStore = async () => { const store = new SqliteStore(join(dir, 'unisd.db')); await store.init(); return store; };
+
+  const before = await testApp(policies('2.0'), { store: await openStore() });
+  const token = await before.accounts.issue('@carol:example.org');
+  const auth = { authorization: `Bearer ${token}` };
+  await before.inject({
+    method: 'POST', url: `${V2}/terms`, headers: auth,
+    payload: { user_accepts: ['https://id.example.test/tos-2.0-en.html', 'https://id.example.test/privacy-1.2-en.html'] },
+  });
+  assert.equal((await before.inject({ method: 'GET', url: `${V2}/account`, headers: auth })).statusCode, 200);
+  assert.equal((await before.inject({ method: 'POST', url: `${V2}/account/logout`, headers: auth })).statusCode, 200);
+  assert.equal((await before.inject({ method: 'GET', url: `${V2}/account`, headers: auth })).statusCode, 401, 'the token is revoked');
+  const second = await before.accounts.issue('@carol:example.org');
+  assert.equal((await before.inject({ method: 'GET', url: `${V2}/account`, headers: { authorization: `Bearer ${second}` } })).statusCode, 200);
+  await before.close();
+
+  // The operator bumps the terms version and restarts on the same database.
+  const after = await testApp(policies('3.0'), { store: await openStore() });
+  t.after(() => after.close());
+  const bumped = await after.inject({ method: 'GET', url: `${V2}/account`, headers: { authorization: `Bearer ${second}` } });
+  assert.equal(bumped.statusCode, 403);
+  assert.equal(bumped.json().errcode, 'M_TERMS_NOT_SIGNED');
+  await after.inject({ method: 'POST', url: `${V2}/terms`, headers: { authorization: `Bearer ${second}` }, payload: { user_accepts: ['https://id.example.test/tos-3.0-fr.html'] } });
+  assert.equal((await after.inject({ method: 'GET', url: `${V2}/account`, headers: { authorization: `Bearer ${second}` } })).statusCode, 200);
+});
+
+test('the gate matches the real request path, not the route template', async (t) => {
+  const app = await testApp({
+    policy: { policies: { keys: { version: '1', terms: { en: { name: 'Keys', url: 'https://id.example.test/keys.html' } }, regexp: ['/_matrix/identity/v2/account/logout'] } } },
+  });
+  t.after(() => app.close());
+  const token = await app.accounts.issue('@dave:example.org');
+  const auth = { authorization: `Bearer ${token}` };
+  assert.equal((await app.inject({ method: 'GET', url: `${V2}/account`, headers: auth })).statusCode, 200);
+  assert.equal((await app.inject({ method: 'POST', url: `${V2}/account/logout`, headers: auth })).statusCode, 403);
+  // Synapse sends the token in the query string on some routes: it is accepted there too.
+  assert.equal((await app.inject({ method: 'GET', url: `${V2}/account?access_token=${token}` })).statusCode, 200);
+});
