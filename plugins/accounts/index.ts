@@ -1,4 +1,4 @@
-/** Accounts: identity access tokens (the v2 auth gate uses `app.accounts`), /account and /account/logout. */
+/** Accounts: identity access tokens (the v2 auth gate uses `app.accounts`), /account/register, /account and /account/logout. */
 import fp from 'fastify-plugin';
 import { AccountService } from './service.js';
 import { accountRoutes } from './routes.js';
@@ -10,7 +10,7 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  const accounts = new AccountService(app.store, app.config.accounts.tokenLifetime);
+  const accounts = new AccountService(app.store, app.federation, app.config.accounts);
   app.decorate('accounts', accounts);
   app.identityApi.add(...accountRoutes(accounts));
-}, { name: 'unisd-accounts', dependencies: ['unisd-context', 'unisd-api'] });
+}, { name: 'unisd-accounts', dependencies: ['unisd-context', 'unisd-api', 'unisd-federation'] });

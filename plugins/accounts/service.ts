@@ -2,9 +2,19 @@
 import type { Account } from '../../core/api.js';
 import type { Store } from '../../core/store/port.js';
 import { hashSecret, randomToken } from '../../core/crypto/tokens.js';
+import { forbidden, invalidParam, unauthorized } from '../../core/errors.js';
+import { FederationError, type Federation } from '../../core/federation/types.js';
+import { isValidServerName, userIdServerName } from '../../core/federation/server-name.js';
+
+export interface AccountOptions {
+  /** ms; 0 = tokens never expire. */
+  tokenLifetime: number;
+  /** Homeserver names allowed to register; empty allows any. */
+  allowedHomeservers: readonly string[];
+}
 
 export class AccountService {
-  constructor(private readonly store: Store, private readonly tokenLifetime: number) {}
+  constructor(private readonly store: Store, private readonly federation: Federation, private readonly options: AccountOptions) {}
 
   async authenticate(token: string): Promise<Account | null> {
     const tokenHash = hashSecret(token);
@@ -17,11 +27,43 @@ export class AccountService {
   async issue(userId: string): Promise<string> {
     const token = randomToken(32);
     const now = Date.now();
-    await this.store.putAccountToken({ tokenHash: hashSecret(token), userId, createdAt: now, expiresAt: this.tokenLifetime > 0 ? now + this.tokenLifetime : null });
+    const lifetime = this.options.tokenLifetime;
+    await this.store.putAccountToken({ tokenHash: hashSecret(token), userId, createdAt: now, expiresAt: lifetime > 0 ? now + lifetime : null });
     return token;
   }
 
   async logout(account: Account): Promise<void> {
     await this.store.deleteAccountToken(account.tokenHash);
+  }
+
+  /**
+   * Exchanges a homeserver's OpenID token for an identity token: the homeserver `serverName`
+   * (resolved as federation does) must vouch for a user of its own through openid/userinfo.
+   */
+  async register(openIdToken: string, serverName: string): Promise<string> {
+    if (!isValidServerName(serverName)) throw invalidParam('matrix_server_name is not a valid server name');
+    const allowed = this.options.allowedHomeservers;
+    if (allowed.length > 0 && !allowed.includes(serverName)) throw forbidden('M_FORBIDDEN', `This identity server does not accept accounts from ${serverName}`);
+    const userId = await this.openIdUser(openIdToken, serverName);
+    return this.issue(userId);
+  }
+
+  private async openIdUser(openIdToken: string, serverName: string): Promise<string> {
+    let response;
+    try {
+      response = await this.federation.request(serverName, {
+        method: 'GET',
+        path: `/_matrix/federation/v1/openid/userinfo?access_token=${encodeURIComponent(openIdToken)}`,
+      });
+    } catch (err) {
+      if (err instanceof FederationError) throw unauthorized(`Could not check the OpenID token with ${serverName}: ${err.message}`);
+      throw err;
+    }
+    if (response.status !== 200) throw unauthorized(`${serverName} did not accept the OpenID token (HTTP ${response.status})`);
+    const sub = (response.json as { sub?: unknown } | null)?.sub;
+    const subServer = userIdServerName(sub);
+    if (subServer === null) throw unauthorized(`${serverName} answered the OpenID check without a valid user id`);
+    if (subServer !== serverName) throw unauthorized(`${serverName} vouched for a user of another server`);
+    return sub as string;
   }
 }
