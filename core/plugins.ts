@@ -14,6 +14,7 @@ export interface PluginEntry {
 }
 
 export const PLUGINS: PluginEntry[] = [
+  { name: 'federation', enabled: () => true, load: () => import('./federation/plugin.js') },
   { name: 'accounts', enabled: () => true, load: () => import('../plugins/accounts/index.js') },
   { name: 'terms', enabled: () => true, load: () => import('../plugins/terms/index.js') },
   { name: 'keys', enabled: () => true, load: () => import('../plugins/keys/index.js') },
