@@ -57,8 +57,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     strictPreflight: false,
   });
 
-  const store = options.store ?? await createStore(config.storage);
-  if (!options.store) await store.init();
+  const store = options.store ?? await openStore(config.storage);
   const signingKey = options.signingKey ?? loadOrCreateSigningKey(config.keys.path);
   await app.register(context, { config, store, signingKey });
   await app.register(api);
@@ -70,5 +69,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   for (const plugin of enabled.filter((p) => !mounts.includes(p))) await app.register((await plugin.load()).default);
   for (const plugin of options.extra ?? []) await app.register(plugin);
   for (const plugin of mounts) await app.register((await plugin.load()).default);
+  app.log.info({ plugins: enabled.map((plugin) => plugin.name) }, 'plugins loaded');
   return app;
+}
+
+/** Opens the configured store; its errors name the backend (never the MongoDB URI: it holds a password). */
+async function openStore(storage: Config['storage']): Promise<Store> {
+  const where = storage.backend === 'sqlite' ? `sqlite ${storage.sqlite.path}` : `mongodb database ${storage.mongodb.database}`;
+  try {
+    const store = await createStore(storage);
+    await store.init();
+    return store;
+  } catch (err) {
+    throw new Error(`storage error (${where}): ${(err as Error).message.split('\n')[0]}`);
+  }
 }

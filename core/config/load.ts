@@ -1,13 +1,18 @@
 /**
  * Loads the configuration: schema defaults, then the YAML file (`-c file` or UNISD_CONFIG),
- * then UNISD_* environment variables; validated strictly. Every failure is a ConfigError whose
- * message is one line naming the file, the key and what was expected.
+ * then UNISD_* environment variables (they win over the file); validated strictly. Every
+ * failure is a ConfigError whose message is one line naming where the value came from (file and
+ * line, or environment variable), the key, and what was expected.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import convict from 'convict';
-import { parseDocument, isMap, isScalar, isPair, type Document } from 'yaml';
-import { schema, validatePolicies } from './schema.js';
+import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Document } from 'yaml';
+import { schema } from './schema.js';
+import { describeFormat, type ConfigKey } from './formats.js';
+import { formatDuration } from './duration.js';
+
+const createConvict = () => convict(schema, { env: {}, args: [] });
 
 export type Config = ReturnType<ReturnType<typeof createConvict>['getProperties']>;
 
@@ -23,41 +28,88 @@ export interface LoadOptions {
   overrides?: Record<string, unknown>;
 }
 
+interface Section { [name: string]: Section | ConfigKey }
+
+const isKey = (node: unknown): node is ConfigKey =>
+  typeof node === 'object' && node !== null && 'doc' in node && 'default' in node;
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
 /** `hashing.pepperLength` → `UNISD_HASHING_PEPPER_LENGTH`. */
-export function envName(path: string): string {
-  return 'UNISD_' + path.split('.').map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
+export function envName(key: string): string {
+  return 'UNISD_' + key.split('.').map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
 }
 
-function withEnvNames<T extends object>(node: T, path: string[] = []): T {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(node)) {
-    const childPath = [...path, key];
-    if (value && typeof value === 'object' && 'doc' in value && 'default' in value) {
-      out[key] = { ...value, env: envName(childPath.join('.')) };
-    } else {
-      out[key] = withEnvNames(value as object, childPath);
-    }
-  }
-  return out as T;
+export interface KeyInfo {
+  key: string;
+  env: string;
+  spec: ConfigKey;
 }
 
-function createConvict(env: NodeJS.ProcessEnv = {}) {
-  return convict(withEnvNames(schema), { env, args: [] });
-}
+let keyList: KeyInfo[] | undefined;
 
-/** All leaf keys of the schema with their doc, for `unisd config keys` and the docs. */
-export function schemaKeys(): Array<{ key: string; env: string; doc: string; default: unknown }> {
-  const keys: Array<{ key: string; env: string; doc: string; default: unknown }> = [];
-  const walk = (node: Record<string, any>, path: string[]) => {
-    for (const [name, value] of Object.entries(node)) {
-      const p = [...path, name];
-      if (value && typeof value === 'object' && 'doc' in value && 'default' in value) {
-        keys.push({ key: p.join('.'), env: envName(p.join('.')), doc: value.doc, default: value.default });
-      } else walk(value, p);
+/** Every leaf key of the schema, in schema order. */
+export function schemaKeys(): KeyInfo[] {
+  if (keyList) return keyList;
+  const keys: KeyInfo[] = [];
+  const walk = (section: Section, path: string[]) => {
+    for (const [name, node] of Object.entries(section)) {
+      const key = [...path, name].join('.');
+      if (isKey(node)) keys.push({ key, env: envName(key), spec: node });
+      else walk(node, [...path, name]);
     }
   };
-  walk(schema, []);
+  walk(schema as unknown as Section, []);
+  keyList = keys;
   return keys;
+}
+
+/** The schema leaf at `key` or above it (`policy.policies.tos.version` → policy.policies). */
+function leafOf(path: Array<string | number>): KeyInfo | undefined {
+  for (let i = path.length; i > 0; i--) {
+    const key = path.slice(0, i).join('.');
+    const found = schemaKeys().find((k) => k.key === key);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** `a.b[2].c` → ['a', 'b', 2, 'c']. */
+function splitKey(key: string): Array<string | number> {
+  return key.split(/\.|(?=\[)/).filter(Boolean).map((part) => (/^\[\d+\]$/.test(part) ? Number(part.slice(1, -1)) : part));
+}
+
+function valueAt(data: unknown, path: Array<string | number>): { found: boolean; value?: unknown } {
+  let node = data;
+  for (const part of path) {
+    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, part)) return { found: false };
+    node = (node as Record<string | number, unknown>)[part];
+  }
+  return { found: true, value: node };
+}
+
+/** A value as quoted in an error message: short, one line. */
+function showValue(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (isPlainObject(value)) return 'a map';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+interface YamlFile {
+  path: string;
+  data: Record<string, unknown>;
+  doc: Document;
+  lines: LineCounter;
+}
+
+/** One thing wrong with the configuration: `<key>: <text>`. */
+interface Problem {
+  key: string;
+  text: string;
+  /** Append ", got <value as written>" (never for sensitive keys). */
+  showGot?: boolean;
 }
 
 /**
@@ -76,79 +128,202 @@ function keepPolicyVersionsAsWritten(doc: Document, source: string, data: any): 
   }
 }
 
-function readYaml(file: string): Record<string, unknown> {
+function readYaml(file: string): YamlFile {
+  const path = resolve(file);
   let source: string;
   try {
-    source = readFileSync(file, 'utf8');
+    source = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`config error: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : code ?? 'unreadable';
+    throw new ConfigError(`config error: cannot read config file ${path}: ${reason}`);
   }
-  const doc = parseDocument(source, { prettyErrors: false });
-  if (doc.errors.length > 0) {
-    const err = doc.errors[0];
-    const line = err.linePos?.[0]?.line;
-    throw new ConfigError(`config error in ${file}${line ? ` line ${line}` : ''}: invalid YAML: ${err.message.split('\n')[0]}`);
+  const lines = new LineCounter();
+  const doc = parseDocument(source, { prettyErrors: false, lineCounter: lines });
+  // Warnings too (an unknown tag such as !secret would otherwise be read as plain text).
+  const [yamlError] = [...doc.errors, ...doc.warnings];
+  if (yamlError) {
+    const message = yamlError.code === 'MULTIPLE_DOCS' ? 'a config file holds one YAML document' : yamlError.message.split('\n')[0];
+    throw new ConfigError(`config error in ${path} line ${lines.linePos(yamlError.pos[0]).line}: invalid YAML: ${message}`);
   }
-  const data = doc.toJS() ?? {};
-  if (typeof data !== 'object' || Array.isArray(data)) throw new ConfigError(`config error in ${file}: expected a map of sections at the top level`);
+  let data: unknown;
+  try {
+    data = doc.toJS() ?? {};
+  } catch (err) {
+    throw new ConfigError(`config error in ${path}: invalid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (!isPlainObject(data)) throw new ConfigError(`config error in ${path} line 1: expected a map of sections (server:, storage:, …) at the top level`);
   keepPolicyVersionsAsWritten(doc, source, data);
-  return data;
+  return { path, data, doc, lines };
 }
 
-/** Turns one of convict's messages into "<key>: expected …". */
-function describeProblem(message: string, env: NodeJS.ProcessEnv): string {
-  const undeclared = /configuration param '([^']+)' not declared in the schema/.exec(message);
-  if (undeclared) {
-    const key = undeclared[1];
-    const section = key.split('.').slice(0, -1).join('.');
-    const known = schemaKeys().filter((k) => k.key.startsWith(section ? section + '.' : '')).map((k) => k.key.slice(section ? section.length + 1 : 0).split('.')[0]);
-    return `${key}: unknown key${known.length ? `, expected one of ${[...new Set(known)].join(', ')}` : ''}`;
+/** Line of the deepest part of `path` present in the file. */
+function lineOf(file: YamlFile, path: Array<string | number>): number | undefined {
+  let node: unknown = file.doc.contents;
+  let offset: number | undefined;
+  for (const part of path) {
+    let next: unknown;
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(part));
+      if (!pair) break;
+      offset = (pair.key as { range?: [number, number, number] }).range?.[0];
+      next = pair.value;
+    } else if (isSeq(node) && typeof part === 'number' && node.items[part]) {
+      next = node.items[part];
+      offset = (next as { range?: [number, number, number] }).range?.[0] ?? offset;
+    } else break;
+    node = next;
   }
-  const match = /^([\w.]+): (.*?)(?:: value was (.*))?$/s.exec(message);
-  if (!match) return message;
-  const [, key, expected, got] = match;
-  const fromEnv = env[envName(key)] !== undefined ? ` (from ${envName(key)})` : '';
-  return `${key}: ${expected.replace(/^must be/, 'expected')}${got !== undefined ? `, got ${got.length > 80 ? got.slice(0, 77) + '...' : got}` : ''}${fromEnv}`;
+  return offset === undefined ? undefined : file.lines.linePos(offset).line;
+}
+
+const isDuration = (spec: ConfigKey) => spec.format === 'duration' || spec.format === 'duration-or-never';
+
+/**
+ * Checks the shape of file or override data against the schema before convict sees it: unknown
+ * keys at any depth, sections given as scalars, maps given to plain keys. Returns the data with
+ * empty sections (`memory:` with every key commented out) left out.
+ */
+function checkShape(data: Record<string, unknown>, section: Section, path: string[], problems: Problem[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(data)) {
+    const key = [...path, name].join('.');
+    const node = Object.hasOwn(section, name) ? section[name] : undefined;
+    if (!node) {
+      problems.push({ key, text: `unknown key, expected one of ${Object.keys(section).join(', ')}` });
+    } else if (isKey(node)) {
+      if (isDuration(node) && typeof value === 'number' && value !== 0) {
+        problems.push({ key, text: `expected ${describeFormat(node)} (a number needs a unit)`, showGot: true });
+      } else if (isPlainObject(value) && node.format !== Object && node.format !== 'object') {
+        problems.push({ key, text: `expected ${describeFormat(node)}`, showGot: true });
+      } else out[name] = value;
+    } else if (value !== null) {
+      if (isPlainObject(value)) out[name] = checkShape(value, node, [...path, name], problems);
+      else problems.push({ key, text: `expected a section with keys ${Object.keys(node).join(', ')}`, showGot: true });
+    }
+  }
+  return out;
+}
+
+/** Turns one line of convict's validation error into a Problem. */
+function problemFromConvict(line: string): Problem {
+  const undeclared = /configuration param '([^']+)' not declared in the schema/.exec(line);
+  if (undeclared) return { key: undeclared[1], text: 'unknown key' };
+  const missing = /configuration param '([^']+)' missing from config/.exec(line);
+  if (missing) {
+    const parent = missing[1].split('.').slice(0, -1).join('.');
+    return { key: parent, text: 'expected a section of keys', showGot: true };
+  }
+  const match = /^([\w.]+): ([\s\S]*)$/.exec(line);
+  const leaf = match ? schemaKeys().find((k) => k.key === match[1]) : undefined;
+  if (!match || !leaf) return { key: '', text: line };
+  // convict appends ": value was <JSON>"; the value is shown from the source instead.
+  const message = match[2].split(': value was ')[0];
+  if (message.startsWith('expected ')) return { key: leaf.key, text: message, showGot: true };
+  // unisd's formats name the part of a structured value that is wrong: "[0].username: expected …".
+  const inner = /^(.+?): ((?:expected|unknown key)[\s\S]*)$/.exec(message);
+  if (inner) return { key: `${leaf.key}${inner[1].startsWith('[') ? '' : '.'}${inner[1]}`, text: inner[2] };
+  // convict's own wording ("must be of type Boolean", "must be one of the possible values: …").
+  return { key: leaf.key, text: `expected ${describeFormat(leaf.spec)}`, showGot: true };
 }
 
 export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
-  const file = options.file ?? env.UNISD_CONFIG;
-  const where = file ? ` in ${resolve(file)}` : '';
-  const config = createConvict();
+  const fileName = options.file ?? (env.UNISD_CONFIG || undefined);
+  let file: YamlFile | undefined;
   try {
-    if (file) config.load(readYaml(file));
-    if (options.overrides) config.load(options.overrides);
-    // The environment wins over the file: read it (coerced by the schema) and apply it last.
-    const fromEnv = createConvict(env);
-    for (const { key, env: name } of schemaKeys()) {
-      if (env[name] !== undefined) config.set(key as never, fromEnv.get(key as never));
-    }
-    config.validate({ allowed: 'strict' });
-    try {
-      validatePolicies(config.get('policy.policies'));
-    } catch (err) {
-      throw new ConfigError(`config error${where}: policy.policies.${(err as Error).message}`);
-    }
+    file = fileName ? readYaml(fileName) : undefined;
   } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    const problems = String((err as Error).message).split('\n').filter(Boolean);
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
-    throw new ConfigError(`config error${where}: ${describeProblem(problems[0], env)}${more}`);
+    if (options.file === undefined && err instanceof ConfigError) throw new ConfigError(`${err.message} (from UNISD_CONFIG)`);
+    throw err;
   }
-  return config.getProperties();
+
+  const problems: Problem[] = [];
+  const root = schema as unknown as Section;
+  const fileData = file ? checkShape(file.data, root, [], problems) : undefined;
+  const overrides = options.overrides ? checkShape(options.overrides, root, [], problems) : undefined;
+
+  const config = createConvict();
+  if (problems.length === 0) {
+    if (fileData) config.load(fileData);
+    if (overrides) config.load(overrides);
+    for (const { key, env: name, spec } of schemaKeys()) {
+      const text = env[name];
+      if (text === undefined) continue;
+      try {
+        config.set(key as never, text as never);
+      } catch {
+        problems.push({ key, text: `expected ${describeFormat(spec)}`, showGot: true });
+      }
+    }
+    try {
+      config.validate({ allowed: 'strict' });
+    } catch (err) {
+      problems.push(...String((err as Error).message).split('\n').filter(Boolean).map(problemFromConvict));
+    }
+    for (const { key, spec } of schemaKeys()) {
+      if (!spec.check || problems.some((p) => p.key === key || p.key.startsWith(`${key}.`))) continue;
+      try {
+        spec.check(config.get(key as never));
+      } catch (err) {
+        problems.push(problemFromConvict(`${key}: ${(err as Error).message}`));
+      }
+    }
+  }
+  if (problems.length > 0) {
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
+    throw new ConfigError(`${describeProblem(problems[0], { file, overrides: options.overrides, env })}${more}`.replace(/\s*\n\s*/g, ' '));
+  }
+
+  const loaded = config.getProperties();
+  for (const policy of Object.values(loaded.policy.policies)) policy.version = String(policy.version);
+  return loaded;
 }
 
-/** The effective configuration as YAML-ready data with every sensitive value masked. */
-export function maskedConfig(config: Config): Record<string, unknown> {
+/** "config error in <where>: <key>: <what was expected>, got <value>". */
+function describeProblem(problem: Problem, sources: { file?: YamlFile; overrides?: Record<string, unknown>; env: NodeJS.ProcessEnv }): string {
+  const path = splitKey(problem.key);
+  const leaf = leafOf(path);
+  const fromEnv = leaf && sources.env[leaf.env] !== undefined ? leaf.env : undefined;
+  let where: string | undefined;
+  let written: { found: boolean; value?: unknown } = { found: false };
+  if (fromEnv) {
+    where = `environment variable ${fromEnv}${sources.file ? ` (config file ${sources.file.path})` : ''}`;
+    written = { found: true, value: sources.env[fromEnv] };
+  } else if (sources.file && (written = valueAt(sources.file.data, path)).found) {
+    const line = lineOf(sources.file, path);
+    where = `${sources.file.path}${line ? ` line ${line}` : ''}`;
+  } else if (sources.overrides && (written = valueAt(sources.overrides, path)).found) {
+    where = 'overrides';
+  } else if (sources.file) {
+    where = sources.file.path;
+  }
+  const got = problem.showGot && written.found && !leaf?.spec.sensitive ? `, got ${showValue(written.value)}` : '';
+  const key = problem.key ? `${problem.key}: ` : '';
+  return `config error${where ? ` in ${where}` : ''}: ${key}${problem.text}${got}`;
+}
+
+/** A value as written in a config file (durations as text, not milliseconds). */
+export function writtenValue(spec: ConfigKey, value: unknown): unknown {
+  if (isDuration(spec) && typeof value === 'number') {
+    return spec.format === 'duration-or-never' && value === 0 ? 'never' : formatDuration(value);
+  }
+  return value;
+}
+
+export const MASK = '********';
+
+/**
+ * The effective configuration as YAML-ready data, loadable again: durations written as text,
+ * every sensitive value that is set replaced by ********.
+ */
+export function printableConfig(config: Config): Record<string, unknown> {
   const copy = structuredClone(config) as Record<string, any>;
-  const walk = (node: Record<string, any>, target: Record<string, any>) => {
-    for (const [name, value] of Object.entries(node)) {
-      if (value && typeof value === 'object' && 'doc' in value && 'default' in value) {
-        if (value.sensitive && target[name]) target[name] = '********';
-      } else if (target[name] && typeof target[name] === 'object') walk(value, target[name]);
-    }
-  };
-  walk(schema, copy);
+  for (const { key, spec } of schemaKeys()) {
+    const path = key.split('.');
+    const parent = path.slice(0, -1).reduce((node, part) => node[part], copy);
+    const name = path[path.length - 1];
+    parent[name] = spec.sensitive && parent[name] !== '' ? MASK : writtenValue(spec, parent[name]);
+  }
   return copy;
 }

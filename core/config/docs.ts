@@ -1,0 +1,51 @@
+/**
+ * docs/configuration.md, generated from the schema by `unisd config keys` so that it cannot
+ * drift from the keys the server accepts (test/config.test.ts compares the two).
+ */
+import { describeFormat } from './formats.js';
+import { schemaKeys, writtenValue } from './load.js';
+
+const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+function defaultCell(value: unknown): string {
+  if (value === '') return '`""`';
+  if (typeof value === 'string') return `\`${value}\``;
+  return `\`${JSON.stringify(value)}\``;
+}
+
+const INTRO = `# Configuration reference
+
+<!-- Generated from core/config/schema.ts by \`unisd config keys\`; do not edit by hand:
+     npx tsx core/cli.ts config keys > docs/configuration.md -->
+
+unisd reads its configuration in this order, each step overriding the previous one:
+
+1. the defaults below (enough to serve on http://127.0.0.1:8090 with SQLite under \`./data\`);
+2. a YAML file, given with \`unisd -c <file>\` or the \`UNISD_CONFIG\` environment variable;
+3. environment variables \`UNISD_…\`, one per key (below). Lists are comma-separated, maps
+   (\`policy.policies\`, \`memory.identities\`) are JSON, booleans are \`true\`/\`false\`
+   (\`yes\`/\`no\`, \`on\`/\`off\`, \`1\`/\`0\` too).
+
+Validation is strict: an unknown key at any depth, a value of the wrong type, an unknown enum
+value or a malformed duration stops unisd with one line naming the file and line (or the
+environment variable), the key and what was expected. \`unisd config check -c <file>\` runs the
+same validation and prints the effective configuration with secrets masked.
+
+Durations are written \`2d 4h 12m 34s\` (days, hours, minutes, seconds, \`ms\`; zero units may be
+omitted: \`5m 6s\`, \`12s\`, \`6h 3s\`). A bare number is refused, except \`0\`.
+
+Keys marked *secret* are masked by \`unisd config check\` and never appear in error messages.
+A commented example of every section is in [config/unisd.example.yaml](../config/unisd.example.yaml).
+`;
+
+export function configurationMarkdown(): string {
+  const rows = schemaKeys().map(({ key, env, spec }) => {
+    const doc = spec.sensitive ? `${spec.doc} *secret*` : spec.doc;
+    return `| \`${key}\` | \`${env}\` | ${cell(defaultCell(writtenValue(spec, spec.default)))} | ${cell(describeFormat(spec))} | ${cell(doc)} |`;
+  });
+  return `${INTRO}
+| Key | Environment variable | Default | Expected | Description |
+| --- | --- | --- | --- | --- |
+${rows.join('\n')}
+`;
+}

@@ -1,0 +1,158 @@
+/**
+ * The value formats of the configuration, registered with convict, each with the phrase that
+ * says what it expects (used in error messages and in docs/configuration.md).
+ *
+ * Coercion turns text (environment variables, quoted YAML) into the typed value and never
+ * throws: text it cannot read is left as is, so validation reports it with the key's name.
+ * convict's own coercions are replaced because they are lax: `parseInt('80x')` is 80 and any
+ * text but "false" is true — `UNISD_MATRIX_V1=no` would turn v1 on.
+ */
+import convict from 'convict';
+import { DURATION_EXPECTED, parseDuration } from './duration.js';
+
+/** One leaf of the schema. `check` and `expected` are unisd's additions, ignored by convict. */
+export interface ConfigKey<T = unknown> {
+  doc: string;
+  format: unknown;
+  default: T;
+  sensitive?: boolean;
+  /**
+   * Validation of a map value, run after convict: convict only leaves a map's own keys alone
+   * when its format is `Object` (with a named format it walks into them as if they were schema
+   * keys). Throws `<path inside the value>: expected …` or `expected …`.
+   */
+  check?: (value: unknown) => void;
+  /** What a valid value looks like, when the format does not say it (format: Object). */
+  expected?: string;
+}
+
+const FORMAT_EXPECTED: Record<string, string> = {
+  string: 'text',
+  array: 'a list',
+  number: 'a number',
+  regexp: 'a regular expression',
+};
+
+function addFormat(name: string, expected: string, isValid: (value: unknown) => boolean, coerce?: (text: string) => unknown): void {
+  FORMAT_EXPECTED[name] = expected;
+  convict.addFormat({
+    name,
+    validate(value: unknown) { if (!isValid(value)) throw new Error(`expected ${expected}`); },
+    ...(coerce ? { coerce: (value: string) => coerce(value) } : {}),
+  });
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const wholeNumber = (text: string): unknown => (/^\s*\d+\s*$/.test(text) ? Number(text) : text);
+
+/** YAML 1.1 (ma1sd's) booleans are accepted too, as are 1/0 in environment variables. */
+const BOOLEAN_WORDS: Record<string, boolean> = { true: true, yes: true, on: true, 1: true, false: false, no: false, off: false, 0: false };
+
+// `boolean` is also the coercion convict applies to keys declared with `format: Boolean`.
+addFormat('boolean', 'true or false', (v) => typeof v === 'boolean', (text) => BOOLEAN_WORDS[text.trim().toLowerCase()] ?? text);
+addFormat('nat', 'a whole number (0 or more)', (v) => Number.isSafeInteger(v) && (v as number) >= 0, wholeNumber);
+addFormat('int', 'a whole number', Number.isSafeInteger, (text) => (/^\s*-?\d+\s*$/.test(text) ? Number(text) : text));
+addFormat('port', 'a port number (0-65535)', (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535, wholeNumber);
+// Maps given as text (environment variables) are JSON; convict's own coercion throws on bad JSON.
+addFormat('object', 'a map', isPlainObject, (text) => {
+  try { return JSON.parse(text); } catch { return text; }
+});
+
+const tryDuration = (text: string): unknown => {
+  try { return parseDuration(text); } catch { return text; }
+};
+addFormat('duration', DURATION_EXPECTED, (v) => typeof v === 'number', tryDuration);
+/** A duration, or `never` (also 0) for "no limit": 0 milliseconds means never. */
+addFormat('duration-or-never', `${DURATION_EXPECTED}, or "never"`, (v) => typeof v === 'number',
+  (text) => (text.trim() === 'never' ? 0 : tryDuration(text)));
+
+const commaList = (text: string): string[] => text.split(',').map((item) => item.trim()).filter(Boolean);
+addFormat('string-list', 'a list of strings (in an environment variable: comma-separated)',
+  (v) => Array.isArray(v) && v.every((item) => typeof item === 'string'), commaList);
+
+export const LOOKUP_ALGORITHMS = ['sha256', 'none'];
+addFormat('lookup-algorithms', `a non-empty list of ${LOOKUP_ALGORITHMS.join(' and/or ')}`,
+  (v) => Array.isArray(v) && v.length > 0 && v.every((item) => LOOKUP_ALGORITHMS.includes(item)), commaList);
+
+addFormat('http-url', 'an http(s) URL such as "https://id.example.org"',
+  (v) => typeof v === 'string' && /^https?:\/\/[^/\s?#]+(\/\S*)?$/.test(v));
+
+/** Matrix server name grammar: DNS name, IPv4 or [IPv6], optional port; no scheme, no path. */
+addFormat('server-name', 'a server name such as "id.example.org" or "id.example.org:8443" (no https://, no path)',
+  (v) => typeof v === 'string' && /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/.test(v));
+
+export const MEMORY_IDENTITIES_EXPECTED = 'a list of {username, threepids: [{medium, address}]}';
+addFormat('memory-identities', MEMORY_IDENTITIES_EXPECTED, (v) => {
+  checkMemoryIdentities(v);
+  return true;
+}, (text) => {
+  try { return JSON.parse(text); } catch { return text; }
+});
+
+function checkKeys(value: Record<string, unknown>, allowed: string[], where: string): void {
+  const unknown = Object.keys(value).find((key) => !allowed.includes(key));
+  if (unknown !== undefined) throw new Error(`${where}${unknown}: unknown key, expected ${allowed.join(', ')}`);
+}
+
+const MEDIA = ['email', 'msisdn'];
+
+function checkMemoryIdentities(value: unknown): void {
+  if (!Array.isArray(value)) throw new Error(`expected ${MEMORY_IDENTITIES_EXPECTED}`);
+  value.forEach((identity: unknown, i) => {
+    if (!isPlainObject(identity)) throw new Error(`[${i}]: expected {username, threepids}`);
+    checkKeys(identity, ['username', 'threepids'], `[${i}].`);
+    if (typeof identity.username !== 'string' || identity.username === '') {
+      throw new Error(`[${i}].username: expected a localpart or a full Matrix ID`);
+    }
+    if (identity.threepids === undefined) return;
+    if (!Array.isArray(identity.threepids)) throw new Error(`[${i}].threepids: expected a list of {medium, address}`);
+    identity.threepids.forEach((threepid: unknown, j) => {
+      const where = `[${i}].threepids[${j}]`;
+      if (!isPlainObject(threepid)) throw new Error(`${where}: expected {medium, address}`);
+      checkKeys(threepid, ['medium', 'address'], `${where}.`);
+      if (typeof threepid.medium !== 'string' || !MEDIA.includes(threepid.medium)) throw new Error(`${where}.medium: expected ${MEDIA.join(' or ')}`);
+      if (typeof threepid.address !== 'string' || threepid.address.trim() === '') throw new Error(`${where}.address: expected an address`);
+    });
+  });
+}
+
+export const POLICIES_EXPECTED = 'a map of policy name to {version, terms: {<lang>: {name, url}}, regexp: [...]}';
+
+/** The seed's `policy.policies` (MSC2140 terms). */
+export function checkPolicies(value: unknown): void {
+  if (!isPlainObject(value)) throw new Error(`expected ${POLICIES_EXPECTED}`);
+  for (const [name, policy] of Object.entries(value)) {
+    if (!isPlainObject(policy)) throw new Error(`${name}: expected {version, terms, regexp}`);
+    checkKeys(policy, ['version', 'terms', 'regexp'], `${name}.`);
+    if (!((typeof policy.version === 'string' && policy.version.trim() !== '') || typeof policy.version === 'number')) {
+      throw new Error(`${name}.version: expected a version such as 1.0`);
+    }
+    if (!isPlainObject(policy.terms) || Object.keys(policy.terms).length === 0) {
+      throw new Error(`${name}.terms: expected at least one language with {name, url}`);
+    }
+    for (const [lang, text] of Object.entries(policy.terms)) {
+      if (!isPlainObject(text)) throw new Error(`${name}.terms.${lang}: expected {name, url}`);
+      checkKeys(text, ['name', 'url'], `${name}.terms.${lang}.`);
+      if (typeof text.name !== 'string') throw new Error(`${name}.terms.${lang}.name: expected text`);
+      if (typeof text.url !== 'string' || !/^https?:\/\/\S+$/.test(text.url)) throw new Error(`${name}.terms.${lang}.url: expected an http(s) URL`);
+    }
+    if (policy.regexp === undefined) continue;
+    if (!Array.isArray(policy.regexp)) throw new Error(`${name}.regexp: expected a list of regular expressions`);
+    policy.regexp.forEach((pattern: unknown, i) => {
+      if (typeof pattern !== 'string') throw new Error(`${name}.regexp[${i}]: expected a regular expression (text)`);
+      try { new RegExp(pattern); } catch { throw new Error(`${name}.regexp[${i}]: expected a valid regular expression`); }
+    });
+  }
+}
+
+/** What a key's value must look like, in words. */
+export function describeFormat(key: ConfigKey): string {
+  if (key.expected) return key.expected;
+  const { format } = key;
+  if (Array.isArray(format)) return `one of ${format.join(', ')}`;
+  if (typeof format === 'function') return FORMAT_EXPECTED[format.name.toLowerCase()] ?? format.name;
+  if (typeof format === 'string') return FORMAT_EXPECTED[format] ?? format;
+  return 'a value';
+}
