@@ -90,17 +90,26 @@ export interface OnbindDelivery {
   createdAt: number;
 }
 
+/** What updateSession may change; an undefined field is left as it is. */
+export type SessionChanges = Partial<Pick<ValidationSession, 'tokenHash' | 'sendAttempt' | 'nextLink' | 'updatedAt' | 'validatedAt'>>;
+
+/**
+ * Expiry: a record with `expiresAt` is valid while `expiresAt > now`; the delete*Before(t)
+ * purges remove records with `expiresAt < t`. Every string argument is used as a value, never as
+ * a query operator (backends reject non-strings).
+ */
 export interface Store {
-  /** Creates tables/indexes; idempotent. */
+  /** Opens the connection and creates tables/indexes; idempotent. */
   init(): Promise<void>;
   close(): Promise<void>;
 
   // Validation sessions
+  /** Rejects when the sid or the (medium, address, clientSecret) triple already exists. */
   createSession(session: ValidationSession): Promise<void>;
   getSession(sid: string): Promise<ValidationSession | null>;
   /** The session for this (medium, address, clientSecret), if any (re-sends reuse it). */
   findSession(medium: Medium, address: string, clientSecret: string): Promise<ValidationSession | null>;
-  updateSession(sid: string, changes: Partial<Pick<ValidationSession, 'tokenHash' | 'sendAttempt' | 'nextLink' | 'updatedAt' | 'validatedAt'>>): Promise<void>;
+  updateSession(sid: string, changes: SessionChanges): Promise<void>;
   deleteSession(sid: string): Promise<void>;
   /** Deletes sessions whose updatedAt is before `before`; returns how many. */
   deleteSessionsBefore(before: number): Promise<number>;
@@ -109,17 +118,22 @@ export interface Store {
   /** Stores the bind, replacing any previous one for that 3PID. */
   putAssociation(association: Association): Promise<void>;
   getAssociation(medium: Medium, address: string): Promise<Association | null>;
+  /** The binds among `threepids` (any number; unknown ones are absent), in no particular order. */
   getAssociations(threepids: ThreePid[]): Promise<Association[]>;
   /** Removes the bind of that 3PID if it is to `mxid`; true when one was removed. */
   deleteAssociation(medium: Medium, address: string, mxid: string): Promise<boolean>;
+  /** Every bind, read in pages (safe to await between items). */
   streamAssociations(): AsyncIterable<Association>;
 
   // Invites and their ephemeral keys
   putInvite(invite: PendingInvite): Promise<void>;
   getInvite(token: string): Promise<PendingInvite | null>;
+  /** The unexpired invites for that 3PID, oldest first. */
   findInvites(medium: Medium, address: string, now: number): Promise<PendingInvite[]>;
   deleteInvites(tokens: string[]): Promise<void>;
+  /** Purges expired invites (returns how many) and expired ephemeral keys. */
   deleteInvitesBefore(expiresBefore: number): Promise<number>;
+  /** Stores (or re-dates) an ephemeral public key (unpadded base64). */
   putEphemeralKey(publicKey: string, expiresAt: number): Promise<void>;
   isEphemeralKeyValid(publicKey: string, now: number): Promise<boolean>;
 
@@ -127,25 +141,35 @@ export interface Store {
   putAccountToken(token: AccountToken): Promise<void>;
   getAccountToken(tokenHash: string): Promise<AccountToken | null>;
   deleteAccountToken(tokenHash: string): Promise<void>;
+  /** Purges expired tokens; tokens with expiresAt null are never purged. */
   deleteAccountTokensBefore(expiresBefore: number): Promise<number>;
 
   // Terms
   /** Adds to what the user accepted; earlier acceptances stay. */
   acceptPolicies(userId: string, policies: AcceptedPolicy[]): Promise<void>;
+  /** Each (policy, version) once, sorted by policy then version. */
   getAcceptedPolicies(userId: string): Promise<AcceptedPolicy[]>;
 
   // Hash lookup
   getPepperState(): Promise<PepperState | null>;
   /** Sets the pepper state if it still has `expectedPepper` (null: none yet); false when another instance won. */
   swapPepperState(expectedPepper: string | null, next: PepperState): Promise<boolean>;
+  /** Counts one lookup served with `pepper` and returns the new count; 0 when `pepper` is not current. */
   incrementPepperRequests(pepper: string): Promise<number>;
-  /** Replaces every hash stored for `pepper`. */
+  /**
+   * Replaces every hash stored for `pepper` with `entries` (batches). Lookups keep seeing the
+   * previous table until the new one is complete, then the whole new one; if `entries` throws,
+   * the previous table stays. A hash repeated in `entries` keeps one of its mxids.
+   */
   replaceHashes(pepper: string, entries: AsyncIterable<HashEntry[]> | Iterable<HashEntry[]>): Promise<void>;
+  /** The entries among `hashes` (any number) in the table of `pepper`, in no particular order. */
   lookupHashes(pepper: string, hashes: string[]): Promise<HashEntry[]>;
+  /** Drops the tables of every pepper not listed (an empty list drops all). */
   deleteHashesExcept(peppers: string[]): Promise<void>;
 
   // 3pid/onbind delivery queue
   enqueueOnbind(delivery: OnbindDelivery): Promise<void>;
+  /** Up to `limit` deliveries with nextAttemptAt <= now, earliest first. */
   dueOnbind(now: number, limit: number): Promise<OnbindDelivery[]>;
   rescheduleOnbind(id: string, attempts: number, nextAttemptAt: number, lastError: string): Promise<void>;
   deleteOnbind(id: string): Promise<void>;
