@@ -21,11 +21,21 @@ export function normaliseEmail(address: string): string | null {
   return folded.length <= 254 && EMAIL.test(folded) ? folded : null;
 }
 
-/** E.164 digits without '+', or null when the number is not valid. */
+/**
+ * E.164 digits without '+', or null when the text is not a phone number. A number without
+ * country (or already international) is read as international. Only the length is checked
+ * (isPossible): the ranges reserved for fiction (UK 07700 900xxx) that clients, the spec's
+ * examples and tests use are not "valid" numbers, and deliverability is the SMS gateway's call.
+ */
 export function normaliseMsisdn(phoneNumber: string, country?: string): string | null {
   const text = phoneNumber.trim();
   const parsed = parsePhoneNumberFromString(/^\d+$/.test(text) && !country ? `+${text}` : text, country?.toUpperCase() as CountryCode | undefined);
-  return parsed && parsed.isValid() ? parsed.number.slice(1) : null;
+  return parsed && parsed.isPossible() ? parsed.number.slice(1) : null;
+}
+
+/** A normalised msisdn in international format for people (`447700900001` → `+44 7700 900001`). */
+export function formatMsisdn(msisdn: string): string {
+  return parsePhoneNumberFromString(`+${msisdn}`)?.formatInternational() ?? `+${msisdn}`;
 }
 
 /** Normalises an address of any medium; unknown media are only trimmed. Invalid addresses are returned trimmed. */

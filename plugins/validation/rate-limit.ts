@@ -1,0 +1,47 @@
+/**
+ * In-memory sliding-window rate limits (requestToken per requester, messages per address,
+ * wrong tokens per session). Each instance counts on its own: several unisd instances behind a
+ * load balancer each allow the configured number.
+ */
+import { MatrixError } from '../../core/errors.js';
+
+export class RateLimiter {
+  private readonly hits = new Map<string, number[]>();
+
+  /** `limit` actions per `windowMs` for each key; a limit of 0 means unlimited. */
+  constructor(private readonly limit: number, private readonly windowMs: number) {}
+
+  /** Milliseconds until `key` may act again; 0 when it may now. */
+  retryAfter(key: string, now = Date.now()): number {
+    if (this.limit === 0) return 0;
+    const recent = this.recent(key, now);
+    return recent.length < this.limit ? 0 : recent[recent.length - this.limit] + this.windowMs - now;
+  }
+
+  record(key: string, now = Date.now()): void {
+    if (this.limit === 0) return;
+    this.hits.set(key, [...this.recent(key, now), now]);
+  }
+
+  /** Records one action of `key`, or throws 429 M_LIMIT_EXCEEDED when it is over the limit. */
+  consume(key: string, now = Date.now()): void {
+    throwIfLimited(this.retryAfter(key, now));
+    this.record(key, now);
+  }
+
+  /** Forgets keys with no action left in the window. */
+  sweep(now = Date.now()): void {
+    for (const key of [...this.hits.keys()]) this.recent(key, now);
+  }
+
+  private recent(key: string, now: number): number[] {
+    const fresh = (this.hits.get(key) ?? []).filter((time) => time > now - this.windowMs);
+    if (fresh.length > 0) this.hits.set(key, fresh);
+    else this.hits.delete(key);
+    return fresh;
+  }
+}
+
+export function throwIfLimited(retryAfterMs: number): void {
+  if (retryAfterMs > 0) throw new MatrixError(429, 'M_LIMIT_EXCEEDED', 'Too many requests, try again later', { retry_after_ms: retryAfterMs });
+}

@@ -1,0 +1,207 @@
+/**
+ * 3PID validation sessions: requestToken creates (or re-sends) a session keyed by
+ * (medium, normalised address, client_secret) and sends a token; submitToken validates it;
+ * binds use requireValidatedSession. Sessions live `sessionLifetime` from their last change.
+ * Tokens are stored hashed: a re-send sends a new token, and only the latest one validates.
+ */
+import type { Config } from '../../core/config/load.js';
+import type { Medium, Store, ValidationSession } from '../../core/store/port.js';
+import { badRequest, invalidParam, missingParams, notFound } from '../../core/errors.js';
+import { constantTimeEqual, hashSecret, randomDigits, randomToken } from '../../core/crypto/tokens.js';
+import type { Mailer } from '../email/types.js';
+import type { SmsSender } from '../sms/types.js';
+import { RateLimiter, throwIfLimited } from './rate-limit.js';
+import type { Validation } from './types.js';
+
+export type ValidatedMedium = 'email' | 'msisdn';
+
+/** The spec's grammar of sid, client_secret and (here) tokens. */
+const OPAQUE_ID = /^[0-9a-zA-Z.=_-]{1,255}$/;
+const MAX_NEXT_LINK = 2048;
+
+/** A request parameter that must be an opaque id: M_MISSING_PARAMS when absent, M_INVALID_PARAM when malformed. */
+export function opaqueId(name: string, value: unknown): string {
+  if (value === undefined || value === '') throw missingParams(`Missing parameter: ${name}`);
+  if (typeof value !== 'string' || !OPAQUE_ID.test(value)) throw invalidParam(`${name} must be 1 to 255 characters among [0-9a-zA-Z.=_-]`);
+  return value;
+}
+
+/** send_attempt: an integer, or a string of digits (what matrix-js-sdk sends). */
+export function sendAttempt(value: unknown): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  if (typeof value === 'string' && /^\d{1,15}$/.test(value.trim())) return Number(value.trim());
+  throw invalidParam('send_attempt must be a non-negative integer');
+}
+
+export function nextLink(value: unknown): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string' || value.length > MAX_NEXT_LINK) throw invalidParam(`next_link must be a URL of at most ${MAX_NEXT_LINK} characters`);
+  return value;
+}
+
+export interface TokenRequest {
+  medium: ValidatedMedium;
+  /** Normalised (core/threepid.ts). */
+  address: string;
+  clientSecret: string;
+  sendAttempt: number;
+  nextLink: string | null;
+  /** The requester's IP, for the per-requester rate limit. */
+  requester: string;
+}
+
+export interface ValidationOptions {
+  store: Store;
+  mailer: Mailer;
+  sms: SmsSender | null;
+  settings: Config['validation'];
+  smsTemplate: string;
+  /** Public URL of the API root the validation link points at, e.g. https://id.example.org/_matrix/identity/v2. */
+  apiUrl: string;
+}
+
+export class ValidationService implements Validation {
+  private readonly store: Store;
+  private readonly lifetime: number;
+  private readonly perRequester: RateLimiter;
+  private readonly perAddress: RateLimiter;
+  private readonly perSession: RateLimiter;
+
+  constructor(private readonly options: ValidationOptions) {
+    const { settings } = options;
+    this.store = options.store;
+    this.lifetime = settings.sessionLifetime;
+    this.perRequester = new RateLimiter(settings.rateLimit.perRequester, settings.rateLimit.window);
+    this.perAddress = new RateLimiter(settings.rateLimit.perAddress, settings.rateLimit.window);
+    this.perSession = new RateLimiter(settings.rateLimit.perSession, settings.rateLimit.window);
+  }
+
+  get smsEnabled(): boolean {
+    return this.options.sms !== null;
+  }
+
+  /** Starts a session, or re-sends for the existing one (same sid) as `validation.resend` says. */
+  async requestToken(request: TokenRequest): Promise<ValidationSession> {
+    this.perRequester.consume(request.requester);
+    const now = Date.now();
+    const existing = await this.store.findSession(request.medium, request.address, request.clientSecret);
+    if (existing && !this.isExpired(existing, now)) return this.resend(existing, request, now);
+    if (existing) await this.store.deleteSession(existing.sid);
+    return this.start(request, now);
+  }
+
+  /** Checks the token; the session is then validated. Answers the session (its next_link). */
+  async submitToken(medium: ValidatedMedium, sid: unknown, clientSecret: unknown, token: unknown): Promise<ValidationSession> {
+    const session = await this.session(sid, clientSecret, medium);
+    const submitted = opaqueId('token', token);
+    const now = Date.now();
+    if (this.isExpired(session, now)) throw badRequest('M_SESSION_EXPIRED', 'This validation session has expired: request a new token');
+    throwIfLimited(this.perSession.retryAfter(session.sid, now));
+    if (!constantTimeEqual(hashSecret(submitted), session.tokenHash)) {
+      this.perSession.record(session.sid, now);
+      throw badRequest('M_TOKEN_INCORRECT', 'The token is incorrect');
+    }
+    if (session.validatedAt !== null) return session;
+    await this.store.updateSession(session.sid, { validatedAt: now, updatedAt: now });
+    return { ...session, validatedAt: now, updatedAt: now };
+  }
+
+  async requireValidatedSession(sid: unknown, clientSecret: unknown): Promise<ValidationSession> {
+    const session = await this.session(sid, clientSecret);
+    if (this.isExpired(session, Date.now())) throw badRequest('M_SESSION_EXPIRED', 'This validation session has expired: validate the address again');
+    if (session.validatedAt === null) throw badRequest('M_SESSION_NOT_VALIDATED', 'This validation session has not been completed yet');
+    return session;
+  }
+
+  /** Deletes sessions past their window; run by the purge job. */
+  async purgeExpired(now = Date.now()): Promise<number> {
+    for (const limiter of [this.perRequester, this.perAddress, this.perSession]) limiter.sweep(now);
+    return this.store.deleteSessionsBefore(now - this.lifetime);
+  }
+
+  private isExpired(session: ValidationSession, now: number): boolean {
+    return now >= session.updatedAt + this.lifetime;
+  }
+
+  /** The session of (sid, clientSecret); 404 M_NO_VALID_SESSION for an unknown sid, a wrong secret or another medium. */
+  private async session(sid: unknown, clientSecret: unknown, medium?: Medium): Promise<ValidationSession> {
+    const id = opaqueId('sid', sid);
+    const secret = opaqueId('client_secret', clientSecret);
+    const session = await this.store.getSession(id);
+    if (!session || !constantTimeEqual(session.clientSecret, secret) || (medium !== undefined && session.medium !== medium)) {
+      throw notFound('M_NO_VALID_SESSION', 'No valid session was found matching that sid and client secret');
+    }
+    return session;
+  }
+
+  /** Stores the new session, then sends; a failed send removes it again. */
+  private async start(request: TokenRequest, now: number): Promise<ValidationSession> {
+    const token = newToken(request.medium);
+    const session: ValidationSession = {
+      sid: randomToken(16),
+      medium: request.medium,
+      address: request.address,
+      clientSecret: request.clientSecret,
+      tokenHash: hashSecret(token),
+      sendAttempt: request.sendAttempt,
+      nextLink: request.nextLink,
+      createdAt: now,
+      updatedAt: now,
+      validatedAt: null,
+    };
+    try {
+      await this.store.createSession(session);
+    } catch (err) {
+      // A concurrent request for the same (medium, address, client_secret) created it first.
+      const winner = await this.store.findSession(request.medium, request.address, request.clientSecret);
+      if (!winner) throw err;
+      return this.resend(winner, request, now);
+    }
+    try {
+      await this.deliver(session, token);
+    } catch (err) {
+      await this.store.deleteSession(session.sid);
+      throw err;
+    }
+    return session;
+  }
+
+  /** Sends a new token for an open session; the session keeps its sid and only changes once the send succeeded. */
+  private async resend(session: ValidationSession, request: TokenRequest, now: number): Promise<ValidationSession> {
+    if (session.validatedAt !== null) return session; // nothing left to validate
+    if (this.options.settings.resend === 'on_new_attempt' && request.sendAttempt <= session.sendAttempt) return session;
+    const token = newToken(session.medium);
+    const changes = {
+      tokenHash: hashSecret(token),
+      sendAttempt: Math.max(session.sendAttempt, request.sendAttempt),
+      nextLink: request.nextLink ?? session.nextLink,
+      updatedAt: now,
+    };
+    await this.deliver({ ...session, ...changes }, token);
+    await this.store.updateSession(session.sid, changes);
+    return { ...session, ...changes };
+  }
+
+  private async deliver(session: ValidationSession, token: string): Promise<void> {
+    this.perAddress.consume(`${session.medium}:${session.address}`);
+    if (session.medium === 'msisdn') {
+      if (!this.options.sms) throw smsDisabled();
+      await this.options.sms.send(session.address, this.options.smsTemplate.replaceAll('{token}', token));
+      return;
+    }
+    const query = new URLSearchParams({ sid: session.sid, client_secret: session.clientSecret, token });
+    await this.options.mailer.send('validation', session.address, {
+      token,
+      link: `${this.options.apiUrl}/validate/email/submitToken?${query}`,
+      sid: session.sid,
+      client_secret: session.clientSecret,
+      next_link: session.nextLink ?? '',
+      address: session.address,
+    });
+  }
+}
+
+/** Email: a long token (only ever clicked). SMS: a 6-digit code a person types. */
+const newToken = (medium: Medium): string => (medium === 'msisdn' ? randomDigits(6) : randomToken(32));
+
+export const smsDisabled = () => badRequest('M_UNRECOGNIZED', 'This identity server does not validate phone numbers (no SMS connector is configured)');
