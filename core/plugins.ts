@@ -19,6 +19,9 @@ export const PLUGINS: PluginEntry[] = [
   { name: 'terms', enabled: () => true, load: () => import('../plugins/terms/index.js') },
   { name: 'keys', enabled: () => true, load: () => import('../plugins/keys/index.js') },
   { name: 'memory-provider', enabled: (c) => c.memory.enabled, load: () => import('../plugins/memory-provider/index.js') },
+  { name: 'email', enabled: () => true, load: () => import('../plugins/email/index.js') },
+  { name: 'sms', enabled: () => true, load: () => import('../plugins/sms/index.js') },
+  { name: 'validation', enabled: () => true, load: () => import('../plugins/validation/index.js') },
   { name: 'v1', enabled: (c) => c.matrix.v1, load: () => import('../plugins/v1/index.js') },
   { name: 'v2', enabled: (c) => c.matrix.v2, load: () => import('../plugins/v2/index.js') },
 ];
