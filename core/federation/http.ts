@@ -87,10 +87,9 @@ export class OutboundHttp {
     const addresses = isIP(host) ? [host] : await this.options.dns.lookup(host);
     const address = addresses.find((candidate) => this.options.guard.permits(candidate));
     if (address === undefined) {
-      throw new FederationError(
-        addresses.length === 0 ? `${host} has no address` : `${host} resolves only to addresses unisd may not contact (see federation.allowedAddresses)`,
-        addresses.length === 0 ? 'unreachable' : 'forbidden-address',
-      );
+      if (addresses.length === 0) throw new FederationError(`${host} has no address`, 'unreachable');
+      const what = isIP(host) ? `${host} is an address` : `${host} resolves only to addresses`;
+      throw new FederationError(`${what} unisd may not contact (see federation.allowedAddresses)`, 'forbidden-address');
     }
     return new Promise((resolve, reject) => {
       const socket = tlsConnect({
@@ -126,5 +125,6 @@ function asFederationError(err: unknown, destination: Destination, options: Outb
     return new FederationError(`${where} did not answer within ${options.timeout} ms`, 'unreachable');
   }
   const cause = err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? err.message) : String(err);
+  if (/CERT|SELF_SIGNED|ERR_TLS/.test(cause)) return new FederationError(`${where} presented a TLS certificate that was refused (${cause})`, 'unreachable');
   return new FederationError(`${where} is unreachable (${cause})`, 'unreachable');
 }
