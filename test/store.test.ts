@@ -318,6 +318,7 @@ export function storeConformance(backend: string, open: () => Promise<OpenedStor
       await store.enqueueOnbind(delivery('future', NOW + 1000));
       assert.deepEqual((await store.dueOnbind(NOW + 5, 10)).map((d) => d.id), ['a', 'b', 'c']);
       assert.deepEqual((await store.dueOnbind(NOW + 5, 2)).map((d) => d.id), ['a', 'b']);
+      assert.deepEqual(await store.dueOnbind(NOW + 5, 0), []);
       assert.deepEqual((await store.dueOnbind(NOW, 10))[0], delivery('a', NOW - 10));
 
       await store.rescheduleOnbind('a', 1, NOW + 100, 'connection refused');

@@ -72,7 +72,7 @@ function isDuplicateKey(error: unknown): boolean {
 }
 /** insertMany with ordered:false failed only because some documents were already there. */
 function onlyDuplicates(error: unknown): boolean {
-  if (!(error instanceof MongoBulkWriteError) || error.err) return false;
+  if (!(error instanceof MongoBulkWriteError) || error.err || error.result?.getWriteConcernError()) return false;
   const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
   return writeErrors.length > 0 && writeErrors.every((writeError) => writeError.code === DUPLICATE_KEY);
 }
@@ -423,6 +423,7 @@ export class MongoStore implements Store {
   }
 
   async dueOnbind(now: number, limit: number): Promise<OnbindDelivery[]> {
+    if (integer(limit, 'limit') <= 0) return []; // limit(0) would mean no limit
     const docs = await this.onbindQueue.find({ nextAttemptAt: { $lte: integer(now, 'now') } })
       .sort({ nextAttemptAt: 1, createdAt: 1, _id: 1 })
       .limit(integer(limit, 'limit'))

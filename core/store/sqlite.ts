@@ -349,6 +349,7 @@ export class SqliteStore implements Store {
   }
 
   async dueOnbind(now: number, limit: number): Promise<OnbindDelivery[]> {
+    if (limit <= 0) return []; // a negative LIMIT would mean no limit
     return (this.prepared('SELECT * FROM onbind_queue WHERE next_attempt_at <= ? ORDER BY next_attempt_at, created_at, id LIMIT ?').all(now, limit) as Row[]).map(toOnbind);
   }
 
