@@ -284,16 +284,21 @@ export function loadConfig(options: LoadOptions = {}): Config {
 function describeProblem(problem: Problem, sources: { file?: YamlFile; overrides?: Record<string, unknown>; env: NodeJS.ProcessEnv }): string {
   const path = splitKey(problem.key);
   const leaf = leafOf(path);
+  // Where the value came from is decided at the schema key; a problem inside a structured value
+  // (policy.policies.tos.terms) may point below it, at something that is missing.
+  const keyPath = leaf ? splitKey(leaf.key) : path;
   const fromEnv = leaf && sources.env[leaf.env] !== undefined ? leaf.env : undefined;
   let where: string | undefined;
   let written: { found: boolean; value?: unknown } = { found: false };
   if (fromEnv) {
     where = `environment variable ${fromEnv}${sources.file ? ` (config file ${sources.file.path})` : ''}`;
     written = { found: true, value: sources.env[fromEnv] };
-  } else if (sources.file && (written = valueAt(sources.file.data, path)).found) {
+  } else if (sources.file && valueAt(sources.file.data, keyPath).found) {
+    written = valueAt(sources.file.data, path);
     const line = lineOf(sources.file, path);
     where = `${sources.file.path}${line ? ` line ${line}` : ''}`;
-  } else if (sources.overrides && (written = valueAt(sources.overrides, path)).found) {
+  } else if (sources.overrides && valueAt(sources.overrides, keyPath).found) {
+    written = valueAt(sources.overrides, path);
     where = 'overrides';
   } else if (sources.file) {
     where = sources.file.path;

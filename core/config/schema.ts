@@ -39,7 +39,7 @@ export const schema = {
     },
   },
   logging: {
-    level: { doc: 'Log level.', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    level: { doc: 'Log level (logs never hold tokens, 3PID addresses or query strings).', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
   },
   storage: {
     backend: { doc: 'Where unisd keeps its state: sqlite (embedded, default) or mongodb (production, several instances).', format: ['sqlite', 'mongodb'], default: 'sqlite' },
