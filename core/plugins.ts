@@ -22,6 +22,8 @@ export const PLUGINS: PluginEntry[] = [
   { name: 'email', enabled: () => true, load: () => import('../plugins/email/index.js') },
   { name: 'sms', enabled: () => true, load: () => import('../plugins/sms/index.js') },
   { name: 'validation', enabled: () => true, load: () => import('../plugins/validation/index.js') },
+  { name: 'invites', enabled: () => true, load: () => import('../plugins/invites/index.js') },
+  { name: 'binds', enabled: () => true, load: () => import('../plugins/binds/index.js') },
   { name: 'v1', enabled: (c) => c.matrix.v1, load: () => import('../plugins/v1/index.js') },
   { name: 'v2', enabled: (c) => c.matrix.v2, load: () => import('../plugins/v2/index.js') },
 ];

@@ -1,0 +1,56 @@
+/**
+ * The legacy v1 lookups (plain addresses): GET /lookup answers a signed association, POST
+ * /bulk_lookup the Matrix IDs found. Local binds come first (their stored, signed association),
+ * then the identity providers.
+ */
+import type { IdentityRoute } from '../../core/api.js';
+import type { Store } from '../../core/store/port.js';
+import type { ProviderRegistry } from '../../core/providers/registry.js';
+import type { SigningKey } from '../../core/crypto/signing.js';
+import { threepidKey } from '../../core/providers/registry.js';
+import { normaliseAddress } from '../../core/threepid.js';
+import { signAssociation } from './association.js';
+
+export interface LookupDeps {
+  store: Store;
+  providers: ProviderRegistry;
+  signingKey: SigningKey;
+  serverName: string;
+}
+
+export function v1LookupRoutes({ store, providers, signingKey, serverName }: LookupDeps): IdentityRoute[] {
+  return [
+    {
+      method: 'GET', url: '/lookup', apis: ['v1'],
+      schema: { querystring: { type: 'object', required: ['medium', 'address'], properties: { medium: { type: 'string' }, address: { type: 'string' } } } },
+      handler: async (request) => {
+        const { medium, address } = request.query as { medium: string; address: string };
+        const threepid = { medium, address: normaliseAddress(medium, address) };
+        const bound = await store.getAssociation(threepid.medium, threepid.address);
+        if (bound) return bound.signed;
+        const found = await providers.lookup(threepid);
+        return found ? signAssociation(threepid, found.mxid, Date.now(), serverName, signingKey) : {};
+      },
+    },
+    {
+      method: 'POST', url: '/bulk_lookup', apis: ['v1'],
+      schema: {
+        body: {
+          type: 'object', required: ['threepids'],
+          properties: { threepids: { type: 'array', items: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'string' } } } },
+        },
+      },
+      handler: async (request) => {
+        // Answered with the addresses as the client wrote them, so it can match them up.
+        const asked = (request.body as { threepids: Array<[string, string]> }).threepids
+          .map(([medium, address]) => ({ medium, address, normalised: { medium, address: normaliseAddress(medium, address) } }));
+        const found = new Map((await providers.bulkLookup(asked.map((t) => t.normalised))).map((m) => [threepidKey(m), m.mxid]));
+        const threepids = asked.flatMap(({ medium, address, normalised }) => {
+          const mxid = found.get(threepidKey(normalised));
+          return mxid ? [[medium, address, mxid]] : [];
+        });
+        return { threepids };
+      },
+    },
+  ];
+}

@@ -1,0 +1,89 @@
+/**
+ * Binds and unbinds. A bind stores the signed association verbatim (v1 lookups answer that very
+ * object) and hands the 3PID's pending invites to the bound user's homeserver via 3pid/onbind.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { Store, ThreePid } from '../../core/store/port.js';
+import type { SigningKey } from '../../core/crypto/signing.js';
+import type { Validation } from '../validation/types.js';
+import type { Mailer } from '../email/types.js';
+import type { InviteService } from '../invites/service.js';
+import type { OnbindQueue } from '../invites/onbind.js';
+import { forbidden, invalidParam } from '../../core/errors.js';
+import { normaliseAddress } from '../../core/threepid.js';
+import { signJson } from '../../core/crypto/signing.js';
+import { userIdServerName } from '../../core/federation/server-name.js';
+import { associationFields, signAssociation, type SignedAssociation } from './association.js';
+
+export interface BindDeps {
+  store: Store;
+  validation: Validation;
+  invites: InviteService;
+  onbind: OnbindQueue;
+  mailer: Mailer;
+  signingKey: SigningKey;
+  serverName: string;
+  log: FastifyBaseLogger;
+}
+
+/** Who proved the right to unbind: the 3PID's owner (a validated session) or the user's homeserver. */
+export type UnbindProof = { session: { sid: string; clientSecret: string } } | { homeserver: string };
+
+/** The server name of a user id; M_INVALID_PARAM when it is not one. */
+export function requireUserId(mxid: string): string {
+  const server = userIdServerName(mxid);
+  if (server === null) throw invalidParam('mxid is not a valid Matrix user ID');
+  return server;
+}
+
+export class BindService {
+  constructor(private readonly deps: BindDeps) {}
+
+  /**
+   * Binds the session's 3PID to `mxid`, replacing any earlier bind of it. `requester` is the v2
+   * token's user (null on v1): a user binds only themselves.
+   */
+  async bind(sid: string, clientSecret: string, mxid: string, requester: string | null): Promise<SignedAssociation> {
+    const { store, signingKey, serverName } = this.deps;
+    const homeserver = requireUserId(mxid);
+    if (requester !== null && requester !== mxid) throw forbidden('M_UNAUTHORIZED', 'A user can only bind their own Matrix ID');
+    const session = await this.deps.validation.requireValidatedSession(sid, clientSecret);
+    const threepid: ThreePid = { medium: session.medium, address: session.address };
+    const ts = Date.now();
+    const signed = signAssociation(threepid, mxid, ts, serverName, signingKey);
+    await store.putAssociation({ ...threepid, mxid, ts, notBefore: signed.not_before, notAfter: signed.not_after, signed });
+
+    const invites = await this.deps.invites.invitesFor(threepid, mxid);
+    if (invites.length === 0) return signed;
+    // The invites travel signed with the association, to the bound user's homeserver (which
+    // then joins them to the rooms); lookups keep answering the association alone.
+    const withInvites = signJson({ ...associationFields(threepid, mxid, ts), invites }, serverName, signingKey);
+    await this.deps.onbind.enqueue(homeserver, withInvites);
+    return withInvites;
+  }
+
+  /** Removes the bind of `threepid` to `mxid`, if there is one; the proof is checked first. */
+  async unbind(threepid: ThreePid, mxid: string, proof: UnbindProof): Promise<void> {
+    const homeserver = requireUserId(mxid);
+    const normalised: ThreePid = { medium: threepid.medium, address: normaliseAddress(threepid.medium, threepid.address) };
+    if ('homeserver' in proof) {
+      if (proof.homeserver !== homeserver) throw forbidden('M_FORBIDDEN', 'A homeserver can only unbind its own users');
+    } else {
+      const session = await this.deps.validation.requireValidatedSession(proof.session.sid, proof.session.clientSecret);
+      if (session.medium !== normalised.medium || session.address !== normalised.address) {
+        throw forbidden('M_FORBIDDEN', 'The session was not validated for this 3PID');
+      }
+    }
+    const removed = await this.deps.store.deleteAssociation(normalised.medium, normalised.address, mxid);
+    if (removed && normalised.medium === 'email') await this.sendUnbindNotice(normalised.address, mxid);
+  }
+
+  /** Tells the address's owner; the unbind is done either way, so a mail failure is only logged. */
+  private async sendUnbindNotice(address: string, mxid: string): Promise<void> {
+    try {
+      await this.deps.mailer.send('unbind', address, { address, medium: 'email', mxid });
+    } catch (err) {
+      this.deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'unbind notice not sent');
+    }
+  }
+}

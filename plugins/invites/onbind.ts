@@ -1,0 +1,152 @@
+/**
+ * The 3pid/onbind delivery queue. A notification waits in the store until the bound user's
+ * homeserver accepts it, so neither a restart nor an unreachable homeserver loses one. One worker
+ * per process delivers what is due and retries failures with exponential backoff; between passes
+ * it sleeps until the earliest queued delivery is due.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { OnbindDelivery, Store } from '../../core/store/port.js';
+import type { Federation } from '../../core/federation/types.js';
+import { randomToken } from '../../core/crypto/tokens.js';
+
+export const ONBIND_PATH = '/_matrix/federation/v1/3pid/onbind';
+
+export interface OnbindOptions {
+  /** Attempts before a delivery is dropped; 0 keeps trying. */
+  maxAttempts: number;
+  /** ms before the first retry; doubles on each failure. */
+  initialBackoff: number;
+  /** ms, longest wait between retries, and between idle checks of the queue. */
+  maxBackoff: number;
+}
+
+/** Deliveries attempted concurrently in one pass. */
+const BATCH = 50;
+/** setTimeout's largest delay. */
+const MAX_TIMER = 2 ** 31 - 1;
+
+/**
+ * 4xx answers other than timeouts and rate limits are the homeserver's final word (Synapse: a
+ * bad signature, an unknown room): retrying would not change them.
+ */
+const isFinalRejection = (status: number): boolean => status >= 400 && status < 500 && status !== 408 && status !== 429;
+
+export class OnbindQueue {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private rerun = false;
+  private stopped = true;
+
+  constructor(
+    private readonly store: Store,
+    private readonly federation: Federation,
+    private readonly options: OnbindOptions,
+    private readonly log: FastifyBaseLogger,
+    /** Called with a delivered notification's body (the invites it carried are no longer pending). */
+    private readonly onDelivered: (body: Record<string, unknown>) => Promise<void>,
+  ) {}
+
+  /** Persists a notification for `destination` and wakes the worker; resolves once it is stored, never waits for delivery. */
+  async enqueue(destination: string, body: Record<string, unknown>): Promise<void> {
+    const now = Date.now();
+    await this.store.enqueueOnbind({ id: randomToken(16), destination, body, attempts: 0, nextAttemptAt: now, lastError: null, createdAt: now });
+    this.kick();
+  }
+
+  /** Starts the worker: what earlier processes queued is delivered too. */
+  start(): void {
+    this.stopped = false;
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.clearTimer();
+    await this.running;
+  }
+
+  /** Runs a delivery pass now, or right after the one in progress. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.rerun = true;
+      return;
+    }
+    this.clearTimer();
+    this.rerun = false;
+    this.running = this.pass().finally(() => {
+      this.running = null;
+      if (this.rerun) this.kick();
+    });
+  }
+
+  /** Delivers what is due now and resolves when the worker is idle again (tests, shutdown). */
+  async flush(): Promise<void> {
+    this.kick();
+    while (this.running) await this.running;
+  }
+
+  private async pass(): Promise<void> {
+    try {
+      for (;;) {
+        const due = await this.store.dueOnbind(Date.now(), BATCH);
+        await Promise.all(due.map((delivery) => this.attempt(delivery)));
+        if (due.length < BATCH || this.stopped) break;
+      }
+      if (!this.stopped) await this.scheduleNext();
+    } catch (err) {
+      // The store failed: try again later rather than spin.
+      this.log.error({ err }, 'onbind queue pass failed');
+      this.schedule(this.options.initialBackoff);
+    }
+  }
+
+  private async attempt(delivery: OnbindDelivery): Promise<void> {
+    let error: string;
+    try {
+      const response = await this.federation.request(delivery.destination, { method: 'POST', path: ONBIND_PATH, body: delivery.body });
+      if (response.status >= 200 && response.status < 300) {
+        await this.store.deleteOnbind(delivery.id);
+        await this.onDelivered(delivery.body);
+        this.log.info({ destination: delivery.destination, attempts: delivery.attempts + 1 }, 'onbind delivered');
+        return;
+      }
+      error = `HTTP ${response.status}`;
+      if (isFinalRejection(response.status)) {
+        await this.store.deleteOnbind(delivery.id);
+        this.log.warn({ destination: delivery.destination, error }, 'onbind refused by the homeserver; dropped');
+        return;
+      }
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+    }
+    const attempts = delivery.attempts + 1;
+    if (this.options.maxAttempts > 0 && attempts >= this.options.maxAttempts) {
+      await this.store.deleteOnbind(delivery.id);
+      this.log.warn({ destination: delivery.destination, attempts, error }, 'onbind undeliverable; dropped after the last attempt');
+      return;
+    }
+    const delay = Math.min(this.options.initialBackoff * 2 ** (attempts - 1), this.options.maxBackoff);
+    await this.store.rescheduleOnbind(delivery.id, attempts, Date.now() + delay, error);
+    this.log.info({ destination: delivery.destination, attempts, error, retryInMs: delay }, 'onbind delivery failed; will retry');
+  }
+
+  /** Sleeps until the earliest queued delivery is due (whoever queued it), at most maxBackoff. */
+  private async scheduleNext(): Promise<void> {
+    const [earliest] = await this.store.dueOnbind(Number.MAX_SAFE_INTEGER, 1);
+    const wait = earliest ? Math.max(0, earliest.nextAttemptAt - Date.now()) : this.options.maxBackoff;
+    this.schedule(Math.min(wait, this.options.maxBackoff));
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.clearTimer();
+    this.timer = setTimeout(() => this.kick(), Math.min(delay, MAX_TIMER));
+    this.timer.unref();
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
