@@ -1,0 +1,103 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { loadConfig, schemaKeys, MASK } from '../core/config/load.js';
+
+const root = resolve(import.meta.dirname, '..');
+const dir = mkdtempSync(join(tmpdir(), 'unisd-cli-'));
+
+/** Runs `unisd <args>` from the sources, with only the given UNISD_* variables. */
+function unisd(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('UNISD_')));
+  return new Promise((done) => {
+    execFile(process.execPath, ['--import', 'tsx', 'core/cli.ts', ...args], { cwd: root, env: { ...base, ...env } }, (err, stdout, stderr) => {
+      done({ code: err ? (err as { code?: number }).code ?? null : 0, stdout, stderr });
+    });
+  });
+}
+
+function assertOneLineError(result: { code: number | null; stderr: string }, pattern: RegExp): void {
+  assert.equal(result.code, 1);
+  const lines = result.stderr.split('\n').filter(Boolean);
+  assert.equal(lines.length, 1, `one line on stderr, got:\n${result.stderr}`);
+  assert.match(lines[0], /^unisd: /);
+  assert.match(lines[0], pattern);
+  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+}
+
+test('--help lists the commands', async () => {
+  for (const flag of ['--help', '-h', 'help']) {
+    const { code, stdout } = await unisd([flag]);
+    assert.equal(code, 0);
+    for (const command of ['unisd [start]', 'unisd config check', 'unisd config keys', '-c, --config']) assert.ok(stdout.includes(command), `${flag}: ${command}`);
+  }
+});
+
+test('config check prints the effective configuration as YAML with every secret masked', async () => {
+  const file = join(dir, 'secrets.yaml');
+  writeFileSync(file, 'server:\n  name: id.example.org\nstorage:\n  mongodb:\n    uri: mongodb://u:file-secret@db/x\nhashing:\n  delay: 5m 6s\n');
+  const secrets = Object.fromEntries(schemaKeys().filter((k) => k.spec.sensitive && k.key !== 'storage.mongodb.uri').map((k) => [k.env, `env-secret-${k.env}`]));
+  const { code, stdout, stderr } = await unisd(['config', 'check', '-c', file], secrets);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /^# configuration is valid/);
+  for (const secret of ['file-secret', ...Object.values(secrets)]) assert.ok(!stdout.includes(secret), `${secret} is not printed`);
+  const printed = parse(stdout);
+  for (const { key, spec } of schemaKeys()) {
+    const value = key.split('.').reduce((n: any, k) => n[k], printed);
+    if (spec.sensitive) assert.equal(value, MASK, `${key} is masked`);
+  }
+  assert.equal(printed.server.name, 'id.example.org');
+  assert.equal(printed.hashing.delay, '5m 6s');
+  assert.equal(printed.matrix.v2, true, 'defaults are shown too');
+});
+
+test('config check reads UNISD_CONFIG and its output is itself a valid configuration', async () => {
+  const file = join(dir, 'plain.yaml');
+  writeFileSync(file, 'matrix:\n  v1: false\nhashing:\n  delay: 2d 4h 12m 34s\n');
+  const { code, stdout } = await unisd(['config', 'check'], { UNISD_CONFIG: file, UNISD_SERVER_PORT: '9000' });
+  assert.equal(code, 0);
+  const printedFile = join(dir, 'printed.yaml');
+  writeFileSync(printedFile, stdout);
+  const reloaded = loadConfig({ file: printedFile, env: {} });
+  assert.deepEqual(reloaded, loadConfig({ file, env: { UNISD_SERVER_PORT: '9000' } }));
+  assert.equal(reloaded.server.port, 9000);
+  assert.equal(reloaded.matrix.v1, false);
+});
+
+test('config check of a bad file: one line "unisd: …", exit 1, no stack trace', async () => {
+  const file = join(dir, 'bad.yaml');
+  writeFileSync(file, 'hashing:\n  delay: 2 minutes\n');
+  assertOneLineError(await unisd(['config', 'check', '-c', file]), new RegExp(`in ${file} line 2: hashing\\.delay: expected a duration`));
+  assertOneLineError(await unisd(['config', 'check'], { UNISD_MATRIX_V1: 'maybe' }), /environment variable UNISD_MATRIX_V1: matrix\.v1: expected true or false/);
+  assertOneLineError(await unisd(['config', 'check', '-c', join(dir, 'nope.yaml')]), /cannot read config file .*nope\.yaml: no such file/);
+});
+
+test('start with a bad config fails the same way before listening', async () => {
+  const file = join(dir, 'bad-start.yaml');
+  writeFileSync(file, 'server:\n  prot: 1\n');
+  assertOneLineError(await unisd(['-c', file]), /server\.prot: unknown key, expected one of name, /);
+});
+
+test('usage errors are one line too', async () => {
+  assertOneLineError(await unisd(['frobnicate']), /unknown command "frobnicate" \(see unisd --help\)/);
+  assertOneLineError(await unisd(['--verbose']), /unknown option --verbose/);
+  assertOneLineError(await unisd(['config', 'check', '-c']), /-c needs a file name/);
+});
+
+test('a startup failure that is not a config error is one line too (unreadable signing key)', async () => {
+  const keyFile = join(dir, 'bad.key');
+  writeFileSync(keyFile, 'not a key\n');
+  const file = join(dir, 'start.yaml');
+  writeFileSync(file, `server:\n  port: 0\nlogging:\n  level: silent\nkeys:\n  path: ${keyFile}\nstorage:\n  sqlite:\n    path: ':memory:'\n`);
+  assertOneLineError(await unisd(['-c', file]), /signing key .*bad\.key is not of the form/);
+});
+
+test('config keys prints docs/configuration.md', async () => {
+  const { code, stdout } = await unisd(['config', 'keys']);
+  assert.equal(code, 0);
+  assert.equal(stdout, readFileSync(join(root, 'docs/configuration.md'), 'utf8'));
+});
