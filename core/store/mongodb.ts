@@ -392,6 +392,7 @@ export class MongoStore implements Store {
   async lookupHashes(pepper: string, hashes: string[]): Promise<HashEntry[]> {
     const name = text(pepper, 'pepper');
     const wanted = chunks([...new Set(texts(hashes, 'hash'))]);
+    if (wanted.length === 0) return [];
     for (let attempt = 0; attempt < LOOKUP_ATTEMPTS; attempt++) {
       const set = await this.hashSets.findOne({ _id: name });
       if (!set) return [];

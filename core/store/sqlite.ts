@@ -303,7 +303,7 @@ export class SqliteStore implements Store {
     }
     const previous = db.transaction(() => {
       if (!this.prepared('SELECT 1 FROM hash_sets WHERE generation = ?').get(generation)) {
-        throw new Error(`hash set of pepper was removed (deleteHashesExcept) while being written`);
+        throw new Error('the new hash table was dropped by deleteHashesExcept while being written');
       }
       const old = (this.prepared('SELECT generation FROM hash_sets WHERE pepper = ? AND active = 1').all(pepper) as Row[]).map((r) => r.generation as number);
       this.prepared('UPDATE hash_sets SET active = 0 WHERE pepper = ? AND active = 1').run(pepper);
