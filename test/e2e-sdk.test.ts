@@ -1,0 +1,67 @@
+/**
+ * End to end with the client library behind Element (matrix-js-sdk 37.5): a real unisd listener,
+ * the fake homeserver issuing the OpenID token and answering userinfo over HTTPS.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { createClient, SERVICE_TYPES, type MatrixError } from 'matrix-js-sdk';
+import { testApp } from './helpers/app.js';
+import { federationConfig, startFakeHomeserver } from './helpers/fake-homeserver.js';
+
+type SdkLogger = NonNullable<Parameters<typeof createClient>[0]['logger']>;
+/** Keeps the SDK's request traces out of the test output; warnings and errors still show. */
+const quietLogger: SdkLogger = {
+  trace() {}, debug() {}, info() {},
+  warn: (...msg) => console.warn(...msg),
+  error: (...msg) => console.error(...msg),
+  getChild: () => quietLogger,
+};
+
+const PRIVACY_URL = 'https://id.example.test/privacy-1.0-en.html';
+
+test('matrix-js-sdk registers with unisd, is asked for terms, agrees, and then gets its account', async (t) => {
+  const hs = await startFakeHomeserver();
+  t.after(() => hs.close());
+  const app = await testApp({
+    federation: federationConfig,
+    policy: { policies: { privacy: { version: '1.0', terms: { en: { name: 'Privacy Policy', url: PRIVACY_URL } }, regexp: ['/_matrix/identity/v2/account'] } } },
+  });
+  t.after(() => app.close());
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const idBaseUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+
+  // The fake homeserver's certificate is self-signed: the client trusts it for this test only.
+  const insecure = new Agent({ connect: { rejectUnauthorized: false } });
+  t.after(() => insecure.close());
+  const userId = `@alice:${hs.serverName}`;
+  const client = createClient({
+    baseUrl: `https://${hs.serverName}`,
+    idBaseUrl,
+    userId,
+    accessToken: hs.clientAccessToken,
+    logger: quietLogger,
+    fetchFn: ((input: string, init?: object) => undiciFetch(input, { ...init, dispatcher: insecure })) as unknown as typeof fetch,
+  });
+
+  const openIdToken = await client.getOpenIdToken();
+  assert.equal(openIdToken.matrix_server_name, hs.serverName);
+  const registered = await client.registerWithIdentityServer(openIdToken);
+  assert.equal(typeof registered.access_token, 'string');
+  assert.equal(registered.token, registered.access_token);
+  const identityToken = registered.access_token;
+
+  // What makes Element show the terms prompt: 403 M_TERMS_NOT_SIGNED on /account.
+  await assert.rejects(client.getIdentityAccount(identityToken), (err: MatrixError) => {
+    assert.equal(err.httpStatus, 403);
+    assert.equal(err.errcode, 'M_TERMS_NOT_SIGNED');
+    return true;
+  });
+
+  const terms = await client.getTerms(SERVICE_TYPES.IS, idBaseUrl);
+  assert.deepEqual(terms.policies, { privacy: { version: '1.0', en: { name: 'Privacy Policy', url: PRIVACY_URL } } });
+  assert.deepEqual(await client.agreeToTerms(SERVICE_TYPES.IS, idBaseUrl, identityToken, [PRIVACY_URL]), {});
+
+  assert.deepEqual(await client.getIdentityAccount(identityToken), { user_id: userId });
+  client.stopClient();
+});
