@@ -21,7 +21,7 @@ const MAX_NEXT_LINK = 2048;
 
 /** A request parameter that must be an opaque id: M_MISSING_PARAMS when absent, M_INVALID_PARAM when malformed. */
 export function opaqueId(name: string, value: unknown): string {
-  if (value === undefined || value === '') throw missingParams(`Missing parameter: ${name}`);
+  if (value === undefined) throw missingParams(`Missing parameter: ${name}`);
   if (typeof value !== 'string' || !OPAQUE_ID.test(value)) throw invalidParam(`${name} must be 1 to 255 characters among [0-9a-zA-Z.=_-]`);
   return value;
 }
