@@ -25,7 +25,9 @@ test('msisdn: requestToken texts a 6-digit code through Twilio; submitToken with
   const { app, twilio, auth } = await setup(t, { sms: { template: 'Example ID code: {token}' } });
   const res = await requestSmsToken(app, auth, UK_NUMBER);
   assert.equal(res.statusCode, 200, res.body);
-  assert.deepEqual({ ...res.json(), sid: undefined }, { sid: undefined, msisdn: '447700900001', intl_fmt: '+44 7700 900001' });
+  const { sid, ...number } = res.json() as { sid: string; msisdn: string; intl_fmt: string };
+  assert.match(sid, /^[0-9a-zA-Z.=_-]+$/);
+  assert.deepEqual(number, { msisdn: '447700900001', intl_fmt: '+44 7700 900001' });
   assert.equal(twilio.messages.length, 1);
   const [sms] = twilio.messages;
   assert.equal(sms.to, '+447700900001');
@@ -33,7 +35,6 @@ test('msisdn: requestToken texts a 6-digit code through Twilio; submitToken with
   const code = /^Example ID code: (\d{6})$/.exec(sms.body)?.[1];
   assert.ok(code, sms.body);
 
-  const sid = res.json().sid;
   const wrong = await app.inject({ method: 'POST', url: `${V2}/validate/msisdn/submitToken`, headers: auth, payload: { sid, client_secret: 'secret', token: code === '000000' ? '111111' : '000000' } });
   assert.equal(wrong.json().errcode, 'M_TOKEN_INCORRECT');
   const viaEmailRoute = await app.inject({ method: 'POST', url: `${V2}/validate/email/submitToken`, headers: auth, payload: { sid, client_secret: 'secret', token: code } });
