@@ -80,10 +80,15 @@ export class OnbindQueue {
     });
   }
 
-  /** Delivers what is due now and resolves when the worker is idle again (tests, shutdown). */
+  /** Resolves when the delivery pass in progress, and any it triggered, are done. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Delivers what is due now; resolves when the worker is idle again. */
   async flush(): Promise<void> {
     this.kick();
-    while (this.running) await this.running;
+    await this.idle();
   }
 
   private async pass(): Promise<void> {
