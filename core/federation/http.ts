@@ -11,7 +11,7 @@ import { Agent, errors as undiciErrors } from 'undici';
 import { FederationError } from './types.js';
 import type { AddressGuard } from './address-guard.js';
 import type { DnsResolver } from './dns.js';
-import { urlHost } from './server-name.js';
+import { bareHost, urlHost } from './server-name.js';
 
 export interface Destination {
   /** Where to connect: a DNS name or an IP address (IPv6 without brackets). */
@@ -83,7 +83,7 @@ export class OutboundHttp {
   }
 
   private async connectGuarded(hostname: string, port: number, servername: string | null): Promise<TLSSocket> {
-    const host = hostname.replace(/^\[(.*)\]$/, '$1');
+    const host = bareHost(hostname);
     const addresses = isIP(host) ? [host] : await this.options.dns.lookup(host);
     const address = addresses.find((candidate) => this.options.guard.permits(candidate));
     if (address === undefined) {

@@ -8,7 +8,7 @@
 import { FederationError } from './types.js';
 import type { Destination, OutboundHttp, OutboundResponse } from './http.js';
 import { pickSrvTarget, type DnsResolver } from './dns.js';
-import { parseServerName, urlHost, type ServerName } from './server-name.js';
+import { bareHost, parseServerName, urlHost, type ServerName } from './server-name.js';
 
 const HOUR = 3_600_000;
 const MAX_CACHE_TIME = 48 * HOUR;
@@ -90,7 +90,7 @@ export class ServerResolver {
       if (response.status >= 300 && response.status < 400 && typeof location === 'string') {
         const next = redirects < MAX_REDIRECTS ? safeUrl(location, url) : null;
         if (!next || next.protocol !== 'https:') return failed;
-        destination = { host: next.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(next.port) || 443, hostHeader: next.host };
+        destination = { host: bareHost(next.hostname), port: Number(next.port) || 443, hostHeader: next.host };
         path = `${next.pathname}${next.search}`;
         continue;
       }

@@ -36,6 +36,9 @@ export const isValidServerName = (name: string): boolean => parseServerName(name
 /** The host as it appears in a URL or a Host header: IPv6 literals in brackets. */
 export const urlHost = (host: string): string => (isIPv6(host) ? `[${host}]` : host);
 
+/** The reverse of urlHost: a URL's hostname with an IPv6 literal's brackets removed. */
+export const bareHost = (hostname: string): string => hostname.replace(/^\[(.*)\]$/, '$1');
+
 /**
  * The server name of a user id, or null when it is not one. Localparts are accepted as the
  * spec's historical grammar allows (anything but `:` and NUL, not empty), since such users exist.
