@@ -59,6 +59,17 @@ test('non-ASCII values in a Subject are MIME-encoded; address headers and the bo
   assert.ok(rendered.endsWith('\r\n\r\nHello from Zoë\r\n'));
 });
 
+test('long header values are folded, each line within RFC 5322 limits', () => {
+  const long = renderTemplate('Subject: %(name)s\n\nbody\n', { name: 'word '.repeat(300) });
+  const longAccented = renderTemplate('Subject: %(name)s\n\nbody\n', { name: 'mot accentué '.repeat(100) });
+  for (const rendered of [long, longAccented]) {
+    const head = rendered.split('\r\n\r\n')[0].split('\r\n');
+    assert.ok(head.length > 1);
+    assert.ok(head.every((line, i) => line.length <= 998 && (i === 0 || /^[ \t]/.test(line))), head.join('\n'));
+  }
+  assert.equal(header(long, 'subject'), 'word '.repeat(300).trim());
+});
+
 test('an operator template is sent verbatim as the raw message: nothing added, envelope from email.from', async (t) => {
   const smtp = await startSmtp(t);
   const dir = tempDir(t);

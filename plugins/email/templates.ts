@@ -18,6 +18,7 @@ const PLACEHOLDER = /%\(([A-Za-z0-9_]+)\)s|%%/g;
 /** Headers holding addresses: encoded words would break them, so they are left as written. */
 const ADDRESS_HEADERS = new Set(['from', 'to', 'cc', 'bcc', 'reply-to', 'sender', 'return-path']);
 const HEADER_START = /^[!-9;-~]+:/;
+const MAX_LINE = 998;
 
 /** The built-in templates ship in config/templates/ at the package root (dist/ is one level deeper). */
 const BUILT_IN_DIR = new URL(import.meta.url.endsWith('.ts') ? '../../config/templates/' : '../../../config/templates/', import.meta.url);
@@ -44,7 +45,10 @@ function splitMessage(message: string): { head: string; body: string } | null {
   return { head: message.slice(0, match.index), body: message.slice(match.index + match[0].length) };
 }
 
-/** Non-ASCII header values (a room name in the Subject) become RFC 2047 encoded words. */
+/**
+ * Non-ASCII header values (a room name in the Subject) become RFC 2047 encoded words, and
+ * those or any field with a line over RFC 5322's 998 characters are folded.
+ */
 function encodeHeaders(head: string): string {
   const fields: string[] = [];
   for (const line of head.split(/\r?\n/)) {
@@ -53,10 +57,10 @@ function encodeHeaders(head: string): string {
   }
   return fields.map((field) => {
     const colon = field.indexOf(':');
-    const name = field.slice(0, colon).trim().toLowerCase();
-    if (!/[^\x00-\x7f]/.test(field) || ADDRESS_HEADERS.has(name)) return field;
+    const encode = /[^\x00-\x7f]/.test(field) && !ADDRESS_HEADERS.has(field.slice(0, colon).trim().toLowerCase());
+    if (!encode && field.split('\r\n').every((line) => line.length <= MAX_LINE)) return field;
     const value = field.slice(colon + 1).replace(/\r\n[ \t]+/g, ' ').trim();
-    return `${field.slice(0, colon)}: ${mimeFuncs.encodeWords(value, 'Q', 52)}`;
+    return mimeFuncs.foldLines(`${field.slice(0, colon)}: ${encode ? mimeFuncs.encodeWords(value, 'Q', 52) : value}`, 76);
   }).join('\r\n');
 }
 

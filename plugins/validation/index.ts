@@ -31,7 +31,7 @@ export default fp(async (app) => {
   app.identityApi.add(...validationRoutes(service, new ValidationPages(settings.successTemplate)));
 
   const purge = () => service.purgeExpired().catch((err) => app.log.error({ err }, 'purging expired validation sessions failed'));
-  const purgeTimer = setInterval(purge, Math.max(settings.purgeInterval, 1000));
+  const purgeTimer = setInterval(purge, Math.max(settings.purgeInterval, 1000)); // a 0 interval would spin
   purgeTimer.unref();
   app.addHook('onClose', async () => clearInterval(purgeTimer));
 }, { name: 'unisd-validation', dependencies: ['unisd-context', 'unisd-api', 'unisd-email', 'unisd-sms'] });
