@@ -30,7 +30,7 @@ export interface BindDeps {
 export type UnbindProof = { session: { sid: string; clientSecret: string } } | { homeserver: string };
 
 /** The server name of a user id; M_INVALID_PARAM when it is not one. */
-export function requireUserId(mxid: string): string {
+function requireUserId(mxid: string): string {
   const server = userIdServerName(mxid);
   if (server === null) throw invalidParam('mxid is not a valid Matrix user ID');
   return server;
