@@ -60,6 +60,7 @@ export class TestSmtpServer {
       allowInsecureAuth: tls === 'none',
       authOptional: !auth,
       logger: false,
+      disableReverseLookup: true, // tests do not depend on the machine's DNS
       onAuth: (credentials, _session, callback) => {
         if (auth && credentials.username === auth.user && credentials.password === auth.password) return callback(null, { user: auth.user });
         return callback(new Error('Invalid username or password'));
