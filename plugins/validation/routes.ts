@@ -20,8 +20,9 @@ const tokenRequest = (address: Record<string, object>, required: string[]) => ({
 });
 const submitBody = { body: { type: 'object', required: ['sid', 'client_secret', 'token'], properties: { sid: text, client_secret: text, token: text } } };
 
-interface EmailTokenBody { client_secret: string; email: string; send_attempt: unknown; next_link?: string }
-interface MsisdnTokenBody { client_secret: string; country: string; phone_number: string; send_attempt: unknown; next_link?: string }
+interface TokenRequestBody { client_secret: string; send_attempt: unknown; next_link?: string }
+interface EmailTokenBody extends TokenRequestBody { email: string }
+interface MsisdnTokenBody extends TokenRequestBody { country: string; phone_number: string }
 interface SubmitBody { sid: string; client_secret: string; token: string }
 
 const isWebUrl = (link: string): boolean => {
@@ -31,6 +32,13 @@ const isWebUrl = (link: string): boolean => {
     return false;
   }
 };
+
+/** The parameters both requestTokens share, checked before the address. */
+const sessionParams = (body: TokenRequestBody) => ({
+  clientSecret: opaqueId('client_secret', body.client_secret),
+  sendAttempt: sendAttempt(body.send_attempt),
+  nextLink: nextLink(body.next_link),
+});
 
 const sendPage = (reply: FastifyReply, status: number, page: Page) => reply.code(status).headers(page.headers).send(page.html);
 
@@ -61,12 +69,10 @@ export function validationRoutes(validation: ValidationService, pages: Validatio
       schema: tokenRequest({ email: text }, ['email']),
       handler: async (request) => {
         const body = request.body as EmailTokenBody;
-        const clientSecret = opaqueId('client_secret', body.client_secret);
-        const attempt = sendAttempt(body.send_attempt);
-        const link = nextLink(body.next_link);
+        const params = sessionParams(body);
         const address = normaliseEmail(body.email);
         if (!address) throw badRequest('M_INVALID_EMAIL', 'The email address is not valid');
-        const session = await validation.requestToken({ medium: 'email', address, clientSecret, sendAttempt: attempt, nextLink: link, requester: request.ip });
+        const session = await validation.requestToken({ medium: 'email', address, ...params, requester: request.ip });
         return { sid: session.sid };
       },
     },
@@ -76,12 +82,10 @@ export function validationRoutes(validation: ValidationService, pages: Validatio
       handler: async (request) => {
         if (!validation.smsEnabled) throw smsDisabled();
         const body = request.body as MsisdnTokenBody;
-        const clientSecret = opaqueId('client_secret', body.client_secret);
-        const attempt = sendAttempt(body.send_attempt);
-        const link = nextLink(body.next_link);
+        const params = sessionParams(body);
         const address = normaliseMsisdn(body.phone_number, body.country);
         if (!address) throw badRequest('M_INVALID_ADDRESS', 'The phone number is not valid');
-        const session = await validation.requestToken({ medium: 'msisdn', address, clientSecret, sendAttempt: attempt, nextLink: link, requester: request.ip });
+        const session = await validation.requestToken({ medium: 'msisdn', address, ...params, requester: request.ip });
         return { sid: session.sid, msisdn: address, intl_fmt: formatMsisdn(address) };
       },
     },
