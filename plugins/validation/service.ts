@@ -1,8 +1,9 @@
 /**
  * 3PID validation sessions: requestToken creates (or re-sends) a session keyed by
  * (medium, normalised address, client_secret) and sends a token; submitToken validates it;
- * binds use requireValidatedSession. Sessions live `sessionLifetime` from their last change.
- * Tokens are stored hashed: a re-send sends a new token, and only the latest one validates.
+ * binds use requireValidatedSession. Sessions live `sessionLifetime` from their last change
+ * (creation, a re-send, validation). Tokens are stored hashed: a re-send sends a new token, and
+ * only the latest one validates.
  */
 import type { Config } from '../../core/config/load.js';
 import type { Medium, Store, ValidationSession } from '../../core/store/port.js';
@@ -92,8 +93,8 @@ export class ValidationService implements Validation {
 
   /** Checks the token; the session is then validated. Answers the session (its next_link). */
   async submitToken(medium: ValidatedMedium, sid: unknown, clientSecret: unknown, token: unknown): Promise<ValidationSession> {
-    const session = await this.session(sid, clientSecret, medium);
     const submitted = opaqueId('token', token);
+    const session = await this.session(sid, clientSecret, medium);
     const now = Date.now();
     if (this.isExpired(session, now)) throw badRequest('M_SESSION_EXPIRED', 'This validation session has expired: request a new token');
     throwIfLimited(this.perSession.retryAfter(session.sid, now));
