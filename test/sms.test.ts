@@ -46,11 +46,17 @@ test('msisdn: requestToken texts a 6-digit code through Twilio; submitToken with
   assert.equal(validated.json().address, '447700900001');
 });
 
-test('msisdn on v1: no auth; an international number whatever the country', async (t) => {
+test('msisdn on v1: no auth; an international number whatever the country; the code also works as a link', async (t) => {
   const { app, twilio } = await setup(t);
   const res = await app.inject({ method: 'POST', url: `${V1}/validate/msisdn/requestToken`, payload: { client_secret: 's', country: 'FR', phone_number: '+44 7700 900002', send_attempt: 1 } });
   assert.equal(res.statusCode, 200, res.body);
   assert.equal(twilio.messages[0].to, '+447700900002');
+  const code = /\d{6}/.exec(twilio.messages[0].body)![0];
+  const page = await app.inject({ method: 'GET', url: `${V1}/validate/msisdn/submitToken?sid=${res.json().sid}&client_secret=s&token=${code}` });
+  assert.equal(page.statusCode, 200);
+  assert.match(String(page.headers['content-type']), /^text\/html/);
+  const validated = await app.inject({ method: 'GET', url: `${V1}/3pid/getValidated3pid?sid=${res.json().sid}&client_secret=s` });
+  assert.equal(validated.json().address, '447700900002');
 });
 
 test('invalid msisdn input is refused and sends nothing', async (t) => {
