@@ -63,8 +63,9 @@ export class SmtpMailer implements Mailer {
     };
   }
 
+  /** The mailer's own variables win: a caller's value must not forge a header or break the MIME parts. */
   render(kind: MailKind, to: string, variables: Record<string, string>): string {
-    return renderTemplate(this.templates[kind], { ...this.standardVariables(to), ...variables });
+    return renderTemplate(this.templates[kind], { ...variables, ...this.standardVariables(to) });
   }
 
   async send(kind: MailKind, to: string, variables: Record<string, string>): Promise<void> {

