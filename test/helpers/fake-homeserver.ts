@@ -23,7 +23,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import selfsigned from 'selfsigned';
+import { selfSignedCertificate } from './tls.js';
 import { generateSigningKey, signJson, type SigningKey } from '../../core/crypto/signing.js';
 import { randomToken } from '../../core/crypto/tokens.js';
 
@@ -55,18 +55,6 @@ export interface SignedRequest {
 /** The federation config that lets unisd reach a fake homeserver. */
 export const federationConfig = { verifyTls: false, allowedAddresses: ['127.0.0.1'] };
 
-let certificate: { key: string; cert: string } | undefined;
-function testCertificate(): { key: string; cert: string } {
-  if (!certificate) {
-    const pems = selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
-      keySize: 2048, days: 2, algorithm: 'sha256',
-      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
-    });
-    certificate = { key: pems.private, cert: pems.cert };
-  }
-  return certificate;
-}
-
 export class FakeHomeserver {
   readonly signingKey = generateSigningKey('fake');
   readonly clientAccessToken = randomToken();
@@ -80,7 +68,7 @@ export class FakeHomeserver {
   private readonly server: Server;
 
   constructor() {
-    this.server = createServer(testCertificate(), (req, res) => { this.handle(req, res); });
+    this.server = createServer(selfSignedCertificate(), (req, res) => { this.handle(req, res); });
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));

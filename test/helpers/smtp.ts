@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
-import selfsigned from 'selfsigned';
+import { selfSignedCertificate } from './tls.js';
 
 export interface ReceivedMail {
   from: string;
@@ -22,19 +22,6 @@ export interface TestSmtpOptions {
   tls?: 'none' | 'starttls' | 'tls';
   /** Required credentials; without, no AUTH is offered. */
   auth?: { user: string; password: string };
-}
-
-let certificate: { key: string; cert: string } | undefined;
-
-function selfSignedCertificate(): { key: string; cert: string } {
-  if (!certificate) {
-    const pems = selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
-      keySize: 2048, days: 2, algorithm: 'sha256',
-      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
-    });
-    certificate = { key: pems.private, cert: pems.cert };
-  }
-  return certificate;
 }
 
 export class TestSmtpServer {
