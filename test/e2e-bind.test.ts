@@ -5,31 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { createClient } from 'matrix-js-sdk';
 import { testApp } from './helpers/app.js';
+import { freePort } from './helpers/net.js';
+import { quietLogger } from './helpers/sdk.js';
 import { federationConfig, startFakeHomeserver } from './helpers/fake-homeserver.js';
 import { TestSmtpServer } from './helpers/smtp.js';
 import { validationLink } from './helpers/sessions.js';
 import { verifyJsonSignature } from '../core/crypto/signing.js';
-
-type SdkLogger = NonNullable<Parameters<typeof createClient>[0]['logger']>;
-const quietLogger: SdkLogger = {
-  trace() {}, debug() {}, info() {},
-  warn: (...msg) => console.warn(...msg),
-  error: (...msg) => console.error(...msg),
-  getChild: () => quietLogger,
-};
-
-/** A port free on loopback: unisd's public URL (in the mailed link) must name the port it listens on. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test('matrix-js-sdk: requestEmailToken, the mailed link, a bind with the session, then a lookup finds the address', async (t) => {
   const hs = await startFakeHomeserver();

@@ -7,16 +7,8 @@ import assert from 'node:assert/strict';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { createClient, SERVICE_TYPES, type MatrixError } from 'matrix-js-sdk';
 import { testApp } from './helpers/app.js';
+import { quietLogger } from './helpers/sdk.js';
 import { federationConfig, startFakeHomeserver } from './helpers/fake-homeserver.js';
-
-type SdkLogger = NonNullable<Parameters<typeof createClient>[0]['logger']>;
-/** Keeps the SDK's request traces out of the test output; warnings and errors still show. */
-const quietLogger: SdkLogger = {
-  trace() {}, debug() {}, info() {},
-  warn: (...msg) => console.warn(...msg),
-  error: (...msg) => console.error(...msg),
-  getChild: () => quietLogger,
-};
 
 const PRIVACY_URL = 'https://id.example.test/privacy-1.0-en.html';
 

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { testApp } from './helpers/app.js';
+import { freePort } from './helpers/net.js';
 import { TestSmtpServer, header, headersOf } from './helpers/smtp.js';
 import { MatrixError } from '../core/errors.js';
 import { renderTemplate } from '../plugins/email/templates.js';
@@ -13,15 +13,6 @@ function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'unisd-email-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-/** A port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function startSmtp(t: { after: (fn: () => Promise<void>) => void }, options?: ConstructorParameters<typeof TestSmtpServer>[0]) {
@@ -140,7 +131,7 @@ test('send failures are M_EMAIL_SEND_ERROR: server down, untrusted certificate, 
   const plainServer = await startSmtp(t);
   const authServer = await startSmtp(t, { auth: { user: 'unisd', password: 'right' } });
   const cases: Array<[string, Record<string, unknown>]> = [
-    ['down', { host: '127.0.0.1', port: await closedPort() }],
+    ['down', { host: '127.0.0.1', port: await freePort() }],
     ['self-signed certificate with verifyTls on', { ...tlsServer.smtpConfig(), verifyTls: true }],
     ['starttls required but not offered', { ...plainServer.smtpConfig(), tls: 'starttls' }],
     ['wrong password', { ...authServer.smtpConfig(), password: 'wrong' }],

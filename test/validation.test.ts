@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { deepMerge, testApp } from './helpers/app.js';
+import { freePort } from './helpers/net.js';
 import { TestSmtpServer, header, type ReceivedMail } from './helpers/smtp.js';
 import { MatrixError } from '../core/errors.js';
 import type { ValidationService } from '../plugins/validation/service.js';
@@ -309,17 +309,8 @@ test('wrong tokens per session are limited, so codes cannot be guessed; the wind
   assert.deepEqual((await submitToken(s, { sid, client_secret: 'secret', token })).json(), { success: true });
 });
 
-/** A port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 test('SMTP down: 500 M_EMAIL_SEND_ERROR and no session is stored', async (t) => {
-  const s = await setup(t, { email: { smtp: { host: '127.0.0.1', port: await closedPort() } } });
+  const s = await setup(t, { email: { smtp: { host: '127.0.0.1', port: await freePort() } } });
   expectError(await requestEmailToken(s, { client_secret: 'secret', email: 'alice@example.org', send_attempt: 1 }), 500, 'M_EMAIL_SEND_ERROR');
   assert.equal(await s.app.store.findSession('email', 'alice@example.org', 'secret'), null);
 });
