@@ -10,6 +10,19 @@ import type { FastifyReply, FastifyRequest, FastifySchema, RouteHandlerMethod } 
 
 export type ApiVersion = 'v1' | 'v2';
 
+export const API_PREFIX: Record<ApiVersion, string> = {
+  v1: '/_matrix/identity/api/v1',
+  v2: '/_matrix/identity/v2',
+};
+
+/**
+ * The public URL of the API that links and key_validity_urls should name: v2 when it is served,
+ * else v1 (a mailed link must work whichever is on).
+ */
+export function publicApiUrl(config: { server: { publicUrl: string }; matrix: { v2: boolean } }): string {
+  return config.server.publicUrl.replace(/\/+$/, '') + API_PREFIX[config.matrix.v2 ? 'v2' : 'v1'];
+}
+
 /**
  * How v2 authenticates a route: `token` requires a valid bearer token (401 otherwise) and then
  * applies the terms gate; `none` never reads one (public routes, browser links); `optional`

@@ -175,6 +175,14 @@ test('tokens expire after accounts.tokenLifetime', async (t) => {
   const expired = await account();
   assert.equal(expired.statusCode, 401);
   assert.equal(expired.json().errcode, 'M_UNAUTHORIZED');
+  // The purge job then removes it; a token without expiry stays.
+  const forever = await app.store.getAccountToken(hashSecret(token));
+  assert.ok(forever, 'refused, not yet purged');
+  await app.store.putAccountToken({ tokenHash: hashSecret('kept'), userId: '@bob:x', createdAt: Date.now(), expiresAt: null });
+  mock.timers.tick(1000);
+  assert.equal(await app.accounts.purgeExpired(), 1);
+  assert.equal(await app.store.getAccountToken(hashSecret(token)), null);
+  assert.ok(await app.store.getAccountToken(hashSecret('kept')));
 });
 
 test('register is v2 only', async (t) => {

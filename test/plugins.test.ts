@@ -8,8 +8,7 @@ import { PLUGINS, type PluginEntry } from '../core/plugins.js';
 import { describeStartupError } from '../core/server.js';
 import { SqliteStore } from '../core/store/sqlite.js';
 import { generateSigningKey } from '../core/crypto/signing.js';
-import { V1_PREFIX } from '../plugins/v1/index.js';
-import { V2_PREFIX } from '../plugins/v2/index.js';
+import { API_PREFIX } from '../core/api.js';
 import type { ApiVersion } from '../core/api.js';
 
 const memory = {
@@ -33,7 +32,7 @@ test('memory provider: disabled (the default), no provider is registered', async
 
 /** Every URL the API serves under `api`: its ping and each identity route, parameters filled in. */
 function apiRequests(app: FastifyInstance, api: ApiVersion): Array<{ method: 'GET' | 'POST'; url: string }> {
-  const prefix = api === 'v1' ? V1_PREFIX : V2_PREFIX;
+  const prefix = API_PREFIX[api];
   return [
     { method: 'GET', url: prefix },
     ...app.identityApi.for(api).map((route) => ({ method: route.method, url: prefix + route.url.replace(/:\w+/g, 'x') })),
@@ -59,7 +58,7 @@ for (const [api, other] of [['v1', 'v2'], ['v2', 'v1']] as const) {
       assert.equal(res.statusCode, 404, `${request.method} ${request.url}`);
       assert.equal(res.json().errcode, 'M_UNRECOGNIZED', `${request.method} ${request.url}`);
     }
-    const otherPing = await off.inject({ method: 'GET', url: other === 'v1' ? V1_PREFIX : V2_PREFIX });
+    const otherPing = await off.inject({ method: 'GET', url: API_PREFIX[other] });
     assert.equal(otherPing.statusCode, 200);
     assert.deepEqual(otherPing.json(), {});
   });

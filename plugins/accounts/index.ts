@@ -2,6 +2,7 @@
 import fp from 'fastify-plugin';
 import { AccountService } from './service.js';
 import { accountRoutes } from './routes.js';
+import { runEvery } from '../../core/jobs.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,4 +14,5 @@ export default fp(async (app) => {
   const accounts = new AccountService(app.store, app.federation, app.config.accounts);
   app.decorate('accounts', accounts);
   app.identityApi.add(...accountRoutes(accounts));
+  runEvery(app, 'purging expired access tokens', app.config.validation.purgeInterval, () => accounts.purgeExpired());
 }, { name: 'unisd-accounts', dependencies: ['unisd-context', 'unisd-api', 'unisd-federation'] });

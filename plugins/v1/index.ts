@@ -3,9 +3,7 @@
  * without authentication or terms.
  */
 import fp from 'fastify-plugin';
-import { asHandler } from '../../core/api.js';
-
-export const V1_PREFIX = '/_matrix/identity/api/v1';
+import { API_PREFIX, asHandler } from '../../core/api.js';
 
 export default fp(async (app) => {
   app.log.warn('matrix.v1 is on: the deprecated v1 API is served; set matrix.v1: false once your clients speak v2');
@@ -15,5 +13,5 @@ export default fp(async (app) => {
     for (const route of app.identityApi.for('v1')) {
       v1.route({ method: route.method, url: route.url, schema: route.schema, handler: asHandler(route) });
     }
-  }, { prefix: V1_PREFIX });
+  }, { prefix: API_PREFIX.v1 });
 }, { name: 'unisd-v1', dependencies: ['unisd-api'] });

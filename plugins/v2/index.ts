@@ -5,10 +5,8 @@
  */
 import fp from 'fastify-plugin';
 import type { FastifyRequest } from 'fastify';
-import { asHandler, type IdentityRoute } from '../../core/api.js';
+import { API_PREFIX, asHandler, type IdentityRoute } from '../../core/api.js';
 import { unauthorized } from '../../core/errors.js';
-
-export const V2_PREFIX = '/_matrix/identity/v2';
 
 function bearerToken(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
@@ -38,5 +36,5 @@ export default fp(async (app) => {
       // preValidation: a request without valid credentials gets 401 before any complaint about its body.
       v2.route({ method: route.method, url: route.url, schema: route.schema, preValidation: gate(route), handler: asHandler(route) });
     }
-  }, { prefix: V2_PREFIX });
+  }, { prefix: API_PREFIX.v2 });
 }, { name: 'unisd-v2', dependencies: ['unisd-api', 'unisd-accounts', 'unisd-terms'] });
