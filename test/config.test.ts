@@ -204,6 +204,7 @@ const BAD_FILES: Array<[string, string, RegExp[]]> = [
   ['bad enum value', 'storage:\n  backend: postgres\n', [/line 2: storage\.backend: expected one of sqlite, mongodb, got "postgres"/]],
   ['bad enum value in the seed\'s keys', 'hashing:\n  rotationPolicy: per_minute\n', [/hashing\.rotationPolicy: expected one of per_requests, per_seconds, got "per_minute"/]],
   ['bad algorithm', 'hashing:\n  algorithms: [sha256, md5]\n', [/hashing\.algorithms: expected a non-empty list of sha256 and\/or none, got a list/]],
+  ['bad SSRF allow-list entry', 'federation:\n  allowedAddresses: ["127.0.0.1", "10.0.0.0/33"]\n', [/line 2: federation\.allowedAddresses: expected a list of IP addresses or CIDR ranges/]],
   ['bad duration', 'hashing:\n  delay: 2 minutes\n', [/line 2: hashing\.delay: expected a duration such as "2d 4h 12m 34s", "5m 6s" or "12s", got "2 minutes"/]],
   ['duration without unit', 'hashing:\n  delay: 10\n', [/hashing\.delay: expected a duration .*a number needs a unit.*, got 10/]],
   ['policy without terms', 'policy:\n  policies:\n    tos:\n      version: 1.0\n', [/line 3: policy\.policies\.tos\.terms: expected at least one language with \{name, url\}/]],
@@ -229,6 +230,12 @@ for (const [name, yaml, patterns] of BAD_FILES) {
     for (const pattern of patterns) assert.match(message, pattern);
   });
 }
+
+test('bad config: an unknown UNISD_ environment variable is refused; UNISD_CONFIG and UNISD_TEST_* are not config keys', () => {
+  assert.equal(configError(() => loadConfig({ env: { UNISD_SERVER_PROT: '8091' } })),
+    'config error: environment variable UNISD_SERVER_PROT is not a configuration key (`unisd config keys` lists them)');
+  assert.equal(loadConfig({ env: { UNISD_TEST_MONGODB_URI: 'mongodb://x', UNISD_SERVER_PORT: '8091' } }).server.port, 8091);
+});
 
 test('bad config: an unreadable file is named', () => {
   assert.match(configError(() => loadConfig({ file: join(dir, 'missing.yaml'), env: {} })), /^config error: cannot read config file .*missing\.yaml: no such file$/);

@@ -9,6 +9,7 @@
  */
 import convict from 'convict';
 import { DURATION_EXPECTED, parseDuration } from './duration.js';
+import { parseAddressRange } from '../federation/address-guard.js';
 
 /** One leaf of the schema. `check` and `expected` are unisd's additions, ignored by convict. */
 export interface ConfigKey<T = unknown> {
@@ -71,6 +72,9 @@ addFormat('duration-or-never', `${DURATION_EXPECTED}, or "never"`, (v) => typeof
 const commaList = (text: string): string[] => text.split(',').map((item) => item.trim()).filter(Boolean);
 addFormat('string-list', 'a list of strings (in an environment variable: comma-separated)',
   (v) => Array.isArray(v) && v.every((item) => typeof item === 'string'), commaList);
+
+addFormat('address-list', 'a list of IP addresses or CIDR ranges such as "127.0.0.1" or "10.0.0.0/8"',
+  (v) => Array.isArray(v) && v.every((item) => typeof item === 'string' && parseAddressRange(item) !== null), commaList);
 
 export const LOOKUP_ALGORITHMS = ['sha256', 'none'];
 addFormat('lookup-algorithms', `a non-empty list of ${LOOKUP_ALGORITHMS.join(' and/or ')}`,

@@ -243,6 +243,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const fileData = file ? checkShape(file.data, root, [], problems) : undefined;
   const overrides = options.overrides ? checkShape(options.overrides, root, [], problems) : undefined;
 
+  // A misspelt variable would otherwise be ignored without a word, like an unknown key in the file.
+  const knownEnv = new Set(schemaKeys().map((k) => k.env));
+  const unknownEnv = Object.keys(env).find((name) => name.startsWith('UNISD_') && !knownEnv.has(name) && name !== 'UNISD_CONFIG' && !name.startsWith('UNISD_TEST_'));
+  if (unknownEnv) throw new ConfigError(`config error: environment variable ${unknownEnv} is not a configuration key (\`unisd config keys\` lists them)`);
+
   const config = createConvict();
   if (problems.length === 0) {
     if (fileData) config.load(fileData);

@@ -66,7 +66,7 @@ export const schema = {
   federation: {
     timeout: { doc: 'Timeout of each outbound request to a homeserver.', format: 'duration', default: ms('10s') },
     maxResponseBytes: { doc: 'Largest response body read from a homeserver.', format: 'nat', default: 1_048_576 },
-    allowedAddresses: { doc: 'Addresses or CIDR ranges exempt from the SSRF guard (private, loopback, link-local are refused otherwise).', format: 'string-list', default: [] as string[] },
+    allowedAddresses: { doc: 'Addresses or CIDR ranges exempt from the SSRF guard (private, loopback, link-local are refused otherwise).', format: 'address-list', default: [] as string[] },
     verifyTls: { doc: 'Verify homeservers\' TLS certificates. Turn off only for tests or closed networks.', format: 'boolean', default: true },
     cacheTtl: { doc: 'Default cache lifetime of server name resolutions and keys without cache headers.', format: 'duration', default: ms('24h') },
   },

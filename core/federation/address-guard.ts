@@ -26,6 +26,23 @@ const REFUSED_RANGES: Array<[string, number, 'ipv4' | 'ipv6']> = [
   ['ff00::', 8, 'ipv6'], // multicast
 ];
 
+export interface AddressRange {
+  address: string;
+  /** null: the single address. */
+  prefix: number | null;
+  family: 'ipv4' | 'ipv6';
+}
+
+/** "127.0.0.1", "10.0.0.0/8", "::1", "fd00::/8" → the range; null when the text is none of these. */
+export function parseAddressRange(entry: string): AddressRange | null {
+  const [address, prefixText, extra] = entry.trim().split('/');
+  const version = isIP(address);
+  const prefix = prefixText === undefined ? null : Number(prefixText);
+  const maxPrefix = version === 6 ? 128 : 32;
+  if (version === 0 || extra !== undefined || (prefix !== null && !(Number.isInteger(prefix) && prefix >= 0 && prefix <= maxPrefix))) return null;
+  return { address, prefix, family: version === 6 ? 'ipv6' : 'ipv4' };
+}
+
 export class AddressGuard {
   private readonly refused = new BlockList();
   private readonly allowed = new BlockList();
@@ -34,16 +51,10 @@ export class AddressGuard {
   constructor(allowedAddresses: readonly string[] = []) {
     for (const [network, prefix, family] of REFUSED_RANGES) this.refused.addSubnet(network, prefix, family);
     for (const entry of allowedAddresses) {
-      const [address, prefixText, extra] = entry.trim().split('/');
-      const version = isIP(address);
-      const prefix = prefixText === undefined ? null : Number(prefixText);
-      const maxPrefix = version === 6 ? 128 : 32;
-      if (version === 0 || extra !== undefined || (prefix !== null && !(Number.isInteger(prefix) && prefix >= 0 && prefix <= maxPrefix))) {
-        throw new Error(`federation.allowedAddresses: "${entry}" is not an IP address or CIDR range`);
-      }
-      const family = version === 6 ? 'ipv6' : 'ipv4';
-      if (prefix === null) this.allowed.addAddress(address, family);
-      else this.allowed.addSubnet(address, prefix, family);
+      const range = parseAddressRange(entry);
+      if (!range) throw new Error(`federation.allowedAddresses: "${entry}" is not an IP address or CIDR range`);
+      if (range.prefix === null) this.allowed.addAddress(range.address, range.family);
+      else this.allowed.addSubnet(range.address, range.prefix, range.family);
     }
   }
 
