@@ -43,6 +43,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     bodyLimit: config.server.bodyLimit,
     trustProxy: config.server.trustProxy,
     return503OnClosing: true,
+    // No implicit HEAD: a link checker's HEAD on a mailed validation link must not validate it.
+    exposeHeadRoutes: false,
     forceCloseConnections: 'idle',
     ...tls,
   }) as unknown as FastifyInstance;

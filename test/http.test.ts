@@ -20,6 +20,8 @@ test('unknown path is 404 M_UNRECOGNIZED, wrong method 405 M_UNRECOGNIZED', asyn
   assert.equal(missing.statusCode, 404);
   assert.equal(missing.json().errcode, 'M_UNRECOGNIZED');
   assert.match(missing.headers['content-type'] as string, /^application\/json/);
+  const head = await app.inject({ method: 'HEAD', url: '/_matrix/identity/v2/validate/email/submitToken?sid=a&client_secret=b&token=c' });
+  assert.equal(head.statusCode, 405, 'no implicit HEAD routes: a link checker must not validate a session');
   const wrong = await app.inject({ method: 'DELETE', url: '/_matrix/identity/v2/terms' });
   assert.equal(wrong.statusCode, 405);
   assert.equal(wrong.json().errcode, 'M_UNRECOGNIZED');
