@@ -9,7 +9,7 @@ import { TestSmtpServer } from './helpers/smtp.js';
 import { startFakeHomeserver, federationConfig, type FakeHomeserver } from './helpers/fake-homeserver.js';
 import { validatedEmailSession } from './helpers/sessions.js';
 import { generateSigningKey, verifyJsonSignature, type SigningKey } from '../core/crypto/signing.js';
-import { decodeBase64 } from '../core/crypto/base64.js';
+import { decodeBase64, encodeBase64 } from '../core/crypto/base64.js';
 import { SqliteStore } from '../core/store/sqlite.js';
 import { ONBIND_PATH } from '../plugins/invites/onbind.js';
 
@@ -88,9 +88,14 @@ test('a bind hands the pending invites to the bound user\'s homeserver, signed w
   assert.deepEqual(body.invites, answer.invites);
   assert.ok(hs.requests.some((r) => r.method === 'POST' && r.path === ONBIND_PATH), 'POST, as Synapse serves it');
 
-  assert.equal(await server.store.getInvite(first.token), null, 'delivered invites are no longer pending');
-  assert.equal(await server.store.getInvite(second.token), null);
-  assert.ok(await server.store.getInvite(unrelated.token), 'other addresses keep theirs');
+  assert.deepEqual(await server.store.findInvites('email', 'invitee@example.org', Date.now()), [], 'delivered invites are no longer pending');
+  assert.equal(typeof (await server.store.getInvite(second.token))?.deliveredAt, 'number');
+  assert.equal((await server.store.findInvites('email', 'someone-else@example.org', Date.now()))[0]?.token, unrelated.token, 'other addresses keep theirs');
+  // A client joining with the mailed ephemeral key can still have it sign for the delivered invite.
+  const ephemeral = generateSigningKey();
+  const signed = await server.inject({ method: 'POST', url: `${V1}/sign-ed25519`, payload: { mxid, token: first.token, private_key: encodeBase64(ephemeral.secretKey) } });
+  assert.equal(signed.statusCode, 200, signed.body);
+  assert.ok(verifyJsonSignature(signed.json(), 'id.example.test', 'ed25519:0', ephemeral.publicKey));
   assert.deepEqual(await queued(server), []);
 
   // Lookups answer the association alone: the invites are for the user's homeserver only.
@@ -159,7 +164,7 @@ test('homeserver hanging, then down, then back: the bind never waits, retries ba
   assert.equal(hs.onbinds.length, delivered + 1);
   assert.deepEqual((hs.onbinds[delivered] as { invites: unknown }).invites, answer.invites);
   assert.deepEqual(await queued(server), []);
-  assert.equal(await server.store.getInvite(stored.token), null);
+  assert.notEqual((await server.store.getInvite(stored.token))?.deliveredAt, null);
   t.mock.timers.tick(60 * MINUTE);
   await server.onbind.flush();
   assert.equal(hs.onbinds.length, delivered + 1, 'delivered once');

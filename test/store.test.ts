@@ -31,7 +31,7 @@ const association = (address: string, mxid: string, over: Partial<Association> =
 const invite = (token: string, over: Partial<PendingInvite> = {}): PendingInvite => ({
   token, medium: 'email', address: 'bob@example.com', roomId: '!room:example.org', sender: '@alice:example.org',
   fields: { room_name: 'Lounge', 'dotted.key': 1, $dollar: 'kept as data' }, ephemeralPublicKey: `eph-${token}`,
-  createdAt: NOW, expiresAt: NOW + 1000, ...over,
+  createdAt: NOW, expiresAt: NOW + 1000, deliveredAt: null, ...over,
 });
 const delivery = (id: string, nextAttemptAt: number, createdAt = NOW): OnbindDelivery => ({
   id, destination: 'hs.example.org', body: { medium: 'email', address: 'bob@example.com', mxid: '@bob:hs.example.org' },
@@ -156,7 +156,7 @@ export function storeConformance(backend: string, open: () => Promise<OpenedStor
       assert.equal(seen.get('email/s1@example.com'), 1);
     });
 
-    it('finds pending invites for a 3PID, excluding expired ones, and deletes them', async () => {
+    it('finds pending invites for a 3PID, excluding expired and delivered ones', async () => {
       await store.putInvite(invite('t-late', { createdAt: NOW + 2 }));
       await store.putInvite(invite('t-early', { createdAt: NOW + 1 }));
       await store.putInvite(invite('t-expired', { expiresAt: NOW - 1 }));
@@ -169,11 +169,12 @@ export function storeConformance(backend: string, open: () => Promise<OpenedStor
       assert.deepEqual(found.map((i) => i.token), ['t-early', 't-late']);
       assert.deepEqual(found[0]?.fields, { room_name: 'Lounge', 'dotted.key': 1, $dollar: 'kept as data' });
 
-      await store.deleteInvites([]);
-      await store.deleteInvites(['t-early', 't-other', 'missing']);
-      assert.equal(await store.getInvite('t-early'), null);
-      assert.equal(await store.getInvite('t-other'), null);
-      assert.notEqual(await store.getInvite('t-late'), null);
+      await store.markInvitesDelivered([], NOW);
+      await store.markInvitesDelivered(['t-early', 't-other', 'missing'], NOW + 5);
+      assert.deepEqual((await store.findInvites('email', 'bob@example.com', NOW)).map((i) => i.token), ['t-late']);
+      assert.deepEqual(await store.findInvites('email', 'carol@example.com', NOW), []);
+      assert.equal((await store.getInvite('t-early'))?.deliveredAt, NOW + 5, 'a delivered invite is still found by its token');
+      assert.equal((await store.getInvite('t-late'))?.deliveredAt, null);
     });
 
     it('purges expired invites and ephemeral keys; ephemeral keys are valid until they expire', async () => {

@@ -24,7 +24,7 @@ interface AssociationDoc {
 }
 interface InviteDoc {
   _id: string; medium: string; address: string; roomId: string; sender: string; fieldsJson: string;
-  ephemeralPublicKey: string; createdAt: number; expiresAt: number;
+  ephemeralPublicKey: string; createdAt: number; expiresAt: number; deliveredAt: number | null;
 }
 interface EphemeralKeyDoc { _id: string; expiresAt: number }
 interface AccountTokenDoc { _id: string; userId: string; createdAt: number; expiresAt: number | null }
@@ -98,7 +98,7 @@ const toAssociation = (d: AssociationDoc): Association => ({
 });
 const toInvite = (d: InviteDoc): PendingInvite => ({
   token: d._id, medium: d.medium, address: d.address, roomId: d.roomId, sender: d.sender, fields: JSON.parse(d.fieldsJson),
-  ephemeralPublicKey: d.ephemeralPublicKey, createdAt: d.createdAt, expiresAt: d.expiresAt,
+  ephemeralPublicKey: d.ephemeralPublicKey, createdAt: d.createdAt, expiresAt: d.expiresAt, deliveredAt: d.deliveredAt,
 });
 const toOnbind = (d: OnbindDoc): OnbindDelivery => ({
   id: d._id, destination: d.destination, body: JSON.parse(d.bodyJson), attempts: d.attempts, nextAttemptAt: d.nextAttemptAt,
@@ -261,6 +261,7 @@ export class MongoStore implements Store {
       _id: text(i.token, 'token'), medium: text(i.medium, 'medium'), address: text(i.address, 'address'), roomId: text(i.roomId, 'roomId'),
       sender: text(i.sender, 'sender'), fieldsJson: JSON.stringify(i.fields), ephemeralPublicKey: text(i.ephemeralPublicKey, 'ephemeralPublicKey'),
       createdAt: integer(i.createdAt, 'createdAt'), expiresAt: integer(i.expiresAt, 'expiresAt'),
+      deliveredAt: i.deliveredAt === null ? null : integer(i.deliveredAt, 'deliveredAt'),
     });
   }
 
@@ -271,14 +272,15 @@ export class MongoStore implements Store {
 
   async findInvites(medium: Medium, address: string, now: number): Promise<PendingInvite[]> {
     const docs = await this.invites
-      .find({ medium: text(medium, 'medium'), address: text(address, 'address'), expiresAt: { $gt: integer(now, 'now') } })
+      .find({ medium: text(medium, 'medium'), address: text(address, 'address'), expiresAt: { $gt: integer(now, 'now') }, deliveredAt: null })
       .sort({ createdAt: 1, _id: 1 })
       .toArray();
     return docs.map(toInvite);
   }
 
-  async deleteInvites(tokens: string[]): Promise<void> {
-    for (const chunk of chunks(texts(tokens, 'token'))) await this.invites.deleteMany({ _id: { $in: chunk } });
+  async markInvitesDelivered(tokens: string[], at: number): Promise<void> {
+    const deliveredAt = integer(at, 'at');
+    for (const chunk of chunks(texts(tokens, 'token'))) await this.invites.updateMany({ _id: { $in: chunk } }, { $set: { deliveredAt } });
   }
 
   async deleteInvitesBefore(expiresBefore: number): Promise<number> {

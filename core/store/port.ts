@@ -48,6 +48,11 @@ export interface PendingInvite extends ThreePid {
   ephemeralPublicKey: string;
   createdAt: number;
   expiresAt: number;
+  /**
+   * When a homeserver accepted it through 3pid/onbind; null while pending. A delivered invite is
+   * no longer pending but stays until it expires: sign-ed25519 still needs its token.
+   */
+  deliveredAt: number | null;
 }
 
 export interface AccountToken {
@@ -128,9 +133,10 @@ export interface Store {
   // Invites and their ephemeral keys
   putInvite(invite: PendingInvite): Promise<void>;
   getInvite(token: string): Promise<PendingInvite | null>;
-  /** The unexpired invites for that 3PID, oldest first. */
+  /** The unexpired, undelivered invites for that 3PID, oldest first. */
   findInvites(medium: Medium, address: string, now: number): Promise<PendingInvite[]>;
-  deleteInvites(tokens: string[]): Promise<void>;
+  /** Marks these invites delivered (unknown tokens are ignored). */
+  markInvitesDelivered(tokens: string[], at: number): Promise<void>;
   /** Purges expired invites (returns how many) and expired ephemeral keys. */
   deleteInvitesBefore(expiresBefore: number): Promise<number>;
   /** Stores (or re-dates) an ephemeral public key (unpadded base64). */

@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS associations (
   PRIMARY KEY (medium, address));
 CREATE TABLE IF NOT EXISTS invites (
   token TEXT PRIMARY KEY, medium TEXT NOT NULL, address TEXT NOT NULL, room_id TEXT NOT NULL, sender TEXT NOT NULL,
-  fields TEXT NOT NULL, ephemeral_public_key TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+  fields TEXT NOT NULL, ephemeral_public_key TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, delivered_at INTEGER);
 CREATE INDEX IF NOT EXISTS invites_threepid ON invites (medium, address);
 CREATE INDEX IF NOT EXISTS invites_expiry ON invites (expires_at);
 CREATE TABLE IF NOT EXISTS ephemeral_keys (public_key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
@@ -65,7 +65,7 @@ const toAssociation = (r: Row): Association => ({
 });
 const toInvite = (r: Row): PendingInvite => ({
   token: r.token, medium: r.medium, address: r.address, roomId: r.room_id, sender: r.sender, fields: JSON.parse(r.fields),
-  ephemeralPublicKey: r.ephemeral_public_key, createdAt: r.created_at, expiresAt: r.expires_at,
+  ephemeralPublicKey: r.ephemeral_public_key, createdAt: r.created_at, expiresAt: r.expires_at, deliveredAt: r.delivered_at,
 });
 const toOnbind = (r: Row): OnbindDelivery => ({
   id: r.id, destination: r.destination, body: JSON.parse(r.body), attempts: r.attempts, nextAttemptAt: r.next_attempt_at,
@@ -209,8 +209,8 @@ export class SqliteStore implements Store {
   }
 
   async putInvite(i: PendingInvite): Promise<void> {
-    this.prepared(`INSERT INTO invites (token, medium, address, room_id, sender, fields, ephemeral_public_key, created_at, expires_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(i.token, i.medium, i.address, i.roomId, i.sender, JSON.stringify(i.fields), i.ephemeralPublicKey, i.createdAt, i.expiresAt);
+    this.prepared(`INSERT INTO invites (token, medium, address, room_id, sender, fields, ephemeral_public_key, created_at, expires_at, delivered_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(i.token, i.medium, i.address, i.roomId, i.sender, JSON.stringify(i.fields), i.ephemeralPublicKey, i.createdAt, i.expiresAt, i.deliveredAt);
   }
 
   async getInvite(token: string): Promise<PendingInvite | null> {
@@ -219,13 +219,13 @@ export class SqliteStore implements Store {
   }
 
   async findInvites(medium: Medium, address: string, now: number): Promise<PendingInvite[]> {
-    const rows = this.prepared('SELECT * FROM invites WHERE medium = ? AND address = ? AND expires_at > ? ORDER BY created_at, token').all(medium, address, now) as Row[];
+    const rows = this.prepared('SELECT * FROM invites WHERE medium = ? AND address = ? AND expires_at > ? AND delivered_at IS NULL ORDER BY created_at, token').all(medium, address, now) as Row[];
     return rows.map(toInvite);
   }
 
-  async deleteInvites(tokens: string[]): Promise<void> {
+  async markInvitesDelivered(tokens: string[], at: number): Promise<void> {
     for (const chunk of chunks(tokens)) {
-      this.prepared(`DELETE FROM invites WHERE token IN (${placeholders(chunk.length)})`).run(...chunk);
+      this.prepared(`UPDATE invites SET delivered_at = ? WHERE token IN (${placeholders(chunk.length)})`).run(at, ...chunk);
     }
   }
 

@@ -119,7 +119,7 @@ export class InviteService {
     await this.store.putEphemeralKey(ephemeral.publicKeyBase64, expiresAt);
     await this.store.putInvite({
       token, medium: 'email', address, roomId: request.room_id, sender: request.sender, fields: { ...request },
-      ephemeralPublicKey: ephemeral.publicKeyBase64, createdAt: now, expiresAt,
+      ephemeralPublicKey: ephemeral.publicKeyBase64, createdAt: now, expiresAt, deliveredAt: null,
     });
     return {
       token,
@@ -155,9 +155,9 @@ export class InviteService {
     }));
   }
 
-  /** Invites a homeserver accepted are no longer pending. */
+  /** Invites a homeserver accepted are no longer pending (sign-ed25519 still finds them until they expire). */
   async delivered(invites: BoundInvite[]): Promise<void> {
-    await this.store.deleteInvites(invites.map((invite) => invite.signed.token));
+    await this.store.markInvitesDelivered(invites.map((invite) => invite.signed.token), Date.now());
   }
 
   purgeExpired(): Promise<number> {
