@@ -331,6 +331,21 @@ export function storeConformance(backend: string, open: () => Promise<OpenedStor
       assert.deepEqual((await store.dueOnbind(NOW + 2000, 10)).map((d) => d.id), ['c', 'a', 'future']);
     });
 
+    it('claims due onbind deliveries once: a claim leases them until leaseUntil', async () => {
+      await store.enqueueOnbind(delivery('late', NOW - 1, NOW + 1));
+      await store.enqueueOnbind(delivery('early', NOW - 10));
+      await store.enqueueOnbind(delivery('future', NOW + 1000));
+      assert.deepEqual(await store.claimOnbind(NOW, NOW + 60, 0), []);
+      const claimed = await store.claimOnbind(NOW, NOW + 60, 10);
+      assert.deepEqual(claimed.map((d) => d.id).sort(), ['early', 'late']);
+      assert.ok(claimed.every((d) => d.nextAttemptAt === NOW + 60 && d.attempts === 0));
+      assert.deepEqual(await store.claimOnbind(NOW, NOW + 60, 10), [], 'a second claimer gets nothing while the lease runs');
+      const again = await store.claimOnbind(NOW + 60, NOW + 120, 1);
+      assert.equal(again.length, 1, 'after the lease, a delivery can be claimed again (its claimer died), limit respected');
+      await Promise.all(['early', 'late'].map((id) => store.deleteOnbind(id)));
+      assert.deepEqual((await store.dueOnbind(NOW + 2000, 10)).map((d) => d.id), ['future']);
+    });
+
     it('replaces and looks up third-party mappings per server and pepper', async () => {
       await store.replaceThirdPartyMappings('one.org', 'p1', ['h1', 'h2', 'h2']);
       await store.replaceThirdPartyMappings('two.org', 'p1', ['h3']);

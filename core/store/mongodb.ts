@@ -434,6 +434,23 @@ export class MongoStore implements Store {
     return docs.map(toOnbind);
   }
 
+  async claimOnbind(now: number, leaseUntil: number, limit: number): Promise<OnbindDelivery[]> {
+    const due = integer(now, 'now');
+    const lease = integer(leaseUntil, 'leaseUntil');
+    const claimed: OnbindDelivery[] = [];
+    // One atomic findOneAndUpdate per delivery: whichever instance updates it first owns it.
+    while (claimed.length < integer(limit, 'limit')) {
+      const doc = await this.onbindQueue.findOneAndUpdate(
+        { nextAttemptAt: { $lte: due } },
+        { $set: { nextAttemptAt: lease } },
+        { sort: { nextAttemptAt: 1, createdAt: 1, _id: 1 }, returnDocument: 'after' },
+      );
+      if (!doc) break;
+      claimed.push(toOnbind(doc));
+    }
+    return claimed;
+  }
+
   async rescheduleOnbind(id: string, attempts: number, nextAttemptAt: number, lastError: string): Promise<void> {
     await this.onbindQueue.updateOne({ _id: text(id, 'id') }, {
       $set: { attempts: integer(attempts, 'attempts'), nextAttemptAt: integer(nextAttemptAt, 'nextAttemptAt'), lastError: text(lastError, 'lastError') },

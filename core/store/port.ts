@@ -177,6 +177,12 @@ export interface Store {
   enqueueOnbind(delivery: OnbindDelivery): Promise<void>;
   /** Up to `limit` deliveries with nextAttemptAt <= now, earliest first. */
   dueOnbind(now: number, limit: number): Promise<OnbindDelivery[]>;
+  /**
+   * Takes up to `limit` due deliveries for this process: atomically moves their nextAttemptAt to
+   * `leaseUntil`, so another instance sharing the store does not send them too, and a process that
+   * dies mid-delivery leaves them to be retried when the lease ends. Returns them as leased.
+   */
+  claimOnbind(now: number, leaseUntil: number, limit: number): Promise<OnbindDelivery[]>;
   rescheduleOnbind(id: string, attempts: number, nextAttemptAt: number, lastError: string): Promise<void>;
   deleteOnbind(id: string): Promise<void>;
 

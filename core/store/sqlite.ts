@@ -353,6 +353,13 @@ export class SqliteStore implements Store {
     return (this.prepared('SELECT * FROM onbind_queue WHERE next_attempt_at <= ? ORDER BY next_attempt_at, created_at, id LIMIT ?').all(now, limit) as Row[]).map(toOnbind);
   }
 
+  async claimOnbind(now: number, leaseUntil: number, limit: number): Promise<OnbindDelivery[]> {
+    if (limit <= 0) return [];
+    const rows = this.prepared(`UPDATE onbind_queue SET next_attempt_at = ? WHERE id IN
+      (SELECT id FROM onbind_queue WHERE next_attempt_at <= ? ORDER BY next_attempt_at, created_at, id LIMIT ?) RETURNING *`).all(leaseUntil, now, limit) as Row[];
+    return rows.map(toOnbind).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+  }
+
   async rescheduleOnbind(id: string, attempts: number, nextAttemptAt: number, lastError: string): Promise<void> {
     this.prepared('UPDATE onbind_queue SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?').run(attempts, nextAttemptAt, lastError, id);
   }

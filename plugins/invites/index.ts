@@ -21,7 +21,9 @@ export default fp(async (app) => {
   const invites = new InviteService(app.store, app.providers, app.mailer, app.signingKey, {
     serverName: config.server.name, apiBaseUrl: publicApiUrl(config), lifetime: config.invites.lifetime,
   });
-  const onbind = new OnbindQueue(app.store, app.federation, config.onbind, app.log.child({ plugin: 'onbind' }),
+  // An attempt takes at most the federation timeout; the lease leaves room for the store writes after it.
+  const lease = 2 * config.federation.timeout + 5000;
+  const onbind = new OnbindQueue(app.store, app.federation, { ...config.onbind, lease }, app.log.child({ plugin: 'onbind' }),
     (body) => invites.delivered((body.invites ?? []) as BoundInvite[]));
   app.decorate('invites', invites);
   app.decorate('onbind', onbind);

@@ -1,8 +1,9 @@
 /**
  * The 3pid/onbind delivery queue. A notification waits in the store until the bound user's
  * homeserver accepts it, so neither a restart nor an unreachable homeserver loses one. One worker
- * per process delivers what is due and retries failures with exponential backoff; between passes
- * it sleeps until the earliest queued delivery is due.
+ * per process claims what is due (so instances sharing a store never send one twice), delivers it
+ * and retries failures with exponential backoff; between passes it sleeps until the earliest
+ * queued delivery is due.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { OnbindDelivery, Store } from '../../core/store/port.js';
@@ -18,6 +19,11 @@ export interface OnbindOptions {
   initialBackoff: number;
   /** ms, longest wait between retries, and between idle checks of the queue. */
   maxBackoff: number;
+  /**
+   * ms a claimed delivery stays reserved for this process (longer than one attempt can take):
+   * other instances sharing the store leave it alone, and if this process dies it is retried after.
+   */
+  lease: number;
 }
 
 /** Deliveries attempted concurrently in one pass. */
@@ -94,7 +100,8 @@ export class OnbindQueue {
   private async pass(): Promise<void> {
     try {
       for (;;) {
-        const due = await this.store.dueOnbind(Date.now(), BATCH);
+        const now = Date.now();
+        const due = await this.store.claimOnbind(now, now + this.options.lease, BATCH);
         await Promise.all(due.map((delivery) => this.attempt(delivery)));
         if (due.length < BATCH || this.stopped) break;
       }
