@@ -137,3 +137,27 @@ test('the gate matches the real request path, not the route template', async (t)
   // Synapse sends the token in the query string on some routes: it is accepted there too.
   assert.equal((await app.inject({ method: 'GET', url: `${V2}/account?access_token=${token}` })).statusCode, 200);
 });
+
+test('the gate sees the path the router matched: percent-encoded spellings of a guarded path are gated too', async (t) => {
+  const app = await testApp(policies('2.0'));
+  t.after(() => app.close());
+  const auth = { authorization: `Bearer ${await app.accounts.issue('@erin:example.org')}` };
+  for (const url of [`${V2}/acc%6Funt`, `${V2}/%61ccount`, `${V2}/account/log%6Fut`]) {
+    const method = url.endsWith('ut') ? 'POST' : 'GET';
+    const res = await app.inject({ method, url, headers: auth });
+    assert.equal(res.statusCode, 403, url);
+    assert.equal(res.json().errcode, 'M_TERMS_NOT_SIGNED', url);
+  }
+  // Once accepted, the same spellings reach the route.
+  await app.inject({ method: 'POST', url: `${V2}/terms`, headers: auth, payload: { user_accepts: ['https://id.example.test/tos-2.0-en.html', 'https://id.example.test/privacy-1.2-en.html'] } });
+  assert.equal((await app.inject({ method: 'GET', url: `${V2}/acc%6Funt`, headers: auth })).statusCode, 200);
+
+  // Route parameters are seen decoded, in place.
+  const things = await testApp({
+    policy: { policies: { secret: { version: '1', terms: { en: { name: 'S', url: 'https://id.example.test/s.html' } }, regexp: ['/_matrix/identity/v2/things/secret:1'] } } },
+  }, { extra: [async (api) => { api.identityApi.add({ method: 'GET', url: '/things/:id', apis: ['v2'], handler: async () => ({}) }); }] });
+  t.after(() => things.close());
+  const thingsAuth = { authorization: `Bearer ${await things.accounts.issue('@erin:example.org')}` };
+  assert.equal((await things.inject({ method: 'GET', url: `${V2}/things/s%65cret%3A1`, headers: thingsAuth })).statusCode, 403);
+  assert.equal((await things.inject({ method: 'GET', url: `${V2}/things/public`, headers: thingsAuth })).statusCode, 200);
+});

@@ -18,6 +18,15 @@ function bearerToken(request: FastifyRequest): string | null {
   return typeof query?.access_token === 'string' && query.access_token !== '' ? query.access_token : null;
 }
 
+/**
+ * The path the router matched: the route's path with its decoded parameters filled in. The terms
+ * regexps must see `/account` however the client spelled it (`/acc%6Funt` reaches the same route).
+ */
+function routedPath(request: FastifyRequest): string {
+  const params = request.params as Record<string, string>;
+  return request.routeOptions.url!.replace(/:(\w+)/g, (_, name: string) => params[name] ?? '');
+}
+
 export default fp(async (app) => {
   const gate = (route: IdentityRoute) => async (request: FastifyRequest) => {
     const auth = route.auth ?? 'token';
@@ -26,7 +35,7 @@ export default fp(async (app) => {
     request.account = token ? await app.accounts.authenticate(token) : null;
     if (auth === 'optional' && token === null) return;
     if (!request.account) throw unauthorized(token ? 'Unrecognised access token' : 'Missing access token');
-    if (route.terms !== false) await app.terms.requireAccepted(request.account.userId, request.url.split('?')[0]);
+    if (route.terms !== false) await app.terms.requireAccepted(request.account.userId, routedPath(request));
   };
 
   await app.register(async (v2) => {
