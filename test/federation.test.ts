@@ -52,6 +52,22 @@ test('the address guard refuses private, loopback, link-local, unique-local, mul
   }
 });
 
+test('the address guard judges IPv6 addresses that carry an IPv4 address (NAT64, 6to4, IPv4-compatible, SIIT) by that address', () => {
+  const guard = new AddressGuard();
+  for (const refused of ['64:ff9b::10.0.0.1', '64:ff9b::7f00:1', '64:ff9b::a9fe:a9fe', '64:ff9b::c0a8:101', '2002:7f00:1::1', '2002:a00:1::', '2002:a9fe:a9fe:1:2:3:4:5',
+    '::127.0.0.1', '::10.0.0.1', '::ffff:0:7f00:1', '::ffff:0:10.0.0.1',
+    '64:ff9b:1::808:808', // local-use NAT64 (RFC 8215): a site's own translator
+    '2001:0:4136:e378:8000:63bf:80ff:fffe', // Teredo: carries an obfuscated IPv4
+  ]) {
+    assert.equal(guard.permits(refused), false, refused);
+  }
+  for (const permitted of ['64:ff9b::8.8.8.8', '64:ff9b::808:808', '2002:808:808::1', '2001:4860:4860::8888', '2a01:4f8::1']) {
+    assert.equal(guard.permits(permitted), true, permitted);
+  }
+  // An allowed IPv4 address stays allowed behind a translator.
+  assert.equal(new AddressGuard(['127.0.0.1']).permits('64:ff9b::7f00:1'), true);
+});
+
 test('federation.allowedAddresses exempts addresses and ranges; malformed entries are rejected', () => {
   const guard = new AddressGuard(['127.0.0.1', '10.0.0.0/8', 'fd00::/8']);
   assert.equal(guard.permits('127.0.0.1'), true);
@@ -242,9 +258,9 @@ test('POST bodies are sent as JSON; non-JSON answers come back as null', async (
 });
 
 test('the SSRF guard applies to names that resolve to refused addresses, and to IPv4-mapped literals', async (t) => {
-  const dns = new StubDns({ 'internal.test': ['10.0.0.7', '127.0.0.1'] });
+  const dns = new StubDns({ 'internal.test': ['10.0.0.7', '127.0.0.1'], 'nat64.test': ['64:ff9b::7f00:1', '2002:7f00:1::1'] });
   const { hs, client } = await resolution(t, dns, { allowedAddresses: [] });
-  for (const name of ['internal.test:1', hs.serverName, `[::ffff:127.0.0.1]:${hs.port}`]) {
+  for (const name of ['internal.test:1', 'nat64.test:1', hs.serverName, `[::ffff:127.0.0.1]:${hs.port}`, `[64:ff9b::127.0.0.1]:${hs.port}`]) {
     await assert.rejects(client.request(name, { method: 'GET', path: '/_matrix/key/v2/server' }), (err: FederationError) => {
       assert.equal(err.reason, 'forbidden-address', name);
       return true;
