@@ -302,6 +302,22 @@ test('a homeserver that never answers times out after federation.timeout', async
   assert.ok(elapsed >= 250 && elapsed < 2000, `took ${elapsed} ms`);
 });
 
+test('DNS lookups that never answer time out after federation.timeout: the address lookup fails, a silent SRV lookup counts as no record', { timeout: 10_000 }, async (t) => {
+  const silent = new Promise<never>(() => {});
+  const dns: DnsResolver = { resolveSrv: () => silent, lookup: () => silent };
+  const { client } = await resolution(t, new StubDns(), { timeout: 300, dns });
+  const started = performance.now();
+  await assert.rejects(client.request('silent.test:8448', { method: 'GET', path: '/_matrix/key/v2/server' }), (err: FederationError) => {
+    assert.equal(err.reason, 'unreachable');
+    assert.match(err.message, /silent\.test.*300 ms/);
+    return true;
+  });
+  assert.deepEqual(await client.resolver.resolve('silent.test'), { host: 'silent.test', port: 8448, hostHeader: 'silent.test' });
+  const elapsed = performance.now() - started;
+  // The address lookup, the well-known's address lookup and two SRV lookups: about 4 × 300 ms.
+  assert.ok(elapsed >= 1000 && elapsed < 3000, `took ${elapsed} ms`);
+});
+
 // ---------------------------------------------------------------- X-Matrix
 
 test('X-Matrix headers: quoted, unquoted, escapes, spacing, case', () => {

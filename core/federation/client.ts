@@ -1,12 +1,12 @@
 /** The federation client: resolves a server name, then sends one request through the guarded HTTP client. */
 import type { Federation, FederationRequest, FederationResponse } from './types.js';
 import { AddressGuard } from './address-guard.js';
-import { systemDns, type DnsResolver } from './dns.js';
+import { systemDns, withTimeout, type DnsResolver } from './dns.js';
 import { OutboundHttp } from './http.js';
 import { ServerResolver } from './resolver.js';
 
 export interface FederationOptions {
-  /** ms, for the whole request. */
+  /** ms, for each DNS lookup, connection (with TLS) and request (headers and body). */
   timeout: number;
   maxResponseBytes: number;
   verifyTls: boolean;
@@ -25,7 +25,7 @@ export class FederationClient implements Federation {
   private readonly http: OutboundHttp;
 
   constructor(options: FederationOptions) {
-    const dns = options.dns ?? systemDns;
+    const dns = withTimeout(options.dns ?? systemDns, options.timeout);
     this.http = new OutboundHttp({
       timeout: options.timeout,
       maxResponseBytes: options.maxResponseBytes,

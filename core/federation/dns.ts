@@ -3,6 +3,7 @@
  * (SRV records cannot be served from loopback without a DNS server).
  */
 import { lookup, resolveSrv } from 'node:dns/promises';
+import { FederationError } from './types.js';
 
 export interface SrvTarget {
   name: string;
@@ -34,6 +35,24 @@ export const systemDns: DnsResolver = {
     return addresses.map((entry) => entry.address);
   },
 };
+
+/**
+ * `dns` with every lookup bounded by `timeout` ms: the system resolver may wait far longer, and a
+ * connection attempt is not cancelled while its address is being looked up.
+ */
+export function withTimeout(dns: DnsResolver, timeout: number): DnsResolver {
+  const bounded = <T>(what: string, pending: Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new FederationError(`the DNS lookup of ${what} did not answer within ${timeout} ms`, 'unreachable')), timeout);
+    });
+    return Promise.race([pending, expired]).finally(() => clearTimeout(timer));
+  };
+  return {
+    resolveSrv: (name) => bounded(name, dns.resolveSrv(name)),
+    lookup: (hostname) => bounded(hostname, dns.lookup(hostname)),
+  };
+}
 
 /**
  * Picks the target of an SRV answer (RFC 2782): lowest priority first, then at random weighted

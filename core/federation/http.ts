@@ -36,7 +36,7 @@ export interface OutboundResponse {
 }
 
 export interface OutboundOptions {
-  /** Whole-request timeout (connect, headers and body), ms. */
+  /** ms: bounds connecting (TLS included) and, from its start, the request up to the end of the body. DNS lookups are bounded by the caller's resolver. */
   timeout: number;
   maxResponseBytes: number;
   verifyTls: boolean;
