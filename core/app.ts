@@ -4,7 +4,7 @@
  * config enables (core/plugins.ts).
  */
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import cors from '@fastify/cors';
 import type { Config } from './config/load.js';
 import type { Store } from './store/port.js';
@@ -12,7 +12,8 @@ import { createStore } from './store/index.js';
 import { loadOrCreateSigningKey } from './crypto/key-file.js';
 import type { SigningKey } from './crypto/signing.js';
 import { installBodyParsers } from './http/body.js';
-import { installErrorHandler } from './http/errors.js';
+import { installErrorHandler, toMatrixError } from './http/errors.js';
+import { MatrixError } from './errors.js';
 import { installNotFound } from './http/not-found.js';
 import { loggerOptions } from './http/logging.js';
 import context from './context.js';
@@ -46,6 +47,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // No implicit HEAD: a link checker's HEAD on a mailed validation link must not validate it.
     exposeHeadRoutes: false,
     forceCloseConnections: 'idle',
+    // A path with broken percent-encoding is refused by the router, before any hook and outside
+    // setErrorHandler: answer it with the Matrix body, and the CORS header the hooks would add.
+    frameworkErrors: (err, _request, reply: FastifyReply) => {
+      const matrix = toMatrixError(err) ?? new MatrixError(400, 'M_UNRECOGNIZED', 'Malformed request');
+      return reply.code(matrix.statusCode).header('access-control-allow-origin', '*').type('application/json').send(matrix.toJSON());
+    },
     ...tls,
   }) as unknown as FastifyInstance;
 

@@ -29,6 +29,19 @@ test('unknown key ids are 404 M_NOT_FOUND and never reach the filesystem', async
   }
 });
 
+test('a key id with broken percent-encoding is a 400 Matrix error that browsers can read (CORS)', async (t) => {
+  const app = await testApp();
+  t.after(() => app.close());
+  for (const api of APIS) {
+    const res = await app.inject({ method: 'GET', url: `${api}/pubkey/ed25519%3`, headers: { origin: 'https://app.element.io' } });
+    assert.equal(res.statusCode, 400);
+    assert.match(String(res.headers['content-type']), /^application\/json/);
+    assert.equal(res.json().errcode, 'M_UNRECOGNIZED');
+    assert.equal(typeof res.json().error, 'string');
+    assert.equal(res.headers['access-control-allow-origin'], '*');
+  }
+});
+
 test('isvalid recognises the long-term key in either base64 alphabet', async (t) => {
   const app = await testApp();
   t.after(() => app.close());
