@@ -35,11 +35,11 @@ export class AccountService {
   async logout(account: Account): Promise<void> {
     await this.store.deleteAccountToken(account.tokenHash);
   }
+
   /** Removes tokens past their lifetime (they are already refused; this keeps the store small). */
   async purgeExpired(): Promise<number> {
     return this.store.deleteAccountTokensBefore(Date.now());
   }
-
 
   /**
    * Exchanges a homeserver's OpenID token for an identity token: the homeserver `serverName`

@@ -1,6 +1,6 @@
 /** Terms plugin: GET/POST /terms and the gate v2 applies (`app.terms.requireAccepted`). */
 import fp from 'fastify-plugin';
-import { TermsService, type PolicyConfig } from './service.js';
+import { TermsService } from './service.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -9,7 +9,7 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  const terms = new TermsService(app.store, app.config.policy.policies as Record<string, PolicyConfig>);
+  const terms = new TermsService(app.store, app.config.policy.policies);
   app.decorate('terms', terms);
   app.identityApi.add(
     { method: 'GET', url: '/terms', apis: ['v2'], auth: 'none', handler: async () => terms.describe() },

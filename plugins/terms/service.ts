@@ -3,13 +3,8 @@
  * its `regexp` matches the request path; the user must have accepted its current version.
  */
 import type { Store } from '../../core/store/port.js';
+import type { PolicyConfig } from '../../core/config/schema.js';
 import { forbidden } from '../../core/errors.js';
-
-export interface PolicyConfig {
-  version: string | number;
-  terms: Record<string, { name: string; url: string }>;
-  regexp?: string[];
-}
 
 interface Policy {
   name: string;
@@ -24,7 +19,7 @@ export class TermsService {
   constructor(private readonly store: Store, config: Record<string, PolicyConfig>) {
     // A pattern must match the whole path, as ma1sd's and Java's matches() do.
     this.policies = Object.entries(config).map(([name, p]) => ({
-      name, version: String(p.version), terms: p.terms, patterns: (p.regexp ?? []).map((r) => new RegExp(`^(?:${r})$`)),
+      name, version: p.version, terms: p.terms, patterns: (p.regexp ?? []).map((r) => new RegExp(`^(?:${r})$`)),
     }));
   }
 
