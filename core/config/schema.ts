@@ -68,7 +68,7 @@ export const schema = {
     maxResponseBytes: { doc: 'Largest response body read from a homeserver.', format: 'nat', default: 1_048_576 },
     allowedAddresses: { doc: 'Addresses or CIDR ranges exempt from the SSRF guard (private, loopback, link-local are refused otherwise).', format: 'address-list', default: [] as string[] },
     verifyTls: { doc: 'Verify homeservers\' TLS certificates. Turn off only for tests or closed networks.', format: 'boolean', default: true },
-    cacheTtl: { doc: 'Default cache lifetime of server name resolutions and keys without cache headers.', format: 'duration', default: ms('24h') },
+    cacheTtl: { doc: 'Cache lifetime of a server name resolution whose /.well-known/matrix/server answer has no Cache-Control max-age (at most 48h).', format: 'duration', default: ms('24h') },
   },
   policy: {
     policies: {
