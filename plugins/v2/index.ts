@@ -42,7 +42,8 @@ export default fp(async (app) => {
     v2.addHook('onRequest', async (request) => { request.api = 'v2'; });
     v2.get('', async () => ({}));
     for (const route of app.identityApi.for('v2')) {
-      // preValidation: a request without valid credentials gets 401 before any complaint about its body.
+      // preValidation runs after body parsing, before schema validation: a request without valid
+      // credentials gets 401 before any complaint about its fields (a body that is not JSON is refused first).
       v2.route({ method: route.method, url: route.url, schema: route.schema, preValidation: gate(route), handler: asHandler(route) });
     }
   }, { prefix: API_PREFIX.v2 });
