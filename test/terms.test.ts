@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { InjectOptions } from 'fastify';
 import { testApp } from './helpers/app.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -160,4 +161,24 @@ test('the gate sees the path the router matched: percent-encoded spellings of a 
   const thingsAuth = { authorization: `Bearer ${await things.accounts.issue('@erin:example.org')}` };
   assert.equal((await things.inject({ method: 'GET', url: `${V2}/things/s%65cret%3A1`, headers: thingsAuth })).statusCode, 403);
   assert.equal((await things.inject({ method: 'GET', url: `${V2}/things/public`, headers: thingsAuth })).statusCode, 200);
+});
+
+test('the errors Element must read in a browser carry the CORS header: 401, 403 M_TERMS_NOT_SIGNED, 404, 405', async (t) => {
+  const app = await testApp(policies('2.0'));
+  t.after(() => app.close());
+  const origin = { origin: 'https://app.element.io' };
+  const token = await app.accounts.issue('@frank:example.org');
+  const cases: Array<[number, string, InjectOptions]> = [
+    [401, 'M_UNAUTHORIZED', { method: 'GET', url: `${V2}/account`, headers: origin }],
+    [403, 'M_TERMS_NOT_SIGNED', { method: 'GET', url: `${V2}/account`, headers: { ...origin, authorization: `Bearer ${token}` } }],
+    [404, 'M_UNRECOGNIZED', { method: 'GET', url: `${V2}/nothing-here`, headers: origin }],
+    [405, 'M_UNRECOGNIZED', { method: 'DELETE', url: `${V2}/account`, headers: origin }],
+  ];
+  for (const [status, errcode, request] of cases) {
+    const res = await app.inject(request);
+    assert.equal(res.statusCode, status, errcode);
+    assert.equal(res.json().errcode, errcode);
+    assert.match(String(res.headers['content-type']), /^application\/json/);
+    assert.equal(res.headers['access-control-allow-origin'], '*', `${status} ${errcode}`);
+  }
 });
