@@ -367,6 +367,15 @@ test('X-Matrix: a request signed by the homeserver verifies, keys are fetched on
   assert.equal(hs.requests.filter((r) => r.path === '/_matrix/key/v2/server').length, 1, 'keys cached');
 });
 
+test('X-Matrix: concurrent requests from an origin whose keys are not cached share one key fetch', async (t) => {
+  const { app, hs } = await xmatrixSetup(t);
+  const uri = '/_matrix/test/signed';
+  const header = hs.signRequest({ method: 'GET', uri, destination: ID_SERVER });
+  const answers = await Promise.all(Array.from({ length: 5 }, () => app.inject({ method: 'GET', url: uri, headers: { authorization: header } })));
+  assert.deepEqual(answers.map((res) => res.statusCode), [200, 200, 200, 200, 200]);
+  assert.equal(hs.requests.filter((r) => r.path === '/_matrix/key/v2/server').length, 1);
+});
+
 test('X-Matrix: a signature over `destination` (server-server spec style) also verifies', async (t) => {
   const { app, hs } = await xmatrixSetup(t);
   const uri = '/_matrix/test/signed';

@@ -2,7 +2,8 @@
  * Homeservers' signing keys, fetched from /_matrix/key/v2/server through the federation client
  * and cached until valid_until_ts (at most 7 days, as the spec caps it). A response counts only
  * when it names the origin and is signed by the origin with the keys it lists. An origin is
- * asked again at most once a minute, so unknown key ids cannot make unisd flood a server.
+ * asked again at most once a minute, and concurrent requests share one fetch, so unknown key ids
+ * or a burst of signed requests cannot make unisd flood a server.
  */
 import { FederationError, type Federation } from './types.js';
 import { MatrixError, unauthorized } from '../errors.js';
@@ -24,6 +25,7 @@ interface CachedKeys {
 
 export class ServerKeys {
   private readonly cache = new Map<string, CachedKeys>();
+  private readonly fetching = new Map<string, Promise<CachedKeys>>();
 
   constructor(private readonly federation: Federation) {}
 
@@ -32,18 +34,29 @@ export class ServerKeys {
     const now = Date.now();
     let entry = this.cache.get(origin);
     const known = entry && entry.expiresAt > now && entry.keys.has(keyId);
-    if (!entry || (!known && now - entry.fetchedAt >= REFETCH_INTERVAL)) {
-      entry = await this.fetch(origin, now);
-      this.cache.delete(origin);
-      if (this.cache.size >= MAX_CACHED_ORIGINS) this.cache.delete(this.cache.keys().next().value!);
-      this.cache.set(origin, entry);
-    }
+    if (!entry || (!known && now - entry.fetchedAt >= REFETCH_INTERVAL)) entry = await this.refresh(origin, now);
     const key = entry.expiresAt > now ? entry.keys.get(keyId) : undefined;
     if (key) return key;
     if (entry.problem) throw new MatrixError(entry.problem.status, entry.problem.status === 403 ? 'M_FORBIDDEN' : 'M_UNAUTHORIZED', entry.problem.message);
     throw unauthorized(`${origin} has no current key ${keyId}`);
   }
 
+  /** Fetches and caches the keys of `origin`, joining a fetch already under way. */
+  private refresh(origin: string, now: number): Promise<CachedKeys> {
+    let pending = this.fetching.get(origin);
+    if (!pending) {
+      pending = this.fetch(origin, now).then((entry) => {
+        this.cache.delete(origin);
+        if (this.cache.size >= MAX_CACHED_ORIGINS) this.cache.delete(this.cache.keys().next().value!);
+        this.cache.set(origin, entry);
+        return entry;
+      }).finally(() => this.fetching.delete(origin));
+      this.fetching.set(origin, pending);
+    }
+    return pending;
+  }
+
+  /** Never rejects: a failure is kept in the entry's `problem`. */
   private async fetch(origin: string, now: number): Promise<CachedKeys> {
     try {
       const response = await this.federation.request(origin, { method: 'GET', path: '/_matrix/key/v2/server' });
