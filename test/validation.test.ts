@@ -370,7 +370,7 @@ test('GET submitToken answers a browser with HTML for every failure, never JSON'
 });
 
 test('next_link: an http(s) link is where the browser goes after validating; other schemes get the page', async (t) => {
-  const s = await setup(t);
+  const s = await setup(t, { validation: { rateLimit: { perAddress: 0 } } });
   const requestWith = async (clientSecret: string, nextLink: string) => {
     const since = s.smtp.mails.length;
     await requestEmailToken(s, { client_secret: clientSecret, email: 'alice@example.org', send_attempt: 1, next_link: nextLink });
@@ -380,9 +380,24 @@ test('next_link: an http(s) link is where the browser goes after validating; oth
   assert.equal(redirected.statusCode, 302);
   assert.equal(redirected.headers.location, 'https://app.example.org/done?x=1');
 
-  const refused = await openInBrowser(s, await requestWith('two', 'javascript:alert(1)'));
-  assert.equal(refused.statusCode, 200);
-  assert.equal(refused.headers.location, undefined);
+  for (const [i, link] of ['javascript:alert(1)', 'data:text/html,<script>alert(1)</script>', '//evil.example/', '/relative', 'not a url'].entries()) {
+    const refused = await openInBrowser(s, await requestWith(`refused${i}`, link));
+    assert.equal(refused.statusCode, 200, link);
+    assert.equal(refused.headers.location, undefined, link);
+  }
+
+  // What a browser would make of the link, as a valid Location header (never a 500 once validated).
+  const normalised: Array<[string, string]> = [
+    ['https://app.example.org/done?room=€', 'https://app.example.org/done?room=%E2%82%AC'],
+    ['https://app.example.org/\r\nSet-Cookie: x=1', 'https://app.example.org/Set-Cookie:%20x=1'],
+    [' https://app.example.org/spaced ', 'https://app.example.org/spaced'],
+    ['https:\\\\app.example.org\\back', 'https://app.example.org/back'],
+  ];
+  for (const [i, [link, location]] of normalised.entries()) {
+    const res = await openInBrowser(s, await requestWith(`normalised${i}`, link));
+    assert.equal(res.statusCode, 302, JSON.stringify(link));
+    assert.equal(res.headers.location, location);
+  }
 
   const wrong = await s.app.inject({ method: 'GET', url: `${V2}/validate/email/submitToken?sid=x&client_secret=one&token=wrong` });
   assert.equal(wrong.headers.location, undefined, 'no redirect on failure');

@@ -25,12 +25,15 @@ interface EmailTokenBody extends TokenRequestBody { email: string }
 interface MsisdnTokenBody extends TokenRequestBody { country: string; phone_number: string }
 interface SubmitBody { sid: string; client_secret: string; token: string }
 
-const isWebUrl = (link: string): boolean => {
-  try {
-    return ['http:', 'https:'].includes(new URL(link).protocol);
-  } catch {
-    return false;
-  }
+/**
+ * Where the browser goes after validating: next_link when it is an http(s) URL, serialised by the
+ * URL parser (non-ASCII percent-encoded, line breaks and surrounding spaces gone) so it is always a
+ * valid Location header; null otherwise.
+ */
+const redirectTarget = (link: string | null): string | null => {
+  if (link === null || !URL.canParse(link)) return null;
+  const url = new URL(link);
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
 };
 
 /** The parameters both requestTokens share, checked before the address. */
@@ -48,7 +51,8 @@ export function validationRoutes(validation: ValidationService, pages: Validatio
     const query = request.query as Record<string, unknown>;
     try {
       const session = await validation.submitToken(medium, query.sid, query.client_secret, query.token);
-      if (session.nextLink && isWebUrl(session.nextLink)) return reply.redirect(session.nextLink, 302);
+      const target = redirectTarget(session.nextLink);
+      if (target) return reply.redirect(target, 302);
       return sendPage(reply, 200, pages.success);
     } catch (err) {
       if (!(err instanceof MatrixError)) request.log.error({ err }, 'validation link failed');
