@@ -13,7 +13,8 @@ export function caseFold(text: string): string {
   return text.normalize('NFC').toUpperCase().toLowerCase().normalize('NFC');
 }
 
-const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/u;
+/** local@domain.tld: no spaces, control characters (NUL, BEL, DEL…) or the specials that would make it more than an address. */
+const EMAIL = /^[^\s\p{Cc}@<>()[\]\\,;:"]+@[^\s\p{Cc}@<>()[\]\\,;:"]+\.[^\s\p{Cc}@<>()[\]\\,;:"]+$/u;
 
 /** The normalised email address, or null when it is not one. */
 export function normaliseEmail(address: string): string | null {

@@ -18,7 +18,7 @@ test('email: trimmed; NFC-composed', () => {
 test('email: not addresses are refused', () => {
   for (const bad of ['', 'alice', 'alice@', '@example.org', 'alice@example', 'a b@example.org', '<alice@example.org>',
     'Alice <alice@example.org>', 'mailto:alice@example.org', 'alice@example.org\r\nBcc: eve@example.org', 'a@b@example.org',
-    `${'x'.repeat(250)}@example.org`]) {
+    `${'x'.repeat(250)}@example.org`, 'alice@example.org\u0000', 'al\u0007ice@example.org', 'alice@exam\u007fple.org', 'alice@example.org\u0085']) {
     assert.equal(normaliseEmail(bad), null, JSON.stringify(bad));
   }
 });
