@@ -243,3 +243,31 @@ test('a homeserver\'s 4xx is final; a 5xx is retried', async (t) => {
   assert.ok(await server.store.getInvite(refused.token), 'not delivered, so still pending');
   assert.equal(hs.onbinds.length, delivered);
 });
+
+test('a store failure after the homeserver accepted: the delivery stays queued and is sent again when its lease ends, never lost', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+  const server = await app();
+  t.after(() => server.close());
+  const delivered = hs.onbinds.length;
+  const stored = await storeInvite(server, 'hiccup@example.org', '!hiccup:example.org');
+  const markDelivered = server.store.markInvitesDelivered.bind(server.store);
+  let failures = 1;
+  t.mock.method(server.store, 'markInvitesDelivered', async (...args: Parameters<typeof markDelivered>) => {
+    if (failures-- > 0) throw new Error('store unavailable');
+    return markDelivered(...args);
+  });
+
+  await bindTo(server, 'hiccup@example.org', `@hiccup:${hs.serverName}`);
+  await server.onbind.idle();
+  assert.equal(hs.onbinds.length, delivered + 1);
+  const [leased] = await queued(server);
+  assert.ok(leased, 'still queued');
+  assert.equal(leased.attempts, 0, 'not counted as a failed attempt');
+  assert.equal((await server.store.getInvite(stored.token))?.deliveredAt, null);
+
+  t.mock.timers.tick(leased.nextAttemptAt - Date.now());
+  await server.onbind.flush();
+  assert.equal(hs.onbinds.length, delivered + 2, 'sent again');
+  assert.deepEqual(await queued(server), []);
+  assert.equal(typeof (await server.store.getInvite(stored.token))?.deliveredAt, 'number');
+});

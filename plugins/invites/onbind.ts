@@ -7,7 +7,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { OnbindDelivery, Store } from '../../core/store/port.js';
-import type { Federation } from '../../core/federation/types.js';
+import type { Federation, FederationResponse } from '../../core/federation/types.js';
 import { randomToken } from '../../core/crypto/tokens.js';
 
 export const ONBIND_PATH = '/_matrix/federation/v1/3pid/onbind';
@@ -113,25 +113,42 @@ export class OnbindQueue {
     }
   }
 
+  /** One delivery attempt; never throws, so the other attempts of the pass run to their end. */
   private async attempt(delivery: OnbindDelivery): Promise<void> {
-    let error: string;
     try {
-      const response = await this.federation.request(delivery.destination, { method: 'POST', path: ONBIND_PATH, body: delivery.body });
-      if (response.status >= 200 && response.status < 300) {
-        await this.store.deleteOnbind(delivery.id);
-        await this.onDelivered(delivery.body);
-        this.log.info({ destination: delivery.destination, attempts: delivery.attempts + 1 }, 'onbind delivered');
-        return;
-      }
-      error = `HTTP ${response.status}`;
-      if (isFinalRejection(response.status)) {
-        await this.store.deleteOnbind(delivery.id);
-        this.log.warn({ destination: delivery.destination, error }, 'onbind refused by the homeserver; dropped');
-        return;
-      }
+      await this.deliver(delivery);
     } catch (err) {
-      error = err instanceof Error ? err.message : String(err);
+      // A store failure while recording the outcome: the delivery stays leased and is tried again when the lease ends.
+      this.log.error({ err, destination: delivery.destination }, 'onbind: the outcome of a delivery could not be recorded; it will be retried');
     }
+  }
+
+  private async deliver(delivery: OnbindDelivery): Promise<void> {
+    let response: FederationResponse;
+    try {
+      response = await this.federation.request(delivery.destination, { method: 'POST', path: ONBIND_PATH, body: delivery.body });
+    } catch (err) {
+      await this.retryOrDrop(delivery, err instanceof Error ? err.message : String(err));
+      return;
+    }
+    if (response.status >= 200 && response.status < 300) {
+      // The invites are marked delivered before the delivery leaves the queue: a failure in between sends it again, never loses it.
+      await this.onDelivered(delivery.body);
+      await this.store.deleteOnbind(delivery.id);
+      this.log.info({ destination: delivery.destination, attempts: delivery.attempts + 1 }, 'onbind delivered');
+      return;
+    }
+    const error = `HTTP ${response.status}`;
+    if (isFinalRejection(response.status)) {
+      await this.store.deleteOnbind(delivery.id);
+      this.log.warn({ destination: delivery.destination, error }, 'onbind refused by the homeserver; dropped');
+      return;
+    }
+    await this.retryOrDrop(delivery, error);
+  }
+
+  /** After a failed attempt: the next one with exponential backoff, or none after onbind.maxAttempts. */
+  private async retryOrDrop(delivery: OnbindDelivery, error: string): Promise<void> {
     const attempts = delivery.attempts + 1;
     if (this.options.maxAttempts > 0 && attempts >= this.options.maxAttempts) {
       await this.store.deleteOnbind(delivery.id);
