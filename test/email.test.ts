@@ -123,7 +123,7 @@ test('implicit TLS: the message goes over TLS from the first byte', async (t) =>
 });
 
 async function assertSendError(promise: Promise<unknown>, because: string) {
-  await assert.rejects(promise, (err: unknown) => err instanceof MatrixError && err.statusCode === 500 && err.errcode === 'M_EMAIL_SEND_ERROR', because);
+  await assert.rejects(promise, (err: unknown) => err instanceof MatrixError && err.statusCode === 400 && err.errcode === 'M_EMAIL_SEND_ERROR', because);
 }
 
 test('send failures are M_EMAIL_SEND_ERROR: server down, untrusted certificate, STARTTLS unavailable, wrong password, refused recipient', async (t) => {

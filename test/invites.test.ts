@@ -184,7 +184,7 @@ test('a mail the SMTP server refuses fails store-invite and stores nothing', asy
   smtp.refused.add('refused@example.org');
   t.after(() => smtp.refused.delete('refused@example.org'));
   const res = await server.inject({ method: 'POST', url: `${V1}/store-invite`, payload: invite({ address: 'refused@example.org' }) });
-  assert.equal(res.statusCode, 500);
+  assert.equal(res.statusCode, 400);
   assert.equal(res.json().errcode, 'M_EMAIL_SEND_ERROR');
   assert.deepEqual(await server.store.findInvites('email', 'refused@example.org', Date.now()), []);
 });

@@ -78,11 +78,11 @@ test('invalid msisdn input is refused and sends nothing', async (t) => {
   assert.equal(twilio.messages.length, 0);
 });
 
-test('gateway failures: M_SEND_ERROR (500) and no session; refused numbers and regions get the spec\'s 400s', async (t) => {
+test('gateway failures: M_SEND_ERROR (400, as the spec says) and no session; refused numbers and regions get the spec\'s 400s', async (t) => {
   const { app, twilio, auth } = await setup(t);
   twilio.failure = { status: 500, code: 20500, message: 'Internal Server Error' };
   const failed = await requestSmsToken(app, auth, UK_NUMBER);
-  assert.equal(failed.statusCode, 500);
+  assert.equal(failed.statusCode, 400);
   assert.equal(failed.json().errcode, 'M_SEND_ERROR');
   assert.equal(await app.store.findSession('msisdn', '447700900001', 'secret'), null);
 
@@ -105,7 +105,7 @@ test('wrong Twilio credentials or an unreachable gateway: M_SEND_ERROR', async (
   const app = await testApp({ sms: { ...config, twilio: { ...config.twilio, authToken: 'wrong' } } });
   t.after(() => app.close());
   const res = await app.inject({ method: 'POST', url: `${V1}/validate/msisdn/requestToken`, payload: UK_NUMBER });
-  assert.deepEqual([res.statusCode, res.json().errcode], [500, 'M_SEND_ERROR']);
+  assert.deepEqual([res.statusCode, res.json().errcode], [400, 'M_SEND_ERROR']);
   assert.equal(twilio.unauthorized, 1);
 
   const down = await new FakeTwilio().start();
@@ -114,7 +114,7 @@ test('wrong Twilio credentials or an unreachable gateway: M_SEND_ERROR', async (
   const app2 = await testApp({ sms: downConfig });
   t.after(() => app2.close());
   const res2 = await app2.inject({ method: 'POST', url: `${V1}/validate/msisdn/requestToken`, payload: UK_NUMBER });
-  assert.deepEqual([res2.statusCode, res2.json().errcode], [500, 'M_SEND_ERROR']);
+  assert.deepEqual([res2.statusCode, res2.json().errcode], [400, 'M_SEND_ERROR']);
 });
 
 test('sms.connector none: msisdn requestToken answers 400 M_UNRECOGNIZED; email is unaffected', async (t) => {

@@ -309,9 +309,9 @@ test('wrong tokens per session are limited, so codes cannot be guessed; the wind
   assert.deepEqual((await submitToken(s, { sid, client_secret: 'secret', token })).json(), { success: true });
 });
 
-test('SMTP down: 500 M_EMAIL_SEND_ERROR and no session is stored', async (t) => {
+test('SMTP down: 400 M_EMAIL_SEND_ERROR (the spec\'s status) and no session is stored', async (t) => {
   const s = await setup(t, { email: { smtp: { host: '127.0.0.1', port: await freePort() } } });
-  expectError(await requestEmailToken(s, { client_secret: 'secret', email: 'alice@example.org', send_attempt: 1 }), 500, 'M_EMAIL_SEND_ERROR');
+  expectError(await requestEmailToken(s, { client_secret: 'secret', email: 'alice@example.org', send_attempt: 1 }), 400, 'M_EMAIL_SEND_ERROR');
   assert.equal(await s.app.store.findSession('email', 'alice@example.org', 'secret'), null);
 });
 
@@ -319,7 +319,7 @@ test('a failed re-send changes nothing: the earlier link still validates', async
   const s = await setup(t);
   const { sid, link } = await startSession(s, 'secret');
   s.smtp.refused.add('alice@example.org');
-  expectError(await requestEmailToken(s, { client_secret: 'secret', email: 'alice@example.org', send_attempt: 2 }), 500, 'M_EMAIL_SEND_ERROR');
+  expectError(await requestEmailToken(s, { client_secret: 'secret', email: 'alice@example.org', send_attempt: 2 }), 400, 'M_EMAIL_SEND_ERROR');
   assert.equal((await s.app.store.getSession(sid))?.sendAttempt, 1);
   assert.equal((await openInBrowser(s, link)).statusCode, 200);
 });

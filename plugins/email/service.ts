@@ -7,7 +7,7 @@ import addressparser from 'nodemailer/lib/addressparser/index.js';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../../core/config/load.js';
 import { ConfigError } from '../../core/config/load.js';
-import { MatrixError } from '../../core/errors.js';
+import { badRequest } from '../../core/errors.js';
 import { randomToken } from '../../core/crypto/tokens.js';
 import { renderTemplate, type Templates } from './templates.js';
 import type { MailKind, Mailer } from './types.js';
@@ -76,7 +76,8 @@ export class SmtpMailer implements Mailer {
       // SMTP replies often quote the recipient: log only what identifies the failure.
       const { code, responseCode, command } = err as { code?: string; responseCode?: number; command?: string };
       this.log.error({ kind, code, responseCode, command }, 'the SMTP server did not accept the mail');
-      throw new MatrixError(500, 'M_EMAIL_SEND_ERROR', 'The email could not be sent');
+      // 400, as the spec lists it for requestToken: a refused recipient is often the client's address.
+      throw badRequest('M_EMAIL_SEND_ERROR', 'The email could not be sent');
     }
   }
 

@@ -7,7 +7,7 @@ export type MailKind = 'validation' | 'invite' | 'unbind';
 export interface Mailer {
   /**
    * Renders the operator's (or built-in) template of `kind` with `variables` and sends it to
-   * `to`. Throws a 500 M_EMAIL_SEND_ERROR MatrixError when the SMTP server refuses it.
+   * `to`. Throws a 400 M_EMAIL_SEND_ERROR MatrixError (the spec's status) when the SMTP server refuses it.
    */
   send(kind: MailKind, to: string, variables: Record<string, string>): Promise<void>;
 }

@@ -55,4 +55,5 @@ export class TwilioSender implements SmsSender {
   }
 }
 
-const sendError = () => new MatrixError(500, 'M_SEND_ERROR', 'The SMS could not be sent');
+/** 400, as the spec lists M_SEND_ERROR for msisdn requestToken. */
+const sendError = () => badRequest('M_SEND_ERROR', 'The SMS could not be sent');
