@@ -6,6 +6,8 @@ import { TestSmtpServer, header } from './helpers/smtp.js';
 import { startFakeHomeserver, federationConfig, type FakeHomeserver } from './helpers/fake-homeserver.js';
 import { validatedEmailSession } from './helpers/sessions.js';
 import { verifyJsonSignature, generateSigningKey } from '../core/crypto/signing.js';
+import { decodeBase64 } from '../core/crypto/base64.js';
+import { FakeTwilio } from './helpers/fake-twilio.js';
 
 const V1 = '/_matrix/identity/api/v1';
 const V2 = '/_matrix/identity/v2';
@@ -50,8 +52,10 @@ test('a v2 bind answers the signed association, and v1 lookup returns that very 
   assert.equal(association.address, 'alice@example.org', 'the normalised address');
   assert.equal(association.mxid, mxid);
   assert.ok(association.not_before <= association.ts && association.ts < association.not_after);
-  assert.ok(verifyJsonSignature(association, 'id.example.test', 'ed25519:0', server.signingKey.publicKey), 'signed with the long-term key');
   assert.deepEqual(Object.keys(association.signatures), ['id.example.test']);
+  // What a client does: verify with the key the server publishes.
+  const published = (await server.inject({ method: 'GET', url: `${V2}/pubkey/ed25519:0` })).json().public_key;
+  assert.ok(verifyJsonSignature(association, 'id.example.test', 'ed25519:0', decodeBase64(published)!), 'signed with the published long-term key');
 
   assert.deepEqual(await lookup(server, 'alice@example.org'), association);
   assert.deepEqual(await lookup(server, ' ALICE@example.org '), association, 'lookups normalise the address');
@@ -244,4 +248,28 @@ test('with matrix.v1 off there are no v1 lookups', async (t) => {
   const res = await server.inject({ method: 'GET', url: `${V1}/lookup?medium=email&address=a%40example.org` });
   assert.equal(res.statusCode, 404);
   assert.equal(res.json().errcode, 'M_UNRECOGNIZED');
+});
+
+test('an msisdn session binds the E.164 number; lookups and a session unbind accept it in any format', async (t) => {
+  const twilio = await new FakeTwilio().start();
+  t.after(() => twilio.stop());
+  const server = await app({ sms: twilio.smsConfig() });
+  t.after(() => server.close());
+  const requested = await server.inject({ method: 'POST', url: `${V1}/validate/msisdn/requestToken`, payload: { client_secret: 'smsSecret', country: 'GB', phone_number: '07700 900123', send_attempt: 1 } });
+  assert.equal(requested.statusCode, 200, requested.body);
+  const { sid } = requested.json();
+  const code = /\d{6}/.exec(twilio.messages[0].body)![0];
+  assert.deepEqual((await server.inject({ method: 'POST', url: `${V1}/validate/msisdn/submitToken`, payload: { sid, client_secret: 'smsSecret', token: code } })).json(), { success: true });
+
+  const mxid = '@hélène:example.org';
+  const bound = await bind(server, { sid, client_secret: 'smsSecret', mxid });
+  assert.equal(bound.statusCode, 200, bound.body);
+  assert.deepEqual({ medium: bound.json().medium, address: bound.json().address, mxid: bound.json().mxid }, { medium: 'msisdn', address: '447700900123', mxid });
+  assert.deepEqual(await lookup(server, '+44 7700 900123', 'msisdn'), bound.json());
+
+  const since = smtp.mails.length;
+  const unbound = await server.inject({ method: 'POST', url: `${V1}/3pid/unbind`, payload: { sid, client_secret: 'smsSecret', mxid, threepid: { medium: 'msisdn', address: '+447700900123' } } });
+  assert.deepEqual([unbound.statusCode, unbound.json()], [200, {}]);
+  assert.deepEqual(await lookup(server, '447700900123', 'msisdn'), {});
+  assert.equal(smtp.mails.length, since, 'no mail for a phone number');
 });
