@@ -295,6 +295,12 @@ test('rate limit per requester IP', async (t) => {
   assert.ok(limited.json().retry_after_ms > 0 && limited.json().retry_after_ms <= HOUR);
   assert.equal((await from('192.0.2.2', 'c@example.org')).statusCode, 200);
   assert.deepEqual(s.smtp.mails.map((mail) => mail.to[0]), ['a@example.org', 'b@example.org', 'c@example.org']);
+
+  // An IPv6 host has a /64 to pick addresses from: the network is the requester.
+  assert.equal((await from('2001:db8:1:2::1', 'd@example.org')).statusCode, 200);
+  assert.equal((await from('2001:db8:1:2::2', 'e@example.org')).statusCode, 200);
+  expectError(await from('2001:db8:1:2:ffff:ffff:ffff:ffff', 'f@example.org'), 429, 'M_LIMIT_EXCEEDED');
+  assert.equal((await from('2001:db8:1:3::1', 'f@example.org')).statusCode, 200, 'another /64 is another requester');
 });
 
 test('wrong tokens per session are limited, so codes cannot be guessed; the window reopens', async (t) => {

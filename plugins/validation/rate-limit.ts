@@ -3,6 +3,7 @@
  * wrong tokens per session). Each instance counts on its own: several unisd instances behind a
  * load balancer each allow the configured number.
  */
+import { isIPv6 } from 'node:net';
 import { MatrixError } from '../../core/errors.js';
 
 export class RateLimiter {
@@ -44,4 +45,22 @@ export class RateLimiter {
 
 export function throwIfLimited(retryAfterMs: number): void {
   if (retryAfterMs > 0) throw new MatrixError(429, 'M_LIMIT_EXCEEDED', 'Too many requests, try again later', { retry_after_ms: retryAfterMs });
+}
+
+/**
+ * The key a requester is limited under: its IP, or for IPv6 its /64 network, since one host is
+ * routinely given a whole /64 and could otherwise pick a fresh address for every request.
+ */
+export function requesterKey(ip: string): string {
+  if (!isIPv6(ip)) return ip;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1];
+  const groups = (part: string): string[] => (part === '' ? [] : part.split(':'));
+  // A trailing dotted quad holds the last two groups; it never reaches the first four.
+  const width = (parts: string[]): number => parts.reduce((n, part) => n + (part.includes('.') ? 2 : 1), 0);
+  const [head, tail] = ip.split('%')[0].split('::');
+  const before = groups(head);
+  const after = tail === undefined ? [] : groups(tail);
+  const full = [...before, ...Array<string>(8 - width(before) - width(after)).fill('0'), ...after];
+  return `${full.slice(0, 4).map((group) => parseInt(group, 16).toString(16)).join(':')}::/64`;
 }

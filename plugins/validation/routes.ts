@@ -8,6 +8,7 @@ import { MatrixError, badRequest } from '../../core/errors.js';
 import { formatMsisdn, normaliseEmail, normaliseMsisdn } from '../../core/threepid.js';
 import { nextLink, opaqueId, sendAttempt, smsDisabled, type ValidatedMedium, type ValidationService } from './service.js';
 import type { Page, ValidationPages } from './pages.js';
+import { requesterKey } from './rate-limit.js';
 
 const text = { type: 'string' };
 /** send_attempt is parsed by the service: clients send it as a number or as a string. */
@@ -76,7 +77,7 @@ export function validationRoutes(validation: ValidationService, pages: Validatio
         const params = sessionParams(body);
         const address = normaliseEmail(body.email);
         if (!address) throw badRequest('M_INVALID_EMAIL', 'The email address is not valid');
-        const session = await validation.requestToken({ medium: 'email', address, ...params, requester: request.ip });
+        const session = await validation.requestToken({ medium: 'email', address, ...params, requester: requesterKey(request.ip) });
         return { sid: session.sid };
       },
     },
@@ -89,7 +90,7 @@ export function validationRoutes(validation: ValidationService, pages: Validatio
         const params = sessionParams(body);
         const address = normaliseMsisdn(body.phone_number, body.country);
         if (!address) throw badRequest('M_INVALID_ADDRESS', 'The phone number is not valid');
-        const session = await validation.requestToken({ medium: 'msisdn', address, ...params, requester: request.ip });
+        const session = await validation.requestToken({ medium: 'msisdn', address, ...params, requester: requesterKey(request.ip) });
         return { sid: session.sid, msisdn: address, intl_fmt: formatMsisdn(address) };
       },
     },

@@ -47,7 +47,7 @@ export interface TokenRequest {
   clientSecret: string;
   sendAttempt: number;
   nextLink: string | null;
-  /** The requester's IP, for the per-requester rate limit. */
+  /** Who asks, for the per-requester rate limit: requesterKey() of the client's IP. */
   requester: string;
 }
 
