@@ -81,7 +81,7 @@ export const schema = {
     resend: { doc: 'Re-sending a token for the same send_attempt: always, or on_new_attempt only.', format: ['always', 'on_new_attempt'], default: 'always' },
     rateLimit: {
       perAddress: { doc: 'Messages sent to one address per window.', format: 'nat', default: 5 },
-      perRequester: { doc: 'requestToken calls from one IP per window.', format: 'nat', default: 20 },
+      perRequester: { doc: 'requestToken calls from one IP (an IPv6 client: its /64) per window.', format: 'nat', default: 20 },
       perSession: { doc: 'Wrong tokens submitted to one session per window before submitToken answers 429 (stops guessing of SMS codes).', format: 'nat', default: 10 },
       window: { doc: 'Rate limit window.', format: 'duration', default: ms('1h') },
     },
