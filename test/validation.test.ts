@@ -98,6 +98,18 @@ test('email on v2: requestToken mails a link on the public URL; the browser open
   assert.equal(session.address, 'alice@example.org');
 });
 
+test('the link: server.publicUrl with a trailing slash or a path, every value URL-encoded', async (t) => {
+  for (const publicUrl of ['https://id.example.test/', 'https://example.test/identity/']) {
+    const s = await setup(t, { server: { publicUrl } });
+    const { sid, link } = await startSession(s, 'a=b.c_d-0');
+    assert.equal(link.origin + link.pathname, `${publicUrl}_matrix/identity/v2/validate/email/submitToken`);
+    assert.match(link.search, /client_secret=a%3Db\.c_d-0(&|$)/);
+    assert.deepEqual([link.searchParams.get('sid'), link.searchParams.get('client_secret')], [sid, 'a=b.c_d-0']);
+    const opened = await s.app.inject({ method: 'GET', url: `${V2}/validate/email/submitToken${link.search}` });
+    assert.equal(opened.statusCode, 200, publicUrl);
+  }
+});
+
 test('with v2 off the link points at v1, and v1 needs no auth', async (t) => {
   const s = await setup(t, { matrix: { v2: false } });
   const { sid, link } = await startSession(s, 'secret', 'alice@example.org', V1);
