@@ -189,6 +189,31 @@ test('a mail the SMTP server refuses fails store-invite and stores nothing', asy
   assert.deepEqual(await server.store.findInvites('email', 'refused@example.org', Date.now()), []);
 });
 
+test('store-invite is rate-limited per address and per inviter: no mail past the limit', async (t) => {
+  const server = await app({ invites: { rateLimit: { perAddress: 2, perInviter: 3 } } });
+  t.after(() => server.close());
+  const mailsBefore = smtp.mails.length;
+  const send = (address: string, headers: Record<string, string> = {}) =>
+    server.inject({ method: 'POST', url: `${V1}/store-invite`, headers, payload: invite({ address }) });
+
+  assert.equal((await send('often@example.org')).statusCode, 200);
+  assert.equal((await send('OFTEN@example.org')).statusCode, 200, 'the same address in another case counts the same');
+  const limited = await send('often@example.org');
+  assert.equal(limited.statusCode, 429);
+  assert.equal(limited.json().errcode, 'M_LIMIT_EXCEEDED');
+  assert.ok(limited.json().retry_after_ms > 0);
+  // A refused call does not count: this (v1, unauthenticated) client has sent 2, may send a 3rd.
+  assert.equal((await send('someone-new@example.org')).statusCode, 200);
+  const inviter = await send('yet-another@example.org');
+  assert.equal(inviter.statusCode, 429);
+  assert.equal(smtp.mails.length, mailsBefore + 3, 'no mail past either limit');
+
+  // On v2 the inviter is the token's user, not the network.
+  const token = await server.accounts.issue('@bob:example.org');
+  const v2 = await server.inject({ method: 'POST', url: `${V2}/store-invite`, headers: bearer(token), payload: invite({ address: 'another@example.org' }) });
+  assert.equal(v2.statusCode, 200, v2.body);
+});
+
 test('request fields cannot set the mail\'s own headers', async (t) => {
   const server = await app({ email: { smtp: smtp.smtpConfig() } });
   t.after(() => server.close());

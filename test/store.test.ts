@@ -175,6 +175,10 @@ export function storeConformance(backend: string, open: () => Promise<OpenedStor
       assert.deepEqual(await store.findInvites('email', 'carol@example.com', NOW), []);
       assert.equal((await store.getInvite('t-early'))?.deliveredAt, NOW + 5, 'a delivered invite is still found by its token');
       assert.equal((await store.getInvite('t-late'))?.deliveredAt, null);
+      await store.deleteInvite('t-late');
+      await store.deleteInvite('missing');
+      assert.equal(await store.getInvite('t-late'), null);
+      assert.notEqual(await store.getInvite('t-early'), null);
     });
 
     it('purges expired invites and ephemeral keys; ephemeral keys are valid until they expire', async () => {

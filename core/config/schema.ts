@@ -116,6 +116,11 @@ export const schema = {
   },
   invites: {
     lifetime: { doc: 'How long a stored invitation (and its ephemeral key) stays pending.', format: 'duration', default: ms('7d') },
+    rateLimit: {
+      perAddress: { doc: 'Invitation mails to one address per window (0: unlimited).', format: 'nat', default: 10 },
+      perInviter: { doc: 'store-invite calls per inviter per window: the token\'s user on v2, the client IP (an IPv6 client\'s /64) on v1 (0: unlimited).', format: 'nat', default: 100 },
+      window: { doc: 'Window of the invitation rate limits.', format: 'duration', default: ms('1h') },
+    },
   },
   onbind: {
     maxAttempts: { doc: 'Delivery attempts of a 3pid/onbind notification before it is dropped (0 = keep trying).', format: 'nat', default: 0 },

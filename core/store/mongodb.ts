@@ -278,6 +278,10 @@ export class MongoStore implements Store {
     return docs.map(toInvite);
   }
 
+  async deleteInvite(token: string): Promise<void> {
+    await this.invites.deleteOne({ _id: text(token, 'token') });
+  }
+
   async markInvitesDelivered(tokens: string[], at: number): Promise<void> {
     const deliveredAt = integer(at, 'at');
     for (const chunk of chunks(texts(tokens, 'token'))) await this.invites.updateMany({ _id: { $in: chunk } }, { $set: { deliveredAt } });

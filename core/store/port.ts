@@ -135,6 +135,8 @@ export interface Store {
   getInvite(token: string): Promise<PendingInvite | null>;
   /** The unexpired, undelivered invites for that 3PID, oldest first. */
   findInvites(medium: Medium, address: string, now: number): Promise<PendingInvite[]>;
+  /** Removes one invite (its mail could not be sent). */
+  deleteInvite(token: string): Promise<void>;
   /** Marks these invites delivered (unknown tokens are ignored). */
   markInvitesDelivered(tokens: string[], at: number): Promise<void>;
   /** Purges expired invites (returns how many) and expired ephemeral keys. */

@@ -223,6 +223,10 @@ export class SqliteStore implements Store {
     return rows.map(toInvite);
   }
 
+  async deleteInvite(token: string): Promise<void> {
+    this.prepared('DELETE FROM invites WHERE token = ?').run(token);
+  }
+
   async markInvitesDelivered(tokens: string[], at: number): Promise<void> {
     for (const chunk of chunks(tokens)) {
       this.prepared(`UPDATE invites SET delivered_at = ? WHERE token IN (${placeholders(chunk.length)})`).run(at, ...chunk);

@@ -19,7 +19,7 @@ declare module 'fastify' {
 export default fp(async (app) => {
   const { config } = app;
   const invites = new InviteService(app.store, app.providers, app.mailer, app.signingKey, {
-    serverName: config.server.name, apiBaseUrl: publicApiUrl(config), lifetime: config.invites.lifetime,
+    serverName: config.server.name, apiBaseUrl: publicApiUrl(config), lifetime: config.invites.lifetime, rateLimit: config.invites.rateLimit,
   });
   // An attempt takes at most the federation timeout; the lease leaves room for the store writes after it.
   const lease = 2 * config.federation.timeout + 5000;

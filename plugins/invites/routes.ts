@@ -1,5 +1,6 @@
 import type { IdentityRoute } from '../../core/api.js';
 import type { InviteRequest, InviteService } from './service.js';
+import { requesterKey } from '../../core/rate-limit.js';
 
 const string = { type: 'string' };
 
@@ -14,7 +15,7 @@ export function inviteRoutes(invites: InviteService): IdentityRoute[] {
           properties: { medium: string, address: string, room_id: string, sender: string },
         },
       },
-      handler: async (request) => invites.storeInvite(request.body as InviteRequest, request.account?.userId ?? null),
+      handler: async (request) => invites.storeInvite(request.body as InviteRequest, request.account?.userId ?? null, request.account?.userId ?? requesterKey(request.ip)),
     },
     {
       method: 'POST', url: '/sign-ed25519',

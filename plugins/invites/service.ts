@@ -11,6 +11,7 @@ import { randomToken } from '../../core/crypto/tokens.js';
 import { decodeBase64, encodeBase64 } from '../../core/crypto/base64.js';
 import { generateSigningKey, signJson, signingKeyFromSeed, type SigningKey, type Signed } from '../../core/crypto/signing.js';
 import { userIdServerName } from '../../core/federation/server-name.js';
+import { RateLimiter, throwIfLimited } from '../../core/rate-limit.js';
 
 /** The store-invite request: the four required fields, and whatever else the homeserver sends (room name, avatars…). */
 export interface InviteRequest {
@@ -47,6 +48,7 @@ export interface InviteOptions {
   apiBaseUrl: string;
   /** ms an invite and its ephemeral key stay pending. */
   lifetime: number;
+  rateLimit: { perAddress: number; perInviter: number; window: number };
 }
 
 /**
@@ -88,32 +90,36 @@ export class InviteService {
     private readonly mailer: Mailer,
     private readonly signingKey: SigningKey,
     private readonly options: InviteOptions,
-  ) {}
+  ) {
+    this.perAddress = new RateLimiter(options.rateLimit.perAddress, options.rateLimit.window);
+    this.perInviter = new RateLimiter(options.rateLimit.perInviter, options.rateLimit.window);
+  }
+
+  // The mail carries text the inviter chose: without limits store-invite is a mail relay.
+  private readonly perAddress: RateLimiter;
+  private readonly perInviter: RateLimiter;
 
   /**
    * Stores an invitation and mails it. `requester` is the v2 token's user (null on v1): only
-   * that user may invite as `sender`. Nothing is stored unless the mail went out.
+   * that user may invite as `sender`. `inviterKey` is who the rate limit counts (the user, or the
+   * client's network on v1). When the mail cannot be sent, the invitation is removed again.
    */
-  async storeInvite(request: InviteRequest, requester: string | null): Promise<StoredInviteAnswer> {
+  async storeInvite(request: InviteRequest, requester: string | null, inviterKey: string): Promise<StoredInviteAnswer> {
     if (request.medium !== 'email') throw badRequest('M_UNRECOGNIZED', 'Invitations can only be sent to email addresses');
     const address = normaliseEmail(request.address);
     if (address === null) throw badRequest('M_INVALID_EMAIL', 'The address is not a valid email address');
     if (requester !== null && request.sender !== requester) throw forbidden('M_UNAUTHORIZED', 'The sender must be the user of the access token');
     const bound = await this.providers.lookup({ medium: 'email', address });
     if (bound) throw badRequest('M_THREEPID_IN_USE', 'This address is already bound to a Matrix user', { mxid: bound.mxid });
+    throwIfLimited(Math.max(this.perInviter.retryAfter(inviterKey), this.perAddress.retryAfter(address)));
+    this.perInviter.record(inviterKey);
+    this.perAddress.record(address);
 
+    // Stored before the mail goes out, so a mailed token always exists; removed if the mail fails.
+    // (An ephemeral key left behind then is harmless: its private half was never sent.)
     const token = randomToken(32);
     const ephemeral = generateSigningKey();
     const displayName = redactEmail(address);
-    await this.mailer.send('invite', address, {
-      ...stringFields(request),
-      room_name: stringOr(request.room_name, stringOr(request.room_alias, request.room_id)),
-      sender_display_name: stringOr(request.sender_display_name, request.sender),
-      display_name: displayName,
-      token,
-      ephemeral_private_key: encodePrivateKey(ephemeral),
-    });
-
     const now = Date.now();
     const expiresAt = now + this.options.lifetime;
     await this.store.putEphemeralKey(ephemeral.publicKeyBase64, expiresAt);
@@ -121,6 +127,19 @@ export class InviteService {
       token, medium: 'email', address, roomId: request.room_id, sender: request.sender, fields: { ...request },
       ephemeralPublicKey: ephemeral.publicKeyBase64, createdAt: now, expiresAt, deliveredAt: null,
     });
+    try {
+      await this.mailer.send('invite', address, {
+        ...stringFields(request),
+        room_name: stringOr(request.room_name, stringOr(request.room_alias, request.room_id)),
+        sender_display_name: stringOr(request.sender_display_name, request.sender),
+        display_name: displayName,
+        token,
+        ephemeral_private_key: encodePrivateKey(ephemeral),
+      });
+    } catch (err) {
+      await this.store.deleteInvite(token);
+      throw err;
+    }
     return {
       token,
       public_keys: [
@@ -161,6 +180,8 @@ export class InviteService {
   }
 
   purgeExpired(): Promise<number> {
+    this.perAddress.sweep();
+    this.perInviter.sweep();
     return this.store.deleteInvitesBefore(Date.now());
   }
 }

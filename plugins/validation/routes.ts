@@ -8,7 +8,7 @@ import { MatrixError, badRequest } from '../../core/errors.js';
 import { formatMsisdn, normaliseEmail, normaliseMsisdn } from '../../core/threepid.js';
 import { nextLink, opaqueId, sendAttempt, smsDisabled, type ValidatedMedium, type ValidationService } from './service.js';
 import type { Page, ValidationPages } from './pages.js';
-import { requesterKey } from './rate-limit.js';
+import { requesterKey } from '../../core/rate-limit.js';
 
 const text = { type: 'string' };
 /** send_attempt is parsed by the service: clients send it as a number or as a string. */

@@ -11,7 +11,7 @@ import { badRequest, invalidParam, missingParams, notFound } from '../../core/er
 import { constantTimeEqual, hashSecret, randomDigits, randomToken } from '../../core/crypto/tokens.js';
 import type { Mailer } from '../email/types.js';
 import type { SmsSender } from '../sms/types.js';
-import { RateLimiter, throwIfLimited } from './rate-limit.js';
+import { RateLimiter, throwIfLimited } from '../../core/rate-limit.js';
 import type { Validation } from './types.js';
 
 export type ValidatedMedium = 'email' | 'msisdn';

@@ -1,10 +1,11 @@
 /**
- * In-memory sliding-window rate limits (requestToken per requester, messages per address,
- * wrong tokens per session). Each instance counts on its own: several unisd instances behind a
- * load balancer each allow the configured number.
+ * In-memory sliding-window rate limits (validation: requestToken per requester, messages per
+ * address, wrong tokens per session; invitations: mails per address and per inviter). Each
+ * instance counts on its own: several unisd instances behind a load balancer each allow the
+ * configured number.
  */
 import { isIPv6 } from 'node:net';
-import { MatrixError } from '../../core/errors.js';
+import { MatrixError } from './errors.js';
 
 export class RateLimiter {
   private readonly hits = new Map<string, number[]>();
