@@ -302,6 +302,23 @@ test('a homeserver that never answers times out after federation.timeout', async
   assert.ok(elapsed >= 250 && elapsed < 2000, `took ${elapsed} ms`);
 });
 
+test('one whole request, resolution included, ends after federation.timeout × 3 even when every step uses its own timeout', { timeout: 10_000 }, async (t) => {
+  // No port: well-known (its address lookup times out), SRV _matrix-fed and _matrix (each times
+  // out), then port 8448 (its lookup times out): four timeouts in a row, more than the deadline.
+  const silent = new Promise<never>(() => {});
+  const dns: DnsResolver = { resolveSrv: () => silent, lookup: () => silent };
+  const hs = await startFakeHomeserver();
+  t.after(() => hs.close());
+  const client = new FederationClient({ timeout: 100, maxResponseBytes: 65536, cacheTtl: HOUR, ...federationConfig, dns, wellKnownPort: hs.port });
+  t.after(() => client.close());
+  assert.equal(client.deadline, 300);
+  await assert.rejects(client.request('slow-everywhere.test', { method: 'GET', path: '/_matrix/key/v2/server' }), (err: FederationError) => {
+    assert.equal(err.reason, 'unreachable');
+    assert.match(err.message, /slow-everywhere\.test did not answer within 300 ms for the whole request/);
+    return true;
+  });
+});
+
 test('DNS lookups that never answer time out after federation.timeout: the address lookup fails, a silent SRV lookup counts as no record', { timeout: 10_000 }, async (t) => {
   const silent = new Promise<never>(() => {});
   const dns: DnsResolver = { resolveSrv: () => silent, lookup: () => silent };

@@ -64,7 +64,7 @@ export const schema = {
     allowedHomeservers: { doc: 'Homeserver names allowed to register accounts; empty allows any.', format: 'string-list', default: [] as string[] },
   },
   federation: {
-    timeout: { doc: 'Timeout of each outbound request to a homeserver.', format: 'duration', default: ms('10s') },
+    timeout: { doc: 'Timeout of each step of an outbound request to a homeserver (DNS lookup, connection, request); a whole request, resolution included, gets three times it.', format: 'duration', default: ms('10s') },
     maxResponseBytes: { doc: 'Largest response body read from a homeserver.', format: 'nat', default: 1_048_576 },
     allowedAddresses: { doc: 'Addresses or CIDR ranges exempt from the SSRF guard (private, loopback, link-local are refused otherwise).', format: 'address-list', default: [] as string[] },
     verifyTls: { doc: 'Verify homeservers\' TLS certificates. Turn off only for tests or closed networks.', format: 'boolean', default: true },

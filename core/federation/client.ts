@@ -1,5 +1,5 @@
 /** The federation client: resolves a server name, then sends one request through the guarded HTTP client. */
-import type { Federation, FederationRequest, FederationResponse } from './types.js';
+import { FederationError, type Federation, type FederationRequest, type FederationResponse } from './types.js';
 import { AddressGuard } from './address-guard.js';
 import { systemDns, withTimeout, type DnsResolver } from './dns.js';
 import { OutboundHttp } from './http.js';
@@ -20,8 +20,17 @@ export interface FederationOptions {
   wellKnownPort?: number;
 }
 
+/**
+ * Each step (DNS lookup, connection, well-known hop, request) is bounded by the timeout; one
+ * whole request, resolution included, by this many timeouts, so a chain of slow steps cannot
+ * hold a caller for minutes.
+ */
+export const WHOLE_REQUEST_TIMEOUTS = 3;
+
 export class FederationClient implements Federation {
   readonly resolver: ServerResolver;
+  /** ms one request() may take at most, resolution included. */
+  readonly deadline: number;
   private readonly http: OutboundHttp;
 
   constructor(options: FederationOptions) {
@@ -34,9 +43,25 @@ export class FederationClient implements Federation {
       dns,
     });
     this.resolver = new ServerResolver(this.http, dns, { cacheTtl: options.cacheTtl, wellKnownPort: options.wellKnownPort });
+    this.deadline = WHOLE_REQUEST_TIMEOUTS * options.timeout;
   }
 
   async request(serverName: string, request: FederationRequest): Promise<FederationResponse> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new FederationError(
+        `${serverName} did not answer within ${this.deadline} ms for the whole request (federation.timeout × ${WHOLE_REQUEST_TIMEOUTS})`, 'unreachable',
+      )), this.deadline);
+    });
+    try {
+      // The steps still running after the deadline end on their own timeouts.
+      return await Promise.race([this.send(serverName, request), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async send(serverName: string, request: FederationRequest): Promise<FederationResponse> {
     const destination = await this.resolver.resolve(serverName);
     const { status, json } = await this.http.send(destination, request);
     return { status, json };

@@ -19,6 +19,8 @@ export interface FederationRequest {
 }
 
 export interface Federation {
+  /** ms one request() may take at most, resolution included. */
+  readonly deadline: number;
   /**
    * Sends a request to the homeserver `serverName`, resolved as the server-server spec says
    * (IP literal / explicit port; /.well-known/matrix/server; SRV _matrix-fed._tcp then

@@ -21,8 +21,8 @@ export default fp(async (app) => {
   const invites = new InviteService(app.store, app.providers, app.mailer, app.signingKey, {
     serverName: config.server.name, apiBaseUrl: publicApiUrl(config), lifetime: config.invites.lifetime, rateLimit: config.invites.rateLimit,
   });
-  // An attempt takes at most the federation timeout; the lease leaves room for the store writes after it.
-  const lease = 2 * config.federation.timeout + 5000;
+  // An attempt takes at most the federation client's deadline; the lease leaves room for the store writes after it.
+  const lease = app.federation.deadline + 5000;
   const onbind = new OnbindQueue(app.store, app.federation, { ...config.onbind, lease }, app.log.child({ plugin: 'onbind' }),
     (body) => invites.delivered((body.invites ?? []) as BoundInvite[]));
   app.decorate('invites', invites);
