@@ -109,7 +109,8 @@ test('an unreachable homeserver is 401, quickly', async (t) => {
   const elapsed = performance.now() - started;
   assert.equal(res.statusCode, 401);
   assert.equal(res.json().errcode, 'M_UNAUTHORIZED');
-  assert.match(res.json().error, /unreachable/);
+  assert.match(res.json().error, /could not be reached$/);
+  assert.doesNotMatch(res.json().error, /ECONNREFUSED|refused|port/i, 'no network detail for the client');
   assert.ok(elapsed < 2000, `took ${elapsed} ms`);
 });
 
@@ -127,7 +128,8 @@ test('TLS certificates are verified unless verifyTls is off', async (t) => {
   hs.addOpenIdToken('good', `@alice:${hs.serverName}`);
   const res = await register(app, openIdBody(hs, 'good'));
   assert.equal(res.statusCode, 401);
-  assert.match(res.json().error, /TLS certificate that was refused \(DEPTH_ZERO_SELF_SIGNED_CERT\)/);
+  assert.match(res.json().error, /could not be reached$/);
+  assert.doesNotMatch(res.json().error, /certificate|DEPTH_ZERO/, 'the TLS detail is for the log only');
   assert.equal(hs.requests.length, 0, 'no HTTP request over an untrusted connection');
 });
 

@@ -11,7 +11,7 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  const accounts = new AccountService(app.store, app.federation, app.config.accounts);
+  const accounts = new AccountService(app.store, app.federation, app.config.accounts, app.log.child({ plugin: 'accounts' }));
   app.decorate('accounts', accounts);
   app.identityApi.add(...accountRoutes(accounts));
   runEvery(app, 'purging expired access tokens', app.config.validation.purgeInterval, () => accounts.purgeExpired());

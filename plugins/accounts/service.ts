@@ -5,6 +5,19 @@ import { hashSecret, randomToken } from '../../core/crypto/tokens.js';
 import { forbidden, invalidParam, unauthorized } from '../../core/errors.js';
 import { FederationError, type Federation } from '../../core/federation/types.js';
 import { isValidServerName, userIdServerName } from '../../core/federation/server-name.js';
+import type { FastifyBaseLogger } from 'fastify';
+
+/**
+ * What a client is told when the homeserver cannot be asked: the kind of failure only. The
+ * network detail (refused port, certificate error) goes to the log, so that register cannot be
+ * used to probe which ports of a host are open.
+ */
+const FAILURE_TO_CLIENT: Record<FederationError['reason'], string> = {
+  'unreachable': 'could not be reached',
+  'forbidden-address': 'is on an address this identity server may not contact',
+  'bad-response': 'gave an unusable answer',
+  'invalid-server-name': 'is not a valid server name',
+};
 
 export interface AccountOptions {
   /** ms; 0 = tokens never expire. */
@@ -14,7 +27,12 @@ export interface AccountOptions {
 }
 
 export class AccountService {
-  constructor(private readonly store: Store, private readonly federation: Federation, private readonly options: AccountOptions) {}
+  constructor(
+    private readonly store: Store,
+    private readonly federation: Federation,
+    private readonly options: AccountOptions,
+    private readonly log: FastifyBaseLogger,
+  ) {}
 
   async authenticate(token: string): Promise<Account | null> {
     const tokenHash = hashSecret(token);
@@ -61,7 +79,10 @@ export class AccountService {
         path: `/_matrix/federation/v1/openid/userinfo?access_token=${encodeURIComponent(openIdToken)}`,
       });
     } catch (err) {
-      if (err instanceof FederationError) throw unauthorized(`Could not check the OpenID token with ${serverName}: ${err.message}`);
+      if (err instanceof FederationError) {
+        this.log.info({ homeserver: serverName, reason: err.reason, detail: err.message }, 'OpenID check failed');
+        throw unauthorized(`Could not check the OpenID token: ${serverName} ${FAILURE_TO_CLIENT[err.reason]}`);
+      }
       throw err;
     }
     if (response.status !== 200) throw unauthorized(`${serverName} did not accept the OpenID token (HTTP ${response.status})`);
