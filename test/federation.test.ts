@@ -208,6 +208,15 @@ test('well-known redirects are followed, loops and plain http are not', async (t
   assert.equal(http.hs.requests.length, 1);
 });
 
+test('concurrent resolutions of one uncached name share one well-known fetch', async (t) => {
+  const dns = new StubDns({ 'busy.test': ['127.0.0.1'] });
+  const { hs, client } = await resolution(t, dns);
+  hs.override(wellKnownPath, { body: { 'm.server': 'delegated.test:4321' } });
+  const answers = await Promise.all(Array.from({ length: 5 }, () => client.resolver.resolve('busy.test')));
+  for (const answer of answers) assert.deepEqual(answer, { host: 'delegated.test', port: 4321, hostHeader: 'delegated.test:4321' });
+  assert.equal(hs.requests.filter((r) => r.path === wellKnownPath).length, 1);
+});
+
 test('resolutions are cached per Cache-Control, else cacheTtl, at most 48h; errors for an hour', async (t) => {
   mock.timers.enable({ apis: ['Date'], now: Date.now() });
   t.after(() => mock.timers.reset());

@@ -9,6 +9,7 @@ import { FederationError } from './types.js';
 import type { Destination, OutboundHttp, OutboundResponse } from './http.js';
 import { pickSrvTarget, type DnsResolver } from './dns.js';
 import { bareHost, parseServerName, urlHost, type ServerName } from './server-name.js';
+import { SingleFlight, setBounded } from './single-flight.js';
 
 const HOUR = 3_600_000;
 const MAX_CACHE_TIME = 48 * HOUR;
@@ -31,6 +32,7 @@ interface WellKnownOutcome {
 
 export class ServerResolver {
   private readonly cache = new Map<string, { destination: Destination; expiresAt: number }>();
+  private readonly resolving = new SingleFlight<Destination>();
   private readonly wellKnownPort: number;
 
   constructor(private readonly http: OutboundHttp, private readonly dns: DnsResolver, private readonly options: ResolverOptions) {
@@ -45,13 +47,12 @@ export class ServerResolver {
     }
     const cached = this.cache.get(serverName);
     if (cached && cached.expiresAt > Date.now()) return cached.destination;
-
-    const wellKnown = await this.fetchWellKnown(name.host);
-    const destination = wellKnown.delegated ? await this.resolveDelegated(wellKnown.delegated.text, wellKnown.delegated.name) : await this.viaSrv(name.host);
-    this.cache.delete(serverName);
-    if (this.cache.size >= MAX_CACHED_NAMES) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(serverName, { destination, expiresAt: wellKnown.expiresAt });
-    return destination;
+    return this.resolving.run(serverName, async () => {
+      const wellKnown = await this.fetchWellKnown(name.host);
+      const destination = wellKnown.delegated ? await this.resolveDelegated(wellKnown.delegated.text, wellKnown.delegated.name) : await this.viaSrv(name.host);
+      setBounded(this.cache, serverName, { destination, expiresAt: wellKnown.expiresAt }, MAX_CACHED_NAMES);
+      return destination;
+    });
   }
 
   private async resolveDelegated(text: string, delegated: ServerName): Promise<Destination> {

@@ -9,6 +9,7 @@ import { FederationError, type Federation } from './types.js';
 import { MatrixError, unauthorized } from '../errors.js';
 import { decodeBase64 } from '../crypto/base64.js';
 import { verifyJsonSignature } from '../crypto/signing.js';
+import { SingleFlight, setBounded } from './single-flight.js';
 
 const MAX_KEY_LIFETIME = 7 * 24 * 3_600_000;
 const REFETCH_INTERVAL = 60_000;
@@ -25,7 +26,7 @@ interface CachedKeys {
 
 export class ServerKeys {
   private readonly cache = new Map<string, CachedKeys>();
-  private readonly fetching = new Map<string, Promise<CachedKeys>>();
+  private readonly fetching = new SingleFlight<CachedKeys>();
 
   constructor(private readonly federation: Federation) {}
 
@@ -43,17 +44,11 @@ export class ServerKeys {
 
   /** Fetches and caches the keys of `origin`, joining a fetch already under way. */
   private refresh(origin: string, now: number): Promise<CachedKeys> {
-    let pending = this.fetching.get(origin);
-    if (!pending) {
-      pending = this.fetch(origin, now).then((entry) => {
-        this.cache.delete(origin);
-        if (this.cache.size >= MAX_CACHED_ORIGINS) this.cache.delete(this.cache.keys().next().value!);
-        this.cache.set(origin, entry);
-        return entry;
-      }).finally(() => this.fetching.delete(origin));
-      this.fetching.set(origin, pending);
-    }
-    return pending;
+    return this.fetching.run(origin, async () => {
+      const entry = await this.fetch(origin, now);
+      setBounded(this.cache, origin, entry, MAX_CACHED_ORIGINS);
+      return entry;
+    });
   }
 
   /** Never rejects: a failure is kept in the entry's `problem`. */
