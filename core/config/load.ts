@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import convict from 'convict';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Document } from 'yaml';
 import { schema } from './schema.js';
-import { describeFormat, type ConfigKey } from './formats.js';
+import { describeFormat, isPlainObject, type ConfigKey } from './formats.js';
 import { formatDuration } from './duration.js';
 
 const createConvict = () => convict(schema, { env: {}, args: [] });
@@ -32,9 +32,6 @@ interface Section { [name: string]: Section | ConfigKey }
 
 const isKey = (node: unknown): node is ConfigKey =>
   typeof node === 'object' && node !== null && 'doc' in node && 'default' in node;
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** `hashing.pepperLength` → `UNISD_HASHING_PEPPER_LENGTH`. */
 export function envName(key: string): string {
