@@ -56,10 +56,11 @@ addFormat('boolean', 'true or false', (v) => typeof v === 'boolean', (text) => B
 addFormat('nat', 'a whole number (0 or more)', (v) => Number.isSafeInteger(v) && (v as number) >= 0, wholeNumber);
 addFormat('int', 'a whole number', Number.isSafeInteger, (text) => (/^\s*-?\d+\s*$/.test(text) ? Number(text) : text));
 addFormat('port', 'a port number (0-65535)', (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535, wholeNumber);
-// Maps given as text (environment variables) are JSON; convict's own coercion throws on bad JSON.
-addFormat('object', 'a map', isPlainObject, (text) => {
+// Maps and memory.identities given as text (environment variables) are JSON; convict's own coercion throws on bad JSON.
+const tryJson = (text: string): unknown => {
   try { return JSON.parse(text); } catch { return text; }
-});
+};
+addFormat('object', 'a map', isPlainObject, tryJson);
 
 const tryDuration = (text: string): unknown => {
   try { return parseDuration(text); } catch { return text; }
@@ -91,9 +92,7 @@ export const MEMORY_IDENTITIES_EXPECTED = 'a list of {username, threepids: [{med
 addFormat('memory-identities', MEMORY_IDENTITIES_EXPECTED, (v) => {
   checkMemoryIdentities(v);
   return true;
-}, (text) => {
-  try { return JSON.parse(text); } catch { return text; }
-});
+}, tryJson);
 
 function checkKeys(value: Record<string, unknown>, allowed: string[], where: string): void {
   const unknown = Object.keys(value).find((key) => !allowed.includes(key));
