@@ -44,29 +44,27 @@ export interface KeyInfo {
   spec: ConfigKey;
 }
 
-let keyList: KeyInfo[] | undefined;
+function leafKeys(section: Section, path: string[]): KeyInfo[] {
+  return Object.entries(section).flatMap(([name, node]) => {
+    const key = [...path, name].join('.');
+    return isKey(node) ? [{ key, env: envName(key), spec: node }] : leafKeys(node, [...path, name]);
+  });
+}
+
+/** The schema is fixed: its leaf keys, their lookup by name and their variables are built once. */
+const KEYS = leafKeys(schema as unknown as Section, []);
+const KEY_BY_NAME = new Map(KEYS.map((info) => [info.key, info]));
+const KEY_ENV_NAMES = new Set(KEYS.map((info) => info.env));
 
 /** Every leaf key of the schema, in schema order. */
 export function schemaKeys(): KeyInfo[] {
-  if (keyList) return keyList;
-  const keys: KeyInfo[] = [];
-  const walk = (section: Section, path: string[]) => {
-    for (const [name, node] of Object.entries(section)) {
-      const key = [...path, name].join('.');
-      if (isKey(node)) keys.push({ key, env: envName(key), spec: node });
-      else walk(node, [...path, name]);
-    }
-  };
-  walk(schema as unknown as Section, []);
-  keyList = keys;
-  return keys;
+  return KEYS;
 }
 
 /** The schema leaf at `key` or above it (`policy.policies.tos.version` → policy.policies). */
 function leafOf(path: Array<string | number>): KeyInfo | undefined {
   for (let i = path.length; i > 0; i--) {
-    const key = path.slice(0, i).join('.');
-    const found = schemaKeys().find((k) => k.key === key);
+    const found = KEY_BY_NAME.get(path.slice(0, i).join('.'));
     if (found) return found;
   }
   return undefined;
@@ -212,7 +210,7 @@ function problemFromConvict(line: string): Problem {
     return { key: parent, text: 'expected a section of keys', showGot: true };
   }
   const match = /^([\w.]+): ([\s\S]*)$/.exec(line);
-  const leaf = match ? schemaKeys().find((k) => k.key === match[1]) : undefined;
+  const leaf = match ? KEY_BY_NAME.get(match[1]) : undefined;
   if (!match || !leaf) return { key: '', text: line };
   // convict appends ": value was <JSON>"; the value is shown from the source instead.
   const message = match[2].split(': value was ')[0];
@@ -241,15 +239,14 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const overrides = options.overrides ? checkShape(options.overrides, root, [], problems) : undefined;
 
   // A misspelt variable would otherwise be ignored without a word, like an unknown key in the file.
-  const knownEnv = new Set(schemaKeys().map((k) => k.env));
-  const unknownEnv = Object.keys(env).find((name) => name.startsWith('UNISD_') && !knownEnv.has(name) && name !== 'UNISD_CONFIG' && !name.startsWith('UNISD_TEST_'));
+  const unknownEnv = Object.keys(env).find((name) => name.startsWith('UNISD_') && !KEY_ENV_NAMES.has(name) && name !== 'UNISD_CONFIG' && !name.startsWith('UNISD_TEST_'));
   if (unknownEnv) throw new ConfigError(`config error: environment variable ${unknownEnv} is not a configuration key (\`unisd config keys\` lists them)`);
 
   const config = createConvict();
   if (problems.length === 0) {
     if (fileData) config.load(fileData);
     if (overrides) config.load(overrides);
-    for (const { key, env: name, spec } of schemaKeys()) {
+    for (const { key, env: name, spec } of KEYS) {
       const text = env[name];
       if (text === undefined) continue;
       try {
@@ -263,7 +260,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     } catch (err) {
       problems.push(...String((err as Error).message).split('\n').filter(Boolean).map(problemFromConvict));
     }
-    for (const { key, spec } of schemaKeys()) {
+    for (const { key, spec } of KEYS) {
       if (!spec.check || problems.some((p) => p.key === key || p.key.startsWith(`${key}.`))) continue;
       try {
         spec.check(config.get(key as never));
@@ -326,7 +323,7 @@ export const MASK = '********';
  */
 export function printableConfig(config: Config): Record<string, unknown> {
   const copy = structuredClone(config) as Record<string, any>;
-  for (const { key, spec } of schemaKeys()) {
+  for (const { key, spec } of KEYS) {
     const path = key.split('.');
     const parent = path.slice(0, -1).reduce((node, part) => node[part], copy);
     const name = path[path.length - 1];
