@@ -4,6 +4,7 @@
  * DNS name of letters, digits, `-` and `.`.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { invalidParam } from '../errors.js';
 
 export interface ServerName {
   /** The hostname as written, IPv6 literals without their brackets. */
@@ -49,4 +50,11 @@ export function userIdServerName(userId: unknown): string | null {
   if (colon < 2 || userId.slice(1, colon).includes('\0')) return null;
   const server = userId.slice(colon + 1);
   return isValidServerName(server) ? server : null;
+}
+
+/** The server name of `mxid`, a request parameter; 400 M_INVALID_PARAM when it is not a user id. */
+export function requireUserId(mxid: string): string {
+  const server = userIdServerName(mxid);
+  if (server === null) throw invalidParam('mxid is not a valid Matrix user ID');
+  return server;
 }

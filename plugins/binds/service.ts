@@ -9,10 +9,10 @@ import type { Validation } from '../validation/types.js';
 import type { Mailer } from '../email/types.js';
 import type { InviteService } from '../invites/service.js';
 import type { OnbindQueue } from '../invites/onbind.js';
-import { forbidden, invalidParam } from '../../core/errors.js';
+import { forbidden } from '../../core/errors.js';
 import { normaliseAddress } from '../../core/threepid.js';
 import { signJson } from '../../core/crypto/signing.js';
-import { userIdServerName } from '../../core/federation/server-name.js';
+import { requireUserId } from '../../core/federation/server-name.js';
 import { associationFields, signAssociation, type SignedAssociation } from './association.js';
 
 export interface BindDeps {
@@ -28,13 +28,6 @@ export interface BindDeps {
 
 /** Who proved the right to unbind: the 3PID's owner (a validated session) or the user's homeserver. */
 export type UnbindProof = { session: { sid: string; clientSecret: string } } | { homeserver: string };
-
-/** The server name of a user id; M_INVALID_PARAM when it is not one. */
-function requireUserId(mxid: string): string {
-  const server = userIdServerName(mxid);
-  if (server === null) throw invalidParam('mxid is not a valid Matrix user ID');
-  return server;
-}
 
 export class BindService {
   constructor(private readonly deps: BindDeps) {}

@@ -10,7 +10,7 @@ import { normaliseEmail } from '../../core/threepid.js';
 import { randomToken } from '../../core/crypto/tokens.js';
 import { decodeBase64, encodeBase64 } from '../../core/crypto/base64.js';
 import { generateSigningKey, signJson, signingKeyFromSeed, type SigningKey, type Signed } from '../../core/crypto/signing.js';
-import { userIdServerName } from '../../core/federation/server-name.js';
+import { requireUserId } from '../../core/federation/server-name.js';
 import { RateLimiter, throwIfLimited } from '../../core/rate-limit.js';
 
 /** The store-invite request: the four required fields, and whatever else the homeserver sends (room name, avatars…). */
@@ -153,7 +153,7 @@ export class InviteService {
 
   /** sign-ed25519: {mxid, sender, token} signed with the caller's (ephemeral) private key. */
   async signWithEphemeralKey(mxid: string, token: string, privateKey: string): Promise<Signed<{ mxid: string; sender: string; token: string }>> {
-    if (userIdServerName(mxid) === null) throw invalidParam('mxid is not a valid Matrix user ID');
+    requireUserId(mxid);
     const key = decodePrivateKey(privateKey);
     if (!key) throw invalidParam('private_key must be an unpadded base64 ed25519 private key');
     const invite = await this.store.getInvite(token);
