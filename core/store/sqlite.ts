@@ -78,9 +78,9 @@ const SESSION_COLUMNS: Record<keyof SessionChanges, string> = {
 
 /** Bulk queries go in chunks of this many bound values (SQLite caps parameters per statement). */
 const CHUNK = 500;
-function chunks<T>(items: T[]): T[][] {
+function chunks<T>(items: T[], size = CHUNK): T[][] {
   const out: T[][] = [];
-  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
 const placeholders = (count: number): string => new Array(count).fill('?').join(',');
@@ -182,8 +182,7 @@ export class SqliteStore implements Store {
     const out: Association[] = [];
     const distinct = [...new Map(threepids.map((t) => [JSON.stringify([t.medium, t.address]), t])).values()];
     // Each 3PID takes two values, so half a chunk of them per statement.
-    for (let i = 0; i < distinct.length; i += CHUNK / 2) {
-      const chunk = distinct.slice(i, i + CHUNK / 2);
+    for (const chunk of chunks(distinct, CHUNK / 2)) {
       const pairs = chunk.map(() => '(?, ?)').join(',');
       const rows = this.prepared(`SELECT * FROM associations WHERE (medium, address) IN (VALUES ${pairs})`)
         .all(...chunk.flatMap((t) => [t.medium, t.address])) as Row[];
