@@ -261,7 +261,7 @@ export class MongoStore implements Store {
       _id: text(i.token, 'token'), medium: text(i.medium, 'medium'), address: text(i.address, 'address'), roomId: text(i.roomId, 'roomId'),
       sender: text(i.sender, 'sender'), fieldsJson: JSON.stringify(i.fields), ephemeralPublicKey: text(i.ephemeralPublicKey, 'ephemeralPublicKey'),
       createdAt: integer(i.createdAt, 'createdAt'), expiresAt: integer(i.expiresAt, 'expiresAt'),
-      deliveredAt: i.deliveredAt === null ? null : integer(i.deliveredAt, 'deliveredAt'),
+      deliveredAt: optionalInteger(i.deliveredAt, 'deliveredAt'),
     });
   }
 
@@ -430,10 +430,11 @@ export class MongoStore implements Store {
   }
 
   async dueOnbind(now: number, limit: number): Promise<OnbindDelivery[]> {
-    if (integer(limit, 'limit') <= 0) return []; // limit(0) would mean no limit
+    const max = integer(limit, 'limit');
+    if (max <= 0) return []; // limit(0) would mean no limit
     const docs = await this.onbindQueue.find({ nextAttemptAt: { $lte: integer(now, 'now') } })
       .sort({ nextAttemptAt: 1, createdAt: 1, _id: 1 })
-      .limit(integer(limit, 'limit'))
+      .limit(max)
       .toArray();
     return docs.map(toOnbind);
   }
@@ -441,9 +442,10 @@ export class MongoStore implements Store {
   async claimOnbind(now: number, leaseUntil: number, limit: number): Promise<OnbindDelivery[]> {
     const due = integer(now, 'now');
     const lease = integer(leaseUntil, 'leaseUntil');
+    const max = integer(limit, 'limit');
     const claimed: OnbindDelivery[] = [];
     // One atomic findOneAndUpdate per delivery: whichever instance updates it first owns it.
-    while (claimed.length < integer(limit, 'limit')) {
+    while (claimed.length < max) {
       const doc = await this.onbindQueue.findOneAndUpdate(
         { nextAttemptAt: { $lte: due } },
         { $set: { nextAttemptAt: lease } },
