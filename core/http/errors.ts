@@ -25,9 +25,6 @@ export function toMatrixError(err: FastifyError): MatrixError | null {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new MatrixError(413, 'M_TOO_LARGE', 'The request body is too large');
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new MatrixError(400, 'M_NOT_JSON', 'The request body is not valid JSON');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_ERR_BAD_URL':
       return new MatrixError(400, 'M_UNRECOGNIZED', 'Malformed request');
