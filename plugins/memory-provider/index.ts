@@ -13,7 +13,7 @@ interface MemoryIdentity {
   threepids?: Array<{ medium: string; address: string }>;
 }
 
-export function toMxid(username: string, domain: string): string {
+function toMxid(username: string, domain: string): string {
   return username.startsWith('@') ? username : `@${username}:${domain}`;
 }
 
