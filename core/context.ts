@@ -29,10 +29,12 @@ export default fp<ContextOptions>(async (app, { config, store, signingKey }) => 
   app.decorate('config', config);
   app.decorate('store', store);
   app.decorate('signingKey', signingKey);
-  app.decorate('providers', new ProviderRegistry());
+  const providers = new ProviderRegistry({ timeout: config.providers.timeout, log: app.log.child({ component: 'providers' }) });
+  app.decorate('providers', providers);
   const workers = new WorkerPool();
   app.decorate('workers', workers);
   app.addHook('onClose', async () => {
+    await providers.close();
     await workers.close();
     await store.close();
   });

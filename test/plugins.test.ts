@@ -20,7 +20,7 @@ test('memory provider: enabled by config, it is in app.providers and answers loo
   const app = await testApp(memory);
   t.after(() => app.close());
   assert.ok(app.providers.list().some((p) => p.name === 'memory'));
-  assert.deepEqual(await app.providers.lookup({ medium: 'email', address: 'alice@example.org' }), { medium: 'email', address: 'alice@example.org', mxid: '@alice:example.org' });
+  assert.deepEqual(await app.providers.lookup({ medium: 'email', address: 'alice@example.org' }), { medium: 'email', address: 'alice@example.org', mxid: '@alice:example.org', provider: 'memory' });
 });
 
 test('memory provider: disabled (the default), no provider is registered', async (t) => {

@@ -70,6 +70,9 @@ export const schema = {
     verifyTls: { doc: 'Verify homeservers\' TLS certificates. Turn off only for tests or closed networks.', format: 'boolean', default: true },
     cacheTtl: { doc: 'Cache lifetime of a server name resolution whose /.well-known/matrix/server answer has no Cache-Control max-age (at most 48h).', format: 'duration', default: ms('24h') },
   },
+  providers: {
+    timeout: { doc: 'Deadline of one identity provider call; a provider that misses it is skipped for that request (logged, counted).', format: 'duration', default: ms('5s') },
+  },
   policy: {
     policies: {
       doc: 'Terms of service (MSC2140): name → {version, terms.<lang>.{name,url}, regexp[]}. None disables terms.',

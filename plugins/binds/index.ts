@@ -11,7 +11,7 @@ import { localBindingsProvider } from './provider.js';
 export default fp(async (app) => {
   const { store, signingKey, providers } = app;
   const serverName = app.config.server.name;
-  providers.register(localBindingsProvider(store));
+  providers.register(localBindingsProvider(store), { local: true });
   const binds = new BindService({
     store, validation: app.validation, invites: app.invites, onbind: app.onbind, mailer: app.mailer,
     signingKey, serverName, log: app.log.child({ plugin: 'binds' }),

@@ -3,7 +3,8 @@
  * Copy this folder to start a new provider.
  */
 import fp from 'fastify-plugin';
-import type { IdentityProvider, Mapping } from '../../core/providers/registry.js';
+import type { IdentityProvider, Mapping } from '../../core/providers/provider.js';
+import { MAPPING_BATCH_SIZE } from '../../core/providers/provider.js';
 import { threepidKey } from '../../core/providers/registry.js';
 import type { ThreePid } from '../../core/store/port.js';
 import { normaliseAddress } from '../../core/threepid.js';
@@ -28,9 +29,15 @@ export function memoryProvider(identities: MemoryIdentity[], domain: string, has
   return {
     name: 'memory',
     priority: 10,
+    capabilities: { media: ['email', 'msisdn'], bulk: true, hashSource: hashEnabled },
     lookup: async (threepid: ThreePid) => byThreepid.get(threepidKey(threepid))?.mxid ?? null,
     bulkLookup: async (threepids: ThreePid[]) => threepids.flatMap((t) => byThreepid.get(threepidKey(t)) ?? []),
-    ...(hashEnabled ? { streamAll: async function* () { yield* byThreepid.values(); } } : {}),
+    ...(hashEnabled ? {
+      mappings: async function* () {
+        const all = [...byThreepid.values()];
+        for (let i = 0; i < all.length; i += MAPPING_BATCH_SIZE) yield all.slice(i, i + MAPPING_BATCH_SIZE);
+      },
+    } : {}),
   };
 }
 

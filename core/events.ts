@@ -1,0 +1,46 @@
+/**
+ * One typed in-process event bus, decorated as `app.events`: the binds plugin says that a bind
+ * happened, and whoever cares (the hash index, the MSC4004 pusher, metrics) subscribes, without
+ * the emitter knowing them. A listener's failure is logged and never reaches the emitter.
+ */
+import type { Medium } from './store/port.js';
+
+export interface UnisdEvents {
+  /** A 3PID was bound to `mxid` (committed to the store). */
+  bind: { medium: Medium; address: string; mxid: string };
+  /** The bind of a 3PID to `mxid` was removed (committed). */
+  unbind: { medium: Medium; address: string; mxid: string };
+  /** The current lookup pepper changed; `previous` stays accepted while it is an alternate. */
+  'pepper-rotated': { pepper: string; previous: string | null };
+  /** A provider's data changed (a reload, a push): hash tables built from it are stale. */
+  'provider-data-changed': { provider: string };
+}
+
+export type EventName = keyof UnisdEvents;
+export type Listener<K extends EventName> = (payload: UnisdEvents[K]) => void | Promise<void>;
+
+export class EventBus {
+  private readonly listeners = new Map<EventName, Set<Listener<any>>>();
+
+  constructor(private readonly onListenerError: (event: EventName, err: unknown) => void) {}
+
+  /** Subscribes; returns the function that unsubscribes. */
+  on<K extends EventName>(event: K, listener: Listener<K>): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /** Calls every listener of `event` now; an async listener runs on, its rejection is logged. */
+  emit<K extends EventName>(event: K, payload: UnisdEvents[K]): void {
+    for (const listener of this.listeners.get(event) ?? []) {
+      try {
+        const result = listener(payload);
+        if (result instanceof Promise) result.catch((err) => this.onListenerError(event, err));
+      } catch (err) {
+        this.onListenerError(event, err);
+      }
+    }
+  }
+}

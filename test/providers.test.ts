@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { ProviderRegistry } from '../core/providers/registry.js';
+import type { IdentityProvider, Mapping } from '../core/providers/provider.js';
+import type { ThreePid } from '../core/store/port.js';
+
+const silent = pino({ level: 'silent' });
+const alice = { medium: 'email', address: 'alice@example.org' };
+const bob = { medium: 'email', address: 'bob@example.org' };
+
+function provider(name: string, priority: number, answer: (threepid: ThreePid, signal: AbortSignal) => Promise<unknown>): IdentityProvider {
+  return {
+    name, priority,
+    capabilities: { media: ['email'], bulk: true, hashSource: false },
+    lookup: (threepid, signal) => answer(threepid, signal) as Promise<string | null>,
+    bulkLookup: async (threepids, signal) => {
+      const found: Mapping[] = [];
+      for (const t of threepids) {
+        const mxid = await answer(t, signal);
+        if (typeof mxid !== 'string') return mxid as Mapping[];
+        found.push({ ...t, mxid });
+      }
+      return found;
+    },
+  };
+}
+
+const working = provider('working', 20, async (t) => `@${t.address.split('@')[0]}:example.org`);
+
+test('providers: one that throws is skipped, counted, and the next one answers', async () => {
+  const registry = new ProviderRegistry({ timeout: 1000, log: silent });
+  registry.register(provider('broken', 10, async () => { throw new Error('connection refused to alice@example.org'); }));
+  registry.register(working);
+  assert.deepEqual(await registry.lookup(alice), { ...alice, mxid: '@alice:example.org', provider: 'working' });
+  assert.deepEqual(await registry.bulkLookup([alice, bob]), [
+    { ...alice, mxid: '@alice:example.org', provider: 'working' },
+    { ...bob, mxid: '@bob:example.org', provider: 'working' },
+  ]);
+  assert.deepEqual(registry.failures.get('broken'), { timeout: 0, error: 2, 'invalid-answer': 0 });
+});
+
+test('providers: one that hangs is abandoned at providers.timeout, its signal aborted, and the next one answers', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const registry = new ProviderRegistry({ timeout: 5000, log: silent });
+  let aborted = false;
+  registry.register(provider('hanging', 10, (_t, signal) => new Promise(() => { signal.addEventListener('abort', () => { aborted = true; }); })));
+  registry.register(working);
+  const answer = registry.lookup(alice);
+  await Promise.resolve();
+  t.mock.timers.tick(5000);
+  assert.deepEqual(await answer, { ...alice, mxid: '@alice:example.org', provider: 'working' });
+  assert.equal(aborted, true);
+  assert.equal(registry.failures.get('hanging')?.timeout, 1);
+});
+
+test('providers: garbage answers (not a Matrix ID, not a list, a 3PID nobody asked for) are ignored', async () => {
+  const registry = new ProviderRegistry({ timeout: 1000, log: silent });
+  registry.register(provider('garbage', 10, async () => 42));
+  const liar: IdentityProvider = { ...provider('liar', 11, async () => null), name: 'liar', bulkLookup: async () => [{ medium: 'email', address: 'mallory@example.org', mxid: '@mallory:example.org' }] };
+  registry.register(liar);
+  registry.register(working);
+  assert.deepEqual(await registry.lookup(alice), { ...alice, mxid: '@alice:example.org', provider: 'working' });
+  assert.deepEqual((await registry.bulkLookup([alice])).map((m) => m.provider), ['working']);
+  assert.equal(registry.failures.get('garbage')?.['invalid-answer'], 2);
+});
+
+test('providers: priority 0 is reserved for local binds', () => {
+  const registry = new ProviderRegistry({ timeout: 1000, log: silent });
+  assert.throws(() => registry.register(provider('sneaky', 0, async () => null)), /priority 0 is reserved/);
+  registry.register(provider('local', 0, async () => null), { local: true });
+  assert.throws(() => registry.register(provider('local', 3, async () => null)), /registered twice/);
+});
+
+test('providers: a provider is asked only about the media it declares', async () => {
+  const registry = new ProviderRegistry({ timeout: 1000, log: silent });
+  let asked = 0;
+  registry.register(provider('emails-only', 10, async () => { asked++; return null; }));
+  assert.equal(await registry.lookup({ medium: 'msisdn', address: '447700900001' }), null);
+  assert.deepEqual(await registry.bulkLookup([{ medium: 'msisdn', address: '447700900001' }]), []);
+  assert.equal(asked, 0);
+});
