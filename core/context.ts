@@ -1,6 +1,6 @@
 /**
  * What every plugin shares, as decorators: the config, the store, the signing key, the provider
- * registry and the worker pool. Registered by the app before any feature plugin.
+ * registry, the worker pool and the event bus. Registered by the app before any feature plugin.
  */
 import fp from 'fastify-plugin';
 import type { Config } from './config/load.js';
@@ -8,6 +8,7 @@ import type { Store } from './store/port.js';
 import type { SigningKey } from './crypto/signing.js';
 import { ProviderRegistry } from './providers/registry.js';
 import { WorkerPool } from './workers.js';
+import { EventBus } from './events.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,6 +17,7 @@ declare module 'fastify' {
     signingKey: SigningKey;
     providers: ProviderRegistry;
     workers: WorkerPool;
+    events: EventBus;
   }
 }
 
@@ -31,6 +33,7 @@ export default fp<ContextOptions>(async (app, { config, store, signingKey }) => 
   app.decorate('signingKey', signingKey);
   const providers = new ProviderRegistry({ timeout: config.providers.timeout, log: app.log.child({ component: 'providers' }) });
   app.decorate('providers', providers);
+  app.decorate('events', new EventBus((event, err) => app.log.error({ event, err: (err as Error)?.message }, 'event listener failed')));
   const workers = new WorkerPool();
   app.decorate('workers', workers);
   app.addHook('onClose', async () => {

@@ -273,3 +273,16 @@ test('an msisdn session binds the E.164 number; lookups and a session unbind acc
   assert.deepEqual(await lookup(server, '447700900123', 'msisdn'), {});
   assert.equal(smtp.mails.length, since, 'no mail for a phone number');
 });
+
+test('binds: a committed bind and unbind are announced on app.events, after the store has them', async (t) => {
+  const server = await app();
+  t.after(() => server.close());
+  const seen: string[] = [];
+  server.events.on('bind', async (e) => { seen.push(`bind ${e.medium} ${e.address} ${e.mxid} stored=${(await server.store.getAssociation(e.medium, e.address))?.mxid}`); });
+  server.events.on('unbind', (e) => { seen.push(`unbind ${e.medium} ${e.address} ${e.mxid}`); });
+  const session = await validatedEmailSession(server, smtp, 'Heidi@example.org');
+  await bind(server, { sid: session.sid, client_secret: session.clientSecret, mxid: '@heidi:example.org' });
+  const unbound = await server.inject({ method: 'POST', url: `${V1}/3pid/unbind`, payload: { sid: session.sid, client_secret: session.clientSecret, mxid: '@heidi:example.org', threepid: { medium: 'email', address: 'heidi@example.org' } } });
+  assert.equal(unbound.statusCode, 200);
+  assert.deepEqual(seen, ['bind email heidi@example.org @heidi:example.org stored=@heidi:example.org', 'unbind email heidi@example.org @heidi:example.org']);
+});

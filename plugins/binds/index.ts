@@ -1,20 +1,19 @@
 /**
- * Binds: /3pid/bind and /3pid/unbind, the local-bindings identity provider (priority 0) and the
- * legacy v1 lookups.
+ * Binds: /3pid/bind and /3pid/unbind, and the local-bindings identity provider (priority 0).
+ * Each committed bind and unbind is announced on `app.events`.
  */
 import fp from 'fastify-plugin';
 import { BindService } from './service.js';
 import { bindRoutes } from './routes.js';
-import { v1LookupRoutes } from './lookup.js';
 import { localBindingsProvider } from './provider.js';
 
 export default fp(async (app) => {
-  const { store, signingKey, providers } = app;
+  const { store, signingKey, providers, events } = app;
   const serverName = app.config.server.name;
   providers.register(localBindingsProvider(store), { local: true });
   const binds = new BindService({
     store, validation: app.validation, invites: app.invites, onbind: app.onbind, mailer: app.mailer,
-    signingKey, serverName, log: app.log.child({ plugin: 'binds' }),
+    signingKey, serverName, events, log: app.log.child({ plugin: 'binds' }),
   });
-  app.identityApi.add(...bindRoutes(binds, app.xmatrix), ...v1LookupRoutes({ store, providers, signingKey, serverName }));
+  app.identityApi.add(...bindRoutes(binds, app.xmatrix));
 }, { name: 'unisd-binds', dependencies: ['unisd-context', 'unisd-api', 'unisd-validation', 'unisd-federation', 'unisd-email', 'unisd-invites'] });

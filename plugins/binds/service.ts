@@ -5,6 +5,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Store, ThreePid } from '../../core/store/port.js';
 import type { SigningKey } from '../../core/crypto/signing.js';
+import type { EventBus } from '../../core/events.js';
 import type { Validation } from '../validation/types.js';
 import type { Mailer } from '../email/types.js';
 import type { InviteService } from '../invites/service.js';
@@ -23,6 +24,7 @@ export interface BindDeps {
   mailer: Mailer;
   signingKey: SigningKey;
   serverName: string;
+  events: EventBus;
   log: FastifyBaseLogger;
 }
 
@@ -45,6 +47,7 @@ export class BindService {
     const ts = Date.now();
     const signed = signAssociation(threepid, mxid, ts, serverName, signingKey);
     await store.putAssociation({ ...threepid, mxid, ts, notBefore: signed.not_before, notAfter: signed.not_after, signed });
+    this.deps.events.emit('bind', { ...threepid, mxid });
 
     const invites = await this.deps.invites.invitesFor(threepid, mxid);
     if (invites.length === 0) return signed;
@@ -68,6 +71,7 @@ export class BindService {
       }
     }
     const removed = await this.deps.store.deleteAssociation(normalised.medium, normalised.address, mxid);
+    if (removed) this.deps.events.emit('unbind', { ...normalised, mxid });
     if (removed && normalised.medium === 'email') await this.sendUnbindNotice(normalised.address, mxid);
   }
 

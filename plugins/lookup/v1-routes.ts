@@ -9,7 +9,7 @@ import type { ProviderRegistry } from '../../core/providers/registry.js';
 import type { SigningKey } from '../../core/crypto/signing.js';
 import { threepidKey } from '../../core/providers/registry.js';
 import { normaliseAddress } from '../../core/threepid.js';
-import { signAssociation } from './association.js';
+import { signAssociation } from '../binds/association.js';
 
 export interface LookupDeps {
   store: Store;
