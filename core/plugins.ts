@@ -24,6 +24,7 @@ export const PLUGINS: PluginEntry[] = [
   { name: 'validation', enabled: () => true, load: () => import('../plugins/validation/index.js') },
   { name: 'invites', enabled: () => true, load: () => import('../plugins/invites/index.js') },
   { name: 'binds', enabled: () => true, load: () => import('../plugins/binds/index.js') },
+  { name: 'ldap', enabled: (c) => c.ldap.enabled, load: () => import('../plugins/ldap/index.js') },
   { name: 'lookup', enabled: () => true, load: () => import('../plugins/lookup/index.js') },
   { name: 'v1', enabled: (c) => c.matrix.v1, load: () => import('../plugins/v1/index.js') },
   { name: 'v2', enabled: (c) => c.matrix.v2, load: () => import('../plugins/v2/index.js') },

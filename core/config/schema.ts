@@ -9,6 +9,7 @@
  */
 import { parseDuration } from './duration.js';
 import { checkPolicies, POLICIES_EXPECTED } from './formats.js';
+import { ldapSection } from '../../plugins/ldap/config.js';
 
 const ms = parseDuration;
 
@@ -164,18 +165,7 @@ export const schema = {
       hashEnabled: { doc: 'Let the exec provider feed hash lookup.', format: 'boolean', default: false },
     },
   },
-  ldap: {
-    enabled: { doc: 'LDAP identity provider.', format: 'boolean', default: false },
-    lookup: { doc: 'Let the LDAP provider feed hash lookup.', format: 'boolean', default: false },
-    connection: {
-      host: { doc: 'LDAP server host.', format: String, default: '' },
-      port: { doc: 'LDAP server port.', format: 'port', default: 389 },
-      tls: { doc: 'Use ldaps://.', format: 'boolean', default: false },
-      bindDn: { doc: 'DN to bind as.', format: String, default: '' },
-      bindPassword: { doc: 'Password of bindDn.', format: String, default: '', sensitive: true },
-      baseDNs: { doc: 'Base DNs searched.', format: 'string-list', default: [] as string[] },
-    },
-  },
+  ldap: ldapSection,
 };
 
 export type Schema = typeof schema;
