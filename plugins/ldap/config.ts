@@ -26,7 +26,7 @@ const MEDIUM_QUERIES_EXPECTED = 'a map of medium (email, msisdn) to an LDAP filt
 function checkMediumQueries(value: unknown): void {
   if (!isPlainObject(value)) throw new Error(`expected ${MEDIUM_QUERIES_EXPECTED}`);
   for (const [medium, query] of Object.entries(value)) {
-    if (!MEDIA.includes(medium)) throw new Error(`${medium}: unknown medium, expected ${MEDIA.join(' or ')}`);
+    if (!MEDIA.includes(medium)) throw new Error(`${medium}: unknown key, expected ${MEDIA.join(' or ')}`);
     if (typeof query !== 'string' || query === '') throw new Error(`${medium}: expected ${FILTER_EXPECTED.replace(', or empty', '')}`);
     try {
       FilterParser.parseString(query);

@@ -5,8 +5,8 @@
  * that failed, timed out or was abandoned mid-request is closed, never reused; one the server
  * closed while idle is replaced (and a search that found it dead is retried once on a new one).
  */
-import { isIP } from 'node:net';
-import type { ConnectionOptions } from 'node:tls';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Client, ResultCodeError, type Entry, type SearchOptions } from 'ldapts';
 import { bareHost } from '../../core/federation/server-name.js';
 
@@ -64,6 +64,7 @@ export class LdapPool {
   private readonly waiting: Array<() => void> = [];
   private readonly downUntil = new Map<string, number>();
   private closed = false;
+  private readonly sockets = new WeakMap<Client, Socket[]>();
 
   constructor(private readonly options: PoolOptions) {
     if (options.servers.length === 0) throw new Error('LDAP pool needs at least one server');
@@ -194,8 +195,7 @@ export class LdapPool {
     let lastError: unknown;
     for (const url of this.serverOrder()) {
       if (signal.aborted) throw abortError(signal);
-      const { timeout, tls } = this.options;
-      const client = new Client({ url, timeout, connectTimeout: timeout, tlsOptions: tls, strictDN: false });
+      const client = this.newClient(url);
       try {
         await untilAborted(signal, this.bind(client, url), () => this.drop(client));
         this.downUntil.delete(url);
@@ -220,8 +220,30 @@ export class LdapPool {
     await client.bind(this.options.bindDn, this.options.bindPassword);
   }
 
-  /** Closes a connection without waiting: unbind writes its request and destroys the socket, failing whatever was pending on it. */
+  /** A client whose sockets (plain, ldaps:// or STARTTLS-upgraded) are known, so drop() can destroy them in any state. */
+  private newClient(url: string): Client {
+    const sockets: Socket[] = [];
+    const track = <S extends Socket>(socket: S): S => {
+      socket.on('error', () => {});
+      sockets.push(socket);
+      return socket;
+    };
+    const client = new Client({
+      url, timeout: this.options.timeout, connectTimeout: this.options.timeout, strictDN: false,
+      createConnection: ((...args: Parameters<typeof netConnect>) => track(netConnect(...args))) as typeof netConnect,
+      createSecureConnection: ((...args: Parameters<typeof tlsConnect>) => track(tlsConnect(...args))) as typeof tlsConnect,
+      // ldapts speaks TLS from the start whenever it is given TLS options: only for ldaps://.
+      ...(url.startsWith('ldaps:') ? { tlsOptions: this.options.tls } : {}),
+    });
+    this.sockets.set(client, sockets);
+    return client;
+  }
+
+  /**
+   * Closes a connection now, whatever it is doing (even still connecting, which ldapts' unbind
+   * would leave open): its sockets are destroyed with an error, which fails what was pending on it.
+   */
   private drop(client: Client): void {
-    client.unbind().catch(() => {});
+    for (const socket of this.sockets.get(client) ?? []) socket.destroy(new Error('LDAP connection dropped'));
   }
 }

@@ -122,13 +122,16 @@ export class LdapProvider implements IdentityProvider {
   }
 
   /**
-   * The mappings of `threepids` (all of one medium), searching each base DN in order until all
+   * The mappings of `asked` (all of one medium), searching each base DN in order until all
    * are found. With an operator's query (one 3PID), its matches are trusted; otherwise an entry
    * answers for an address only if one of its values normalises to it.
    */
-  private async find(threepids: ThreePid[], signal: AbortSignal): Promise<Mapping[]> {
+  private async find(asked: ThreePid[], signal: AbortSignal): Promise<Mapping[]> {
+    if (asked.length === 0) return [];
+    const medium = asked[0].medium as LdapMedium;
+    // Only addresses in their normalised form go to the directory: anything else has no owner.
+    const threepids = asked.filter((t) => NORMALISE[medium](t.address) === t.address);
     if (threepids.length === 0) return [];
-    const medium = threepids[0].medium as LdapMedium;
     const query = this.options.queries[medium];
     const wanted = new Set(threepids.map(threepidKey));
     const found = new Map<string, Mapping>();
