@@ -7,13 +7,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { FastifyInstance } from 'fastify';
+import { parse } from 'yaml';
 import { Client, FilterParser, type Filter } from 'ldapts';
 import { loadConfig } from '../core/config/load.js';
 import type { IdentityProvider, Mapping } from '../core/providers/provider.js';
@@ -365,6 +366,17 @@ describe('ldap config', () => {
     });
     assert.equal(config.ldap.identity.lookup, true);
     assert.deepEqual(config.ldap.attribute.threepid.msisdn, ['phone', 'otherPhoneAttribute']);
+  });
+
+  test('the README\'s example configs (OpenLDAP, FreeIPA, Active Directory) load', async () => {
+    const readme = await readFile(join(import.meta.dirname, '../plugins/ldap/README.md'), 'utf8');
+    const examples = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
+    assert.equal(examples.length, 3);
+    for (const example of examples) {
+      const config = loadConfig({ env: {}, overrides: deepMerge({ matrix: { domain: 'example.org' } }, parse(example)) });
+      assert.equal(config.ldap.enabled, true);
+      assert.ok(config.ldap.connection.baseDNs.length > 0);
+    }
   });
 
   test('a bad filter, query or server URL stops the start with one line naming the key', () => {
