@@ -15,13 +15,11 @@ import { installBodyParsers } from './http/body.js';
 import { installErrorHandler, toMatrixError } from './http/errors.js';
 import { MatrixError } from './errors.js';
 import { installNotFound } from './http/not-found.js';
+import { installVersions } from './http/versions.js';
 import { loggerOptions } from './http/logging.js';
 import context from './context.js';
 import api from './api.js';
 import { PLUGINS, type PluginEntry } from './plugins.js';
-
-/** Versions of the Identity Service API this server implements. */
-export const SPEC_VERSIONS = ['r0.3.0', 'v1.1', 'v1.2', 'v1.3', 'v1.4', 'v1.5', 'v1.6', 'v1.7', 'v1.8', 'v1.9', 'v1.10', 'v1.11', 'v1.12', 'v1.13', 'v1.14', 'v1.15', 'v1.16', 'v1.17', 'v1.18'];
 
 export interface BuildOptions {
   /** An already created store (tests); else one is created from config.storage. */
@@ -59,6 +57,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   installBodyParsers(app);
   installErrorHandler(app);
   installNotFound(app);
+  installVersions(app);
   await app.register(cors, {
     origin: '*',
     methods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
@@ -70,8 +69,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const signingKey = options.signingKey ?? loadOrCreateSigningKey(config.keys.path);
   await app.register(context, { config, store, signingKey });
   await app.register(api);
-
-  app.get('/_matrix/identity/versions', async () => ({ versions: SPEC_VERSIONS }));
 
   const enabled = (options.plugins ?? PLUGINS).filter((plugin) => plugin.enabled(config));
   const mounts = enabled.filter((plugin) => plugin.name === 'v1' || plugin.name === 'v2');
