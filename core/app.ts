@@ -16,6 +16,7 @@ import { installErrorHandler, toMatrixError } from './http/errors.js';
 import { MatrixError } from './errors.js';
 import { installNotFound } from './http/not-found.js';
 import { installVersions } from './http/versions.js';
+import { SERVER_OPTIONS, clientErrorHandler, installFrameworkAnswers } from './http/framework-answers.js';
 import { loggerOptions } from './http/logging.js';
 import context from './context.js';
 import api from './api.js';
@@ -35,13 +36,15 @@ export interface BuildOptions {
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const tls = config.server.tls.cert
-    ? { https: { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } }
-    : {};
+    ? { https: { ...SERVER_OPTIONS, cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } }
+    : { http: SERVER_OPTIONS };
   const app = Fastify({
     logger: options.logger === false ? false : loggerOptions(config.logging.level),
     bodyLimit: config.server.bodyLimit,
     trustProxy: config.server.trustProxy,
-    return503OnClosing: true,
+    // Answered with Matrix bodies by core/http/framework-answers.ts.
+    return503OnClosing: false,
+    clientErrorHandler,
     // No implicit HEAD: a link checker's HEAD on a mailed validation link must not validate it.
     exposeHeadRoutes: false,
     forceCloseConnections: 'idle',
@@ -57,6 +60,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   installBodyParsers(app);
   installErrorHandler(app);
   installNotFound(app);
+  installFrameworkAnswers(app);
   installVersions(app);
   await app.register(cors, {
     origin: '*',
