@@ -21,6 +21,7 @@ import { loggerOptions } from './http/logging.js';
 import context from './context.js';
 import api from './api.js';
 import { PLUGINS, type PluginEntry } from './plugins.js';
+import { notImplementedWarnings } from './not-implemented.js';
 
 export interface BuildOptions {
   /** An already created store (tests); else one is created from config.storage. */
@@ -57,6 +58,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ...tls,
   }) as unknown as FastifyInstance;
 
+  for (const warning of notImplementedWarnings(config)) app.log.warn(warning);
   installBodyParsers(app);
   installErrorHandler(app);
   installNotFound(app);
