@@ -30,7 +30,10 @@ export const schema = {
     publicUrl: { doc: 'Public URL clients and mail recipients reach this server at (validation links, key_validity_url).', format: 'http-url', default: 'http://localhost:8090' },
     host: { doc: 'Address to listen on.', format: String, default: '127.0.0.1' },
     port: { doc: 'Port to listen on.', format: 'port', default: 8090 },
-    trustProxy: { doc: 'Trust X-Forwarded-* headers from a reverse proxy.', format: 'boolean', default: false },
+    trustProxy: {
+      doc: 'Addresses or CIDR ranges of the reverse proxies in front of unisd: a request from one of them is taken to come from the right-most X-Forwarded-For entry no trusted proxy wrote (rate limits count that client). false: none (X-Forwarded-* ignored). true is refused.',
+      format: 'trust-proxy', default: false as false | string[],
+    },
     bodyLimit: { doc: 'Largest request body accepted, in bytes (larger → 413 M_TOO_LARGE).', format: 'nat', default: 1_048_576 },
     shutdownTimeout: { doc: 'How long SIGTERM waits for in-flight requests before closing.', format: 'duration', default: ms('10s') },
     tls: {
