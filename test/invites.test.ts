@@ -178,6 +178,20 @@ test('an address already bound (locally or by a provider) is M_THREEPID_IN_USE w
   assert.deepEqual(await server.store.findInvites('email', 'grace@example.org', Date.now()), []);
 });
 
+test('the inviter\'s rate limit applies before the "already bound" check, which would otherwise be a free lookup', async (t) => {
+  const server = await app({
+    invites: { rateLimit: { perInviter: 2 } },
+    memory: { enabled: true, identities: [{ username: '@frank:example.org', threepids: [{ medium: 'email', address: 'frank@example.org' }] }] },
+  });
+  t.after(() => server.close());
+  const ask = () => server.inject({ method: 'POST', url: `${V1}/store-invite`, payload: invite({ address: 'frank@example.org' }) });
+  for (let i = 0; i < 2; i++) assert.equal((await ask()).json().errcode, 'M_THREEPID_IN_USE');
+  const limited = await ask();
+  assert.equal(limited.statusCode, 429);
+  assert.equal(limited.json().errcode, 'M_LIMIT_EXCEEDED');
+  assert.equal(limited.json().mxid, undefined, 'no owner past the limit');
+});
+
 test('a mail the SMTP server refuses fails store-invite and stores nothing', async (t) => {
   const server = await app();
   t.after(() => server.close());

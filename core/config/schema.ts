@@ -133,8 +133,15 @@ export const schema = {
     initialBackoff: { doc: 'Delay before the first retry; doubles on each failure.', format: 'duration', default: ms('5s') },
     maxBackoff: { doc: 'Longest delay between retries.', format: 'duration', default: ms('1h') },
   },
+  lookup: {
+    rateLimit: {
+      perClient: { doc: 'Addresses one client may look up per window (v1 lookup and bulk_lookup: a client network, IPv4 address or IPv6 /64): the whole budget at once, then refilled continuously; past it 429 M_LIMIT_EXCEEDED with retry_after_ms (0: unlimited).', format: 'nat', default: 10_000 },
+      window: { doc: 'Window of lookup.rateLimit.perClient.', format: 'duration', default: ms('1h') },
+    },
+  },
   hashing: {
     enabled: { doc: 'Hash lookup (MSC2134) with pepper rotation.', format: 'boolean', default: true },
+    maxAddresses: { doc: 'Most addresses one bulk lookup may ask; more is 400 M_TOO_LARGE.', format: 'nat', default: 10_000 },
     pepperLength: { doc: 'Length of the pepper.', format: 'nat', default: 20 },
     rotationPolicy: { doc: 'When the pepper rotates: per_requests or per_seconds.', format: ['per_requests', 'per_seconds'], default: 'per_seconds' },
     hashStorageType: { doc: 'Where hashes are kept: sql (the storage backend) or in_memory.', format: ['sql', 'in_memory'], default: 'sql' },

@@ -109,10 +109,11 @@ export class InviteService {
     const address = normaliseEmail(request.address);
     if (address === null) throw badRequest('M_INVALID_EMAIL', 'The address is not a valid email address');
     if (requester !== null && request.sender !== requester) throw forbidden('M_UNAUTHORIZED', 'The sender must be the user of the access token');
-    const bound = await this.providers.lookup({ medium: 'email', address });
-    if (bound) throw badRequest('M_THREEPID_IN_USE', 'This address is already bound to a Matrix user', { mxid: bound.mxid });
+    // Counted before the lookup: the "already bound" answer names the owner, so unthrottled it would be a free lookup.
     throwIfLimited(Math.max(this.perInviter.retryAfter(inviterKey), this.perAddress.retryAfter(address)));
     this.perInviter.record(inviterKey);
+    const bound = await this.providers.lookup({ medium: 'email', address });
+    if (bound) throw badRequest('M_THREEPID_IN_USE', 'This address is already bound to a Matrix user', { mxid: bound.mxid });
     this.perAddress.record(address);
 
     // Stored before the mail goes out, so a mailed token always exists; removed if the mail fails.
