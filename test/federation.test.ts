@@ -114,11 +114,14 @@ class StubDns implements DnsResolver {
 
 const srv = (name: string, port: number): SrvTarget[] => [{ name, port, priority: 0, weight: 0 }];
 
+/** No limits on callers' requests, unless a test sets them. */
+const noCallerLimits = { rateLimit: { perClient: 0, window: HOUR }, maxConcurrent: 0, maxQueued: 0 };
+
 async function resolution(t: TestContext, dns: StubDns, options: Partial<FederationOptions> = {}): Promise<{ hs: FakeHomeserver; client: FederationClient }> {
   const hs = await startFakeHomeserver();
   t.after(() => hs.close());
   const client = new FederationClient({
-    timeout: 5000, maxResponseBytes: 65536, cacheTtl: 24 * HOUR, ...federationConfig, dns, wellKnownPort: hs.port, ...options,
+    timeout: 5000, maxResponseBytes: 65536, cacheTtl: 24 * HOUR, ...noCallerLimits, ...federationConfig, dns, wellKnownPort: hs.port, ...options,
   });
   t.after(() => client.close());
   return { hs, client };
@@ -318,7 +321,7 @@ test('one whole request, resolution included, ends after federation.timeout × 3
   const dns: DnsResolver = { resolveSrv: () => silent, lookup: () => silent };
   const hs = await startFakeHomeserver();
   t.after(() => hs.close());
-  const client = new FederationClient({ timeout: 100, maxResponseBytes: 65536, cacheTtl: HOUR, ...federationConfig, dns, wellKnownPort: hs.port });
+  const client = new FederationClient({ timeout: 100, maxResponseBytes: 65536, cacheTtl: HOUR, ...noCallerLimits, ...federationConfig, dns, wellKnownPort: hs.port });
   t.after(() => client.close());
   assert.equal(client.deadline, 300);
   await assert.rejects(client.request('slow-everywhere.test', { method: 'GET', path: '/_matrix/key/v2/server' }), (err: FederationError) => {
@@ -464,18 +467,19 @@ test('X-Matrix: key responses that are not self-signed, name another server or h
   }
 });
 
-test('X-Matrix: an unreachable origin is 401, an origin the SSRF guard refuses 403', async (t) => {
+test('X-Matrix: an unreachable origin and one the SSRF guard refuses get the same 401: the caller learns nothing of the network', async (t) => {
   const uri = '/_matrix/test/signed';
   const down = await xmatrixSetup(t);
   const header = down.hs.signRequest({ method: 'GET', uri, destination: ID_SERVER });
   await down.hs.stop();
   const unreachable = await down.app.inject({ method: 'GET', url: uri, headers: { authorization: header } });
   assert.equal(unreachable.statusCode, 401);
-  assert.match(unreachable.json().error, /unreachable/);
+  assert.equal(unreachable.json().error, `Could not get the keys of ${down.hs.serverName}: it could not be reached`);
 
   const refused = await xmatrixSetup(t, { ...federationConfig, allowedAddresses: [] });
   const res = await refused.app.inject({ method: 'GET', url: uri, headers: { authorization: refused.hs.signRequest({ method: 'GET', uri, destination: ID_SERVER }) } });
-  assert.equal(res.statusCode, 403);
-  assert.equal(res.json().errcode, 'M_FORBIDDEN');
+  assert.equal(res.statusCode, 401);
+  assert.equal(res.json().errcode, 'M_UNAUTHORIZED');
+  assert.equal(res.json().error, `Could not get the keys of ${refused.hs.serverName}: it could not be reached`);
   assert.equal(refused.hs.requests.length, 0);
 });

@@ -72,6 +72,12 @@ export const schema = {
     allowedAddresses: { doc: 'Addresses or CIDR ranges exempt from the SSRF guard (private, loopback, link-local are refused otherwise).', format: 'address-list', default: [] as string[] },
     verifyTls: { doc: 'Verify homeservers\' TLS certificates. Turn off only for tests or closed networks.', format: 'boolean', default: true },
     cacheTtl: { doc: 'Cache lifetime of a server name resolution whose /.well-known/matrix/server answer has no Cache-Control max-age (at most 48h).', format: 'duration', default: ms('24h') },
+    maxConcurrent: { doc: 'Outbound requests made for callers (register\'s OpenID check, key fetches for X-Matrix signed unbinds) that run at once (0: no cap).', format: 'nat', default: 32 },
+    maxQueued: { doc: 'Callers\' outbound requests that may wait for one of federation.maxConcurrent; past it 429 M_LIMIT_EXCEEDED.', format: 'nat', default: 128 },
+    rateLimit: {
+      perClient: { doc: 'Outbound requests one client network (IPv4 address, IPv6 /64) may make unisd send per window: each register, each X-Matrix unbind whose keys are not cached; past it 429 M_LIMIT_EXCEEDED (0: unlimited).', format: 'nat', default: 60 },
+      window: { doc: 'Window of federation.rateLimit.perClient.', format: 'duration', default: ms('1h') },
+    },
   },
   providers: {
     timeout: { doc: 'Deadline of one identity provider call; a provider that misses it is skipped for that request (logged, counted).', format: 'duration', default: ms('5s') },
