@@ -44,6 +44,15 @@ const invite = (extra: Record<string, unknown> = {}) => ({
 });
 const mailField = (raw: string, name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(raw)?.[1];
 
+test('store-invite stores the fields it describes the invitation with, not the body: a large extra field reaches the mail only', async (t) => {
+  const server = await app();
+  t.after(() => server.close());
+  const res = await server.inject({ method: 'POST', url: `${V1}/store-invite`, payload: invite({ padding: 'x'.repeat(500_000), room_name: 42 }) });
+  assert.equal(res.statusCode, 200, res.body);
+  const stored = await server.store.getInvite(res.json().token);
+  assert.deepEqual(stored?.fields, { room_avatar_url: 'mxc://example.org/abc', sender_display_name: 'Bob Smith' });
+});
+
 test('store-invite stores the invite, mails it and answers token, keys and a redacted name (v2)', async (t) => {
   const server = await app();
   t.after(() => server.close());
@@ -82,7 +91,8 @@ test('store-invite stores the invite, mails it and answers token, keys and a red
   assert.equal(stored.address, 'alice@example.com');
   assert.equal(stored.sender, '@bob:example.org');
   assert.equal(stored.roomId, '!room:example.org');
-  assert.equal(stored.fields.custom_field, 'extra value');
+  assert.deepEqual(stored.fields, { room_name: 'Bob\'s Emporium', room_avatar_url: 'mxc://example.org/abc', sender_display_name: 'Bob Smith' },
+    'only the spec\'s display fields are stored, not every field of the body');
   assert.equal(stored.ephemeralPublicKey, ephemeral);
   assert.ok(stored.expiresAt - stored.createdAt === 7 * 24 * 3_600_000, 'invites.lifetime defaults to 7 days');
 });
