@@ -191,6 +191,21 @@ test('logout revokes only the token used; a second token of the same user still 
   assert.equal((await app.inject({ method: 'POST', url: `${V2}/account/logout`, headers: bearer(first) })).statusCode, 401);
 });
 
+test('a user holds at most accounts.maxTokensPerUser tokens: a new one revokes the oldest', async (t) => {
+  const { app } = await setup(t, { accounts: { maxTokensPerUser: 2 } });
+  mock.timers.enable({ apis: ['Date'], now: Date.now() });
+  t.after(() => mock.timers.reset());
+  const tokens = [];
+  for (let i = 0; i < 3; i++) {
+    tokens.push(await app.accounts.issue('@alice:example.org'));
+    mock.timers.tick(1000);
+  }
+  const other = await app.accounts.issue('@bob:example.org');
+  const account = async (token: string) => (await app.inject({ method: 'GET', url: `${V2}/account`, headers: bearer(token) })).statusCode;
+  assert.deepEqual(await Promise.all(tokens.map(account)), [401, 200, 200]);
+  assert.equal(await account(other), 200);
+});
+
 test('tokens expire after accounts.tokenLifetime', async (t) => {
   const { app, hs } = await setup(t, { accounts: { tokenLifetime: '1h' } });
   hs.addOpenIdToken('good', `@alice:${hs.serverName}`);

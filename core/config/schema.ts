@@ -65,6 +65,7 @@ export const schema = {
   accounts: {
     tokenLifetime: { doc: 'Lifetime of identity access tokens; "never" keeps them until logout.', format: 'duration-or-never', default: 0 },
     allowedHomeservers: { doc: 'Homeserver names allowed to register accounts; empty allows any.', format: 'string-list', default: [] as string[] },
+    maxTokensPerUser: { doc: 'Access tokens one user may hold (one per client that registered); a new one beyond it revokes that user\'s oldest (0: no cap).', format: 'nat', default: 100 },
   },
   federation: {
     timeout: { doc: 'Timeout of each step of an outbound request to a homeserver (DNS lookup, connection, request); a whole request, resolution included, gets three times it.', format: 'duration', default: ms('10s') },

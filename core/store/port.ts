@@ -151,6 +151,8 @@ export interface Store {
   deleteAccountToken(tokenHash: string): Promise<void>;
   /** Purges expired tokens; tokens with expiresAt null are never purged. */
   deleteAccountTokensBefore(expiresBefore: number): Promise<number>;
+  /** Deletes the user's tokens but the `keep` newest (by createdAt); returns how many went. */
+  deleteOldestAccountTokens(userId: string, keep: number): Promise<number>;
 
   // Terms
   /** Adds to what the user accepted; earlier acceptances stay. */

@@ -12,6 +12,8 @@ export interface AccountOptions {
   tokenLifetime: number;
   /** Homeserver names allowed to register; empty allows any. */
   allowedHomeservers: readonly string[];
+  /** Tokens one user may hold; a new one beyond it drops the oldest (0: no cap). */
+  maxTokensPerUser: number;
 }
 
 export class AccountService {
@@ -29,12 +31,13 @@ export class AccountService {
     return { userId: stored.userId, tokenHash };
   }
 
-  /** A new token for `userId`; only its hash is stored. */
+  /** A new token for `userId`; only its hash is stored. The user's oldest tokens beyond maxTokensPerUser go. */
   async issue(userId: string): Promise<string> {
     const token = randomToken(32);
     const now = Date.now();
     const lifetime = this.options.tokenLifetime;
     await this.store.putAccountToken({ tokenHash: hashSecret(token), userId, createdAt: now, expiresAt: lifetime > 0 ? now + lifetime : null });
+    if (this.options.maxTokensPerUser > 0) await this.store.deleteOldestAccountTokens(userId, this.options.maxTokensPerUser);
     return token;
   }
 
