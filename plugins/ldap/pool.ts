@@ -25,7 +25,7 @@ export interface PoolOptions {
 }
 
 /** A server that failed is tried after the others for this long. */
-export const SERVER_DOWN_FOR = 30_000;
+const SERVER_DOWN_FOR = 30_000;
 
 const abortError = (signal: AbortSignal): Error => (signal.reason instanceof Error ? signal.reason : new Error('LDAP request aborted'));
 
