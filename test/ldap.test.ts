@@ -281,6 +281,11 @@ describe('ldap provider against slapd', { skip: enabled ? false : 'skipped: set 
     await assert.rejects(untrusted.lookup(alice, never), /self[- ]signed/);
   });
 
+  test('a wrong bind password fails the lookup (the registry counts it) rather than searching anonymously', async (t) => {
+    const ldap = provider(t, slapd.url, { ldap: { connection: { bindPassword: 'wrong' } } });
+    await assert.rejects(ldap.lookup(alice, never), (err) => (err as Error).constructor.name === 'InvalidCredentialsError');
+  });
+
   test('failover: the first server refusing connections, or accepting and never answering, the next one answers', async (t) => {
     const down = `ldap://127.0.0.1:${await freePort()}`;
     const refused = provider(t, down, { ldap: { connection: { servers: [slapd.url] } } });
