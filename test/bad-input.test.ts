@@ -29,7 +29,7 @@ test('every route answers malformed input with a Matrix error, never a 500', asy
   });
   t.after(() => app.close());
   const token = await app.accounts.issue('@fuzz:example.org');
-  await app.store.acceptPolicies('@fuzz:example.org', [{ policy: 'tos', version: '1' }]);
+  await app.store.terms.accept('@fuzz:example.org', [{ policy: 'tos', version: '1' }]);
   const authorization = `Bearer ${token}`;
 
   let requests = 0;

@@ -4,6 +4,7 @@
  */
 import { describeFormat } from './formats.js';
 import { schemaKeys, writtenValue } from './load.js';
+import type { PluginManifest } from '../plugin/manifest.js';
 
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
@@ -15,7 +16,7 @@ function defaultCell(value: unknown): string {
 
 const INTRO = `# Configuration reference
 
-<!-- Generated from core/config/schema.ts by \`unisd config keys\`; do not edit by hand:
+<!-- Generated from core/config/schema.ts and the plugins' manifests by \`unisd config keys\`; do not edit by hand:
      npx tsx core/cli.ts config keys > docs/configuration.md -->
 
 unisd reads its configuration in this order, each step overriding the previous one:
@@ -38,8 +39,8 @@ Keys marked *secret* are masked by \`unisd config check\` and never appear in er
 A commented example of every section is in [config/unisd.example.yaml](../config/unisd.example.yaml).
 `;
 
-export function configurationMarkdown(): string {
-  const rows = schemaKeys().map(({ key, env, spec }) => {
+export function configurationMarkdown(plugins?: readonly PluginManifest[]): string {
+  const rows = schemaKeys(plugins).map(({ key, env, spec }) => {
     const doc = spec.sensitive ? `${spec.doc} *secret*` : spec.doc;
     return `| \`${key}\` | \`${env}\` | ${cell(defaultCell(writtenValue(spec, spec.default)))} | ${cell(describeFormat(spec))} | ${cell(doc)} |`;
   });

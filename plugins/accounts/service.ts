@@ -36,7 +36,7 @@ export class AccountService {
 
   async authenticate(token: string): Promise<Account | null> {
     const tokenHash = hashSecret(token);
-    const stored = await this.store.getAccountToken(tokenHash);
+    const stored = await this.store.accounts.get(tokenHash);
     if (!stored || (stored.expiresAt !== null && stored.expiresAt <= Date.now())) return null;
     return { userId: stored.userId, tokenHash };
   }
@@ -46,17 +46,17 @@ export class AccountService {
     const token = randomToken(32);
     const now = Date.now();
     const lifetime = this.options.tokenLifetime;
-    await this.store.putAccountToken({ tokenHash: hashSecret(token), userId, createdAt: now, expiresAt: lifetime > 0 ? now + lifetime : null });
+    await this.store.accounts.put({ tokenHash: hashSecret(token), userId, createdAt: now, expiresAt: lifetime > 0 ? now + lifetime : null });
     return token;
   }
 
   async logout(account: Account): Promise<void> {
-    await this.store.deleteAccountToken(account.tokenHash);
+    await this.store.accounts.delete(account.tokenHash);
   }
 
   /** Removes tokens past their lifetime (they are already refused; this keeps the store small). */
   async purgeExpired(): Promise<number> {
-    return this.store.deleteAccountTokensBefore(Date.now());
+    return this.store.accounts.deleteBefore(Date.now());
   }
 
   /**

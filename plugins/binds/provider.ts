@@ -8,12 +8,12 @@ export function localBindingsProvider(store: Store): IdentityProvider {
     name: 'local-bindings',
     priority: 0,
     capabilities: { media: ['email', 'msisdn'], bulk: true, hashSource: true },
-    lookup: async (threepid: ThreePid) => (await store.getAssociation(threepid.medium, threepid.address))?.mxid ?? null,
+    lookup: async (threepid: ThreePid) => (await store.binds.get(threepid.medium, threepid.address))?.mxid ?? null,
     bulkLookup: async (threepids: ThreePid[]) =>
-      (await store.getAssociations(threepids)).map(({ medium, address, mxid }) => ({ medium, address, mxid })),
+      (await store.binds.getMany(threepids)).map(({ medium, address, mxid }) => ({ medium, address, mxid })),
     mappings: async function* () {
       let batch: Mapping[] = [];
-      for await (const { medium, address, mxid } of store.streamAssociations()) {
+      for await (const { medium, address, mxid } of store.binds.stream()) {
         batch.push({ medium, address, mxid });
         if (batch.length === MAPPING_BATCH_SIZE) {
           yield batch;

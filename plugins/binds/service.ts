@@ -46,7 +46,7 @@ export class BindService {
     const threepid: ThreePid = { medium: session.medium, address: session.address };
     const ts = Date.now();
     const signed = signAssociation(threepid, mxid, ts, serverName, signingKey);
-    await store.putAssociation({ ...threepid, mxid, ts, notBefore: signed.not_before, notAfter: signed.not_after, signed });
+    await store.binds.put({ ...threepid, mxid, ts, notBefore: signed.not_before, notAfter: signed.not_after, signed });
     this.deps.events.emit('bind', { ...threepid, mxid });
 
     const invites = await this.deps.invites.invitesFor(threepid, mxid);
@@ -70,7 +70,7 @@ export class BindService {
         throw forbidden('M_FORBIDDEN', 'The session was not validated for this 3PID');
       }
     }
-    const removed = await this.deps.store.deleteAssociation(normalised.medium, normalised.address, mxid);
+    const removed = await this.deps.store.binds.delete(normalised.medium, normalised.address, mxid);
     if (removed) this.deps.events.emit('unbind', { ...normalised, mxid });
     if (removed && normalised.medium === 'email') await this.sendUnbindNotice(normalised.address, mxid);
   }

@@ -2,7 +2,7 @@
  * Invitations: store-invite, sign-ed25519, and the 3pid/onbind delivery queue that hands
  * pending invites to the bound user's homeserver (`app.invites`, `app.onbind`).
  */
-import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
 import { InviteService, type BoundInvite } from './service.js';
 import { OnbindQueue } from './onbind.js';
 import { inviteRoutes } from './routes.js';
@@ -16,7 +16,7 @@ declare module 'fastify' {
   }
 }
 
-export default fp(async (app) => {
+export default async function invitesPlugin(app: FastifyInstance): Promise<void> {
   const { config } = app;
   const invites = new InviteService(app.store, app.providers, app.mailer, app.signingKey, {
     serverName: config.server.name, apiBaseUrl: publicApiUrl(config), lifetime: config.invites.lifetime, rateLimit: config.invites.rateLimit,
@@ -32,4 +32,4 @@ export default fp(async (app) => {
   runEvery(app, 'purging expired invites', config.validation.purgeInterval, () => invites.purgeExpired());
   app.addHook('onReady', async () => onbind.start());
   app.addHook('onClose', async () => onbind.stop());
-}, { name: 'unisd-invites', dependencies: ['unisd-context', 'unisd-api', 'unisd-federation', 'unisd-email'] });
+}

@@ -122,8 +122,8 @@ export class InviteService {
     const displayName = redactEmail(address);
     const now = Date.now();
     const expiresAt = now + this.options.lifetime;
-    await this.store.putEphemeralKey(ephemeral.publicKeyBase64, expiresAt);
-    await this.store.putInvite({
+    await this.store.invites.putEphemeralKey(ephemeral.publicKeyBase64, expiresAt);
+    await this.store.invites.put({
       token, medium: 'email', address, roomId: request.room_id, sender: request.sender, fields: { ...request },
       ephemeralPublicKey: ephemeral.publicKeyBase64, createdAt: now, expiresAt, deliveredAt: null,
     });
@@ -137,7 +137,7 @@ export class InviteService {
         ephemeral_private_key: encodePrivateKey(ephemeral),
       });
     } catch (err) {
-      await this.store.deleteInvite(token);
+      await this.store.invites.delete(token);
       throw err;
     }
     return {
@@ -156,14 +156,14 @@ export class InviteService {
     requireUserId(mxid);
     const key = decodePrivateKey(privateKey);
     if (!key) throw invalidParam('private_key must be an unpadded base64 ed25519 private key');
-    const invite = await this.store.getInvite(token);
+    const invite = await this.store.invites.get(token);
     if (!invite || invite.expiresAt <= Date.now()) throw notFound('M_UNRECOGNIZED', "Didn't recognize token");
     return signJson({ mxid, sender: invite.sender, token }, this.options.serverName, key);
   }
 
   /** The invites pending for `threepid`, each signed for `mxid` with the long-term key (what the homeserver verifies). */
   async invitesFor(threepid: ThreePid, mxid: string): Promise<BoundInvite[]> {
-    const pending = await this.store.findInvites(threepid.medium, threepid.address, Date.now());
+    const pending = await this.store.invites.find(threepid.medium, threepid.address, Date.now());
     return pending.map((invite) => ({
       medium: invite.medium,
       address: invite.address,
@@ -176,13 +176,13 @@ export class InviteService {
 
   /** Invites a homeserver accepted are no longer pending (sign-ed25519 still finds them until they expire). */
   async delivered(invites: BoundInvite[]): Promise<void> {
-    await this.store.markInvitesDelivered(invites.map((invite) => invite.signed.token), Date.now());
+    await this.store.invites.markDelivered(invites.map((invite) => invite.signed.token), Date.now());
   }
 
   purgeExpired(): Promise<number> {
     this.perAddress.sweep();
     this.perInviter.sweep();
-    return this.store.deleteInvitesBefore(Date.now());
+    return this.store.invites.deleteBefore(Date.now());
   }
 }
 

@@ -26,7 +26,7 @@ export function v1LookupRoutes({ store, providers, signingKey, serverName }: Loo
       handler: async (request) => {
         const { medium, address } = request.query as { medium: string; address: string };
         const threepid = { medium, address: normaliseAddress(medium, address) };
-        const bound = await store.getAssociation(threepid.medium, threepid.address);
+        const bound = await store.binds.get(threepid.medium, threepid.address);
         if (bound) return bound.signed;
         const found = await providers.lookup(threepid);
         return found ? signAssociation(threepid, found.mxid, Date.now(), serverName, signingKey) : {};

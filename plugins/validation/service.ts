@@ -85,9 +85,9 @@ export class ValidationService implements Validation {
   async requestToken(request: TokenRequest): Promise<ValidationSession> {
     this.perRequester.consume(request.requester);
     const now = Date.now();
-    const existing = await this.store.findSession(request.medium, request.address, request.clientSecret);
+    const existing = await this.store.sessions.find(request.medium, request.address, request.clientSecret);
     if (existing && !this.isExpired(existing, now)) return this.resend(existing, request, now);
-    if (existing) await this.store.deleteSession(existing.sid);
+    if (existing) await this.store.sessions.delete(existing.sid);
     return this.start(request, now);
   }
 
@@ -103,7 +103,7 @@ export class ValidationService implements Validation {
       throw badRequest('M_TOKEN_INCORRECT', 'The token is incorrect');
     }
     if (session.validatedAt !== null) return session;
-    await this.store.updateSession(session.sid, { validatedAt: now, updatedAt: now });
+    await this.store.sessions.update(session.sid, { validatedAt: now, updatedAt: now });
     return { ...session, validatedAt: now, updatedAt: now };
   }
 
@@ -117,7 +117,7 @@ export class ValidationService implements Validation {
   /** Deletes sessions past their window; run by the purge job. */
   async purgeExpired(now = Date.now()): Promise<number> {
     for (const limiter of [this.perRequester, this.perAddress, this.perSession]) limiter.sweep(now);
-    return this.store.deleteSessionsBefore(now - this.lifetime);
+    return this.store.sessions.deleteBefore(now - this.lifetime);
   }
 
   private isExpired(session: ValidationSession, now: number): boolean {
@@ -128,7 +128,7 @@ export class ValidationService implements Validation {
   private async session(sid: unknown, clientSecret: unknown, medium?: Medium): Promise<ValidationSession> {
     const id = opaqueId('sid', sid);
     const secret = opaqueId('client_secret', clientSecret);
-    const session = await this.store.getSession(id);
+    const session = await this.store.sessions.get(id);
     if (!session || !constantTimeEqual(session.clientSecret, secret) || (medium !== undefined && session.medium !== medium)) {
       throw notFound('M_NO_VALID_SESSION', 'No valid session was found matching that sid and client secret');
     }
@@ -151,17 +151,17 @@ export class ValidationService implements Validation {
       validatedAt: null,
     };
     try {
-      await this.store.createSession(session);
+      await this.store.sessions.create(session);
     } catch (err) {
       // A concurrent request for the same (medium, address, client_secret) created it first.
-      const winner = await this.store.findSession(request.medium, request.address, request.clientSecret);
+      const winner = await this.store.sessions.find(request.medium, request.address, request.clientSecret);
       if (!winner) throw err;
       return this.resend(winner, request, now);
     }
     try {
       await this.deliver(session, token);
     } catch (err) {
-      await this.store.deleteSession(session.sid);
+      await this.store.sessions.delete(session.sid);
       throw err;
     }
     return session;
@@ -179,7 +179,7 @@ export class ValidationService implements Validation {
       updatedAt: now,
     };
     await this.deliver({ ...session, ...changes }, token);
-    await this.store.updateSession(session.sid, changes);
+    await this.store.sessions.update(session.sid, changes);
     return { ...session, ...changes };
   }
 

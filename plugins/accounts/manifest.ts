@@ -1,0 +1,22 @@
+/** The accounts plugin: identity access tokens and /account. */
+import { definePlugin } from '../../core/plugin/manifest.js';
+import type { SectionValues } from '../../core/config/types.js';
+
+const config = {
+  accounts: {
+    tokenLifetime: { doc: 'Lifetime of identity access tokens; "never" keeps them until logout.', format: 'duration-or-never', default: 0 },
+    allowedHomeservers: { doc: 'Homeserver names allowed to register accounts; empty allows any.', format: 'string-list', default: [] as string[] },
+  },
+};
+
+declare module '../../core/config/types.js' {
+  interface PluginConfigs extends SectionValues<typeof config> {}
+}
+
+export default definePlugin({
+  name: 'accounts',
+  description: 'identity access tokens: /account/register, /account, /account/logout',
+  config,
+  enabled: () => true,
+  plugin: () => import('./index.js'),
+});

@@ -1,0 +1,39 @@
+/** The lookup plugin: which Matrix ID owns a 3PID (v1 lookups; hash lookup's `hashing` section). */
+import { definePlugin } from '../../core/plugin/manifest.js';
+import type { SectionValues } from '../../core/config/types.js';
+import { parseDuration as ms } from '../../core/config/duration.js';
+import { addFormat, commaList } from '../../core/config/formats.js';
+
+export const LOOKUP_ALGORITHMS = ['sha256', 'none'];
+addFormat('lookup-algorithms', `a non-empty list of ${LOOKUP_ALGORITHMS.join(' and/or ')}`,
+  (v) => Array.isArray(v) && v.length > 0 && v.every((item) => LOOKUP_ALGORITHMS.includes(item)), commaList);
+
+/** Where hash tables live (core/store/index.ts selects them); ma1sd's `store` is read as `sql`. */
+export const HASH_STORAGE_TYPES = ['sql', 'in_memory'];
+addFormat('hash-storage-type', `one of ${HASH_STORAGE_TYPES.join(', ')}`,
+  (v) => typeof v === 'string' && HASH_STORAGE_TYPES.includes(v), (text) => (text.trim() === 'store' ? 'sql' : text));
+
+const config = {
+  hashing: {
+    enabled: { doc: 'Hash lookup (MSC2134) with pepper rotation.', format: 'boolean', default: true },
+    pepperLength: { doc: 'Length of the pepper.', format: 'nat', default: 20 },
+    rotationPolicy: { doc: 'When the pepper rotates: per_requests or per_seconds.', format: ['per_requests', 'per_seconds'], default: 'per_seconds' },
+    hashStorageType: { doc: 'Where hashes are kept: sql (the storage backend, shared by instances; `store` is read as sql) or in_memory.', format: 'hash-storage-type', default: 'sql' },
+    algorithms: { doc: 'Lookup algorithms offered: sha256 and/or none (none = plain addresses, like v1 bulk lookup).', format: 'lookup-algorithms', default: ['sha256'] },
+    delay: { doc: 'Rotation period for rotationPolicy per_seconds.', format: 'duration', default: ms('10s') },
+    requests: { doc: 'Lookups between rotations for rotationPolicy per_requests.', format: 'nat', default: 10 },
+  },
+};
+
+declare module '../../core/config/types.js' {
+  interface PluginConfigs extends SectionValues<typeof config> {}
+}
+
+export default definePlugin({
+  name: 'lookup',
+  description: 'lookups: v1 lookup and bulk_lookup through local binds and providers',
+  config,
+  enabled: () => true,
+  dependencies: ['binds'],
+  plugin: () => import('./index.js'),
+});

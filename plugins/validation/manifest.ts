@@ -1,0 +1,32 @@
+/** The validation plugin: 3PID validation sessions. */
+import { definePlugin } from '../../core/plugin/manifest.js';
+import type { SectionValues } from '../../core/config/types.js';
+import { parseDuration as ms } from '../../core/config/duration.js';
+
+const config = {
+  validation: {
+    sessionLifetime: { doc: 'How long a validation session stays usable after its last change (the spec: 24h).', format: 'duration', default: ms('24h') },
+    resend: { doc: 'Re-sending a token for the same send_attempt: always, or on_new_attempt only.', format: ['always', 'on_new_attempt'], default: 'always' },
+    rateLimit: {
+      perAddress: { doc: 'Messages sent to one address per window.', format: 'nat', default: 5 },
+      perRequester: { doc: 'requestToken calls from one IP (an IPv6 client: its /64) per window.', format: 'nat', default: 20 },
+      perSession: { doc: 'Wrong tokens submitted to one session per window before submitToken answers 429 (stops guessing of SMS codes).', format: 'nat', default: 10 },
+      window: { doc: 'Rate limit window.', format: 'duration', default: ms('1h') },
+    },
+    purgeInterval: { doc: 'How often expired sessions, tokens and invites are purged.', format: 'duration', default: ms('10m') },
+    successTemplate: { doc: 'HTML page shown after a browser validates a token; empty for the built-in page.', format: String, default: '' },
+  },
+};
+
+declare module '../../core/config/types.js' {
+  interface PluginConfigs extends SectionValues<typeof config> {}
+}
+
+export default definePlugin({
+  name: 'validation',
+  description: '3PID validation: requestToken, submitToken, getValidated3pid',
+  config,
+  enabled: () => true,
+  dependencies: ['email', 'sms'],
+  plugin: () => import('./index.js'),
+});
