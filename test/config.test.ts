@@ -165,6 +165,13 @@ test('booleans: YAML 1.1 words as ma1sd wrote them, and no surprises from the en
   }
 });
 
+test('hashing.hashStorageType: the seed\'s sql and in_memory, and ma1sd\'s store read as sql', () => {
+  assert.equal(load('hashing:\n  hashStorageType: in_memory\n').hashing.hashStorageType, 'in_memory');
+  assert.equal(load('hashing:\n  hashStorageType: store\n').hashing.hashStorageType, 'sql');
+  assert.equal(loadConfig({ env: { UNISD_HASHING_HASH_STORAGE_TYPE: 'store' } }).hashing.hashStorageType, 'sql');
+  assert.match(configError(() => load('hashing:\n  hashStorageType: disk\n')), /line 2: hashing\.hashStorageType: expected one of sql, in_memory, got "disk"$/);
+});
+
 test('an empty section (every key commented out) is accepted', () => {
   const config = load('memory:\n  # enabled: true\nmatrix:\n  v1: false\n');
   assert.equal(config.memory.enabled, false);
