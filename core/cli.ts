@@ -5,7 +5,7 @@
  */
 import { stringify } from 'yaml';
 import { ConfigError, loadConfiguration, printableConfig } from './config/load.js';
-import { configurationMarkdown } from './config/docs.js';
+import { configurationMarkdown, exampleConfiguration } from './config/docs.js';
 import { describeStartupError, startServer } from './server.js';
 
 const HELP = `unisd — a Matrix identity server
@@ -17,6 +17,8 @@ Usage:
   unisd config keys [-c <file>]     list every configuration key with its environment
                                     variable, default and meaning (Markdown); with -c,
                                     the keys of its plugins.modules too
+  unisd config example [-c <file>]  print config/unisd.example.yaml: every section with
+                                    commented example values (with -c, its plugins' too)
   unisd help, unisd --help          this text
 
 Options:
@@ -65,6 +67,9 @@ async function main(): Promise<void> {
     case 'config keys':
       // With -c, the keys of the external plugins it loads (plugins.modules) are listed too.
       process.stdout.write(configurationMarkdown(file ? (await loadConfiguration({ file })).plugins : undefined));
+      return;
+    case 'config example':
+      process.stdout.write(exampleConfiguration(file ? (await loadConfiguration({ file })).plugins : undefined));
       return;
     case 'start': {
       const { config, plugins } = await loadConfiguration({ file });

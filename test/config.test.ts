@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { ConfigError, envName, loadConfig, printableConfig, schemaKeys, MASK } from '../core/config/load.js';
 import { formatDuration, parseDuration } from '../core/config/duration.js';
-import { configurationMarkdown } from '../core/config/docs.js';
+import { configurationMarkdown, exampleConfiguration } from '../core/config/docs.js';
 
 const root = resolve(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'unisd-config-'));
@@ -302,11 +302,12 @@ test('config/unisd.example.yaml loads and shows every key', () => {
   assert.ok(Object.keys(config.policy.policies).length > 0, 'the example has a terms policy');
   const written = parse(readFileSync(file, 'utf8'));
   const missing = schemaKeys().filter(({ key }) => key.split('.').reduce((n: any, k) => (n && typeof n === 'object' && k in n ? n[k] : undefined), written) === undefined);
-  assert.deepEqual(missing.map((k) => k.key), [], 'add these keys to config/unisd.example.yaml, with a comment');
+  assert.deepEqual(missing.map((k) => k.key), [], 'add these keys to their plugin manifest\'s example (or core/config/example.ts), with a comment');
+  assert.ok(readFileSync(file, 'utf8') === exampleConfiguration(), 'config/unisd.example.yaml is out of date: run `npm run docs`');
 });
 
 test('docs/configuration.md is generated from the schema and up to date', () => {
   const doc = readFileSync(join(root, 'docs/configuration.md'), 'utf8');
-  assert.ok(doc === configurationMarkdown(), 'docs/configuration.md is out of date: run `npx tsx core/cli.ts config keys > docs/configuration.md`');
+  assert.ok(doc === configurationMarkdown(), 'docs/configuration.md is out of date: run `npm run docs`');
   for (const { key, env } of schemaKeys()) assert.ok(doc.includes(`| \`${key}\` | \`${env}\` |`), key);
 });

@@ -1,10 +1,13 @@
 /**
- * docs/configuration.md, generated from the schema by `unisd config keys` so that it cannot
- * drift from the keys the server accepts (test/config.test.ts compares the two).
+ * docs/configuration.md and config/unisd.example.yaml, generated from the schema and the
+ * manifests by `unisd config keys` and `unisd config example` so that they cannot drift from
+ * the keys the server accepts (test/config.test.ts compares them).
  */
 import { describeFormat } from './formats.js';
 import { schemaKeys, writtenValue } from './load.js';
 import type { PluginManifest } from '../plugin/manifest.js';
+import { BUILTIN_PLUGINS } from '../plugins.js';
+import { CORE_EXAMPLE } from './example.js';
 
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
@@ -16,8 +19,8 @@ function defaultCell(value: unknown): string {
 
 const INTRO = `# Configuration reference
 
-<!-- Generated from core/config/schema.ts and the plugins' manifests by \`unisd config keys\`; do not edit by hand:
-     npx tsx core/cli.ts config keys > docs/configuration.md -->
+<!-- Generated from core/config/schema.ts and the plugins' manifests by \`npm run docs\`
+     (\`unisd config keys\`); do not edit by hand. -->
 
 unisd reads its configuration in this order, each step overriding the previous one:
 
@@ -49,4 +52,10 @@ export function configurationMarkdown(plugins?: readonly PluginManifest[]): stri
 | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 `;
+}
+
+/** The example configuration: the core's sections, then each plugin's (those that have some). */
+export function exampleConfiguration(plugins: readonly PluginManifest[] = BUILTIN_PLUGINS): string {
+  const parts = [CORE_EXAMPLE, ...plugins.flatMap((plugin) => (plugin.example ? [plugin.example] : []))];
+  return `${parts.map((part) => part.trim()).join('\n\n')}\n`;
 }

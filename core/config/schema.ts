@@ -6,7 +6,8 @@
  * (`server.bodyLimit` → `UNISD_SERVER_BODY_LIMIT`). Sections named as in ma1sd's documentation
  * accept its snippets as written. Formats are described in ./formats.ts; durations are
  * milliseconds. Adding a key: give it doc, format and default, an example line in
- * config/unisd.example.yaml, then regenerate docs/configuration.md (`unisd config keys`).
+ * ./example.ts (a plugin: in its manifest's `example`), then regenerate docs/configuration.md
+ * and config/unisd.example.yaml (`npm run docs`).
  * `sql`, `synapseSql`, `exec` and `ldap` move to their provider plugins' manifests.
  */
 import { parseDuration } from './duration.js';

@@ -26,6 +26,11 @@ export interface PluginManifest {
   description: string;
   /** Top-level config sections this plugin owns: `{ ldap: { enabled: {…}, … } }`. */
   config?: Record<string, ConfigSection>;
+  /**
+   * Its sections as config/unisd.example.yaml shows them: YAML, every key with an example value
+   * and a comment (`unisd config example` joins the core's and every plugin's).
+   */
+  example?: string;
   /** Whether the loaded configuration turns this plugin on (ma1sd's switches: `c.ldap.enabled`). */
   enabled: (config: Config) => boolean;
   /** Names of plugins registered before this one, whose decorators it uses (`['binds']`). */

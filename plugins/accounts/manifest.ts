@@ -17,6 +17,15 @@ export default definePlugin({
   name: 'accounts',
   description: 'identity access tokens: /account/register, /account, /account/logout',
   config,
+  example: `
+accounts:
+  # Lifetime of the access tokens clients get from /v2/account/register; "never" keeps them
+  # until logout.
+  tokenLifetime: never
+  # Homeservers whose users may register; an empty list allows any.
+  allowedHomeservers:
+    - example.org
+`,
   enabled: () => true,
   plugin: () => import('./index.js'),
 });

@@ -29,6 +29,24 @@ export default definePlugin({
   name: 'email',
   description: 'mail over SMTP from RFC 822 templates (app.mailer)',
   config,
+  example: `
+email:
+  from: Example identity server <noreply@example.org>
+  smtp:
+    host: smtp.example.org
+    port: 587
+    # none, starttls (required upgrade) or tls (implicit TLS, usually port 465).
+    tls: starttls
+    verifyTls: true
+    login: unisd
+    # Secret: prefer UNISD_EMAIL_SMTP_PASSWORD.
+    password: change-me
+  templates:
+    # RFC 822 templates; empty for the built-in ones.
+    validation: ""
+    invite: ""
+    unbind: ""
+`,
   enabled: () => true,
   plugin: () => import('./index.js'),
 });

@@ -27,6 +27,24 @@ export default definePlugin({
   name: 'invites',
   description: 'invitations: store-invite, sign-ed25519, 3pid/onbind delivery',
   config,
+  example: `
+invites:
+  # How long a pending invitation (store-invite) and its ephemeral key stay valid.
+  lifetime: 7d
+  # store-invite mails text partly chosen by the inviter: limit how often one address is mailed
+  # and how many invitations one inviter (v2: the token's user; v1: the client IP) sends. 0: unlimited.
+  rateLimit:
+    perAddress: 10
+    perInviter: 100
+    window: 1h
+
+onbind:
+  # Delivery of 3pid/onbind to homeservers once an invited address is bound; retried with a
+  # doubling delay. 0 attempts = keep trying.
+  maxAttempts: 0
+  initialBackoff: 5s
+  maxBackoff: 1h
+`,
   enabled: () => true,
   dependencies: ['email'],
   plugin: () => import('./index.js'),

@@ -33,6 +33,22 @@ export default definePlugin({
   name: 'lookup',
   description: 'lookups: v1 lookup and bulk_lookup through local binds and providers',
   config,
+  example: `
+hashing:
+  # Hash lookup (v2 /hash_details and /lookup).
+  enabled: true
+  pepperLength: 20
+  # per_seconds: rotate the pepper every \`delay\`; per_requests: after \`requests\` lookups.
+  rotationPolicy: per_seconds
+  # sql (ma1sd's \`store\` too): hashes kept in the storage backend; in_memory: rebuilt at start.
+  hashStorageType: sql
+  # sha256, and none (plain addresses, like the v1 bulk lookup).
+  algorithms:
+    - sha256
+    - none
+  delay: 2d 4h 12m 34s
+  requests: 10
+`,
   enabled: () => true,
   dependencies: ['binds'],
   plugin: () => import('./index.js'),

@@ -47,6 +47,24 @@ export default definePlugin({
   name: 'memory-provider',
   description: 'identity provider: identities written in the configuration (memory.identities)',
   config,
+  example: `
+memory:
+  # Identities written here: the reference provider, handy for tests and small setups.
+  enabled: true
+  # Let hash lookup see these identities.
+  hashEnabled: true
+  identities:
+    - username: alice            # a localpart (needs matrix.domain) or a full @user:server
+      threepids:
+        - medium: email
+          address: alice@example.org
+        - medium: msisdn
+          address: "441632960000"
+    - username: "@bob:example.org"
+      threepids:
+        - medium: email
+          address: bob@example.org
+`,
   enabled: (c) => c.memory.enabled,
   plugin: () => import('./index.js'),
 });

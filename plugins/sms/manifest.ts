@@ -23,6 +23,18 @@ export default definePlugin({
   name: 'sms',
   description: 'SMS connector for msisdn validation (app.sms)',
   config,
+  example: `
+sms:
+  # none or twilio.
+  connector: twilio
+  template: Your example.org validation code is {token}
+  twilio:
+    accountSid: AC00000000000000000000000000000000
+    # Secret: prefer UNISD_SMS_TWILIO_AUTH_TOKEN.
+    authToken: change-me
+    from: "+15550000000"
+    baseUrl: https://api.twilio.com
+`,
   enabled: () => true,
   plugin: () => import('./index.js'),
 });

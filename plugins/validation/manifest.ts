@@ -26,6 +26,23 @@ export default definePlugin({
   name: 'validation',
   description: '3PID validation: requestToken, submitToken, getValidated3pid',
   config,
+  example: `
+validation:
+  # Validation of email addresses and phone numbers (3PID sessions).
+  sessionLifetime: 24h
+  # Re-send a token on every requestToken (always), or only when send_attempt grows.
+  resend: on_new_attempt
+  rateLimit:
+    # Per window: messages to one address, requestToken calls from one client address, wrong
+    # tokens tried on one session.
+    perAddress: 5
+    perRequester: 20
+    perSession: 10
+    window: 1h
+  purgeInterval: 10m
+  # HTML page shown after a browser follows a validation link; empty for the built-in one.
+  successTemplate: ""
+`,
   enabled: () => true,
   dependencies: ['email', 'sms'],
   plugin: () => import('./index.js'),
