@@ -23,8 +23,10 @@ server:
   # Listen address and port. Behind a reverse proxy keep 127.0.0.1.
   host: 127.0.0.1
   port: 8090
-  # Trust X-Forwarded-For/-Proto from the reverse proxy (rate limits use the client address).
-  trustProxy: true
+  # The reverse proxies in front of unisd (addresses or CIDR ranges): requests from them are
+  # counted under the client address they append to X-Forwarded-For. false: no proxy.
+  # (true is refused: it would believe the left-most entry, which the client writes.)
+  trustProxy: ["127.0.0.1"]
   # Largest request body in bytes; larger requests get 413 M_TOO_LARGE.
   bodyLimit: 1048576
   # On SIGTERM, how long in-flight requests may take before the process exits anyway.
@@ -75,6 +77,14 @@ federation:
     - 10.1.2.3
   verifyTls: true
   cacheTtl: 24h
+  # Requests made because a caller named a server (register's OpenID check, key fetches for
+  # X-Matrix signed unbinds): at most maxConcurrent at once and maxQueued waiting, then 429;
+  # each client network (IPv4 address, IPv6 /64) may cause perClient per window. 0: unlimited.
+  maxConcurrent: 32
+  maxQueued: 128
+  rateLimit:
+    perClient: 60
+    window: 1h
 
 providers:
   # Deadline of one identity provider call: a provider that misses it (or fails) is skipped for

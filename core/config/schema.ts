@@ -25,7 +25,10 @@ export const schema = {
     publicUrl: { doc: 'Public URL clients and mail recipients reach this server at (validation links, key_validity_url).', format: 'http-url', default: 'http://localhost:8090' },
     host: { doc: 'Address to listen on.', format: String, default: '127.0.0.1' },
     port: { doc: 'Port to listen on.', format: 'port', default: 8090 },
-    trustProxy: { doc: 'Trust X-Forwarded-* headers from a reverse proxy.', format: 'boolean', default: false },
+    trustProxy: {
+      doc: 'Addresses or CIDR ranges of the reverse proxies in front of unisd: a request from one of them is taken to come from the right-most X-Forwarded-For entry no trusted proxy wrote (rate limits count that client). false: none (X-Forwarded-* ignored). true is refused.',
+      format: 'trust-proxy', default: false as false | string[],
+    },
     bodyLimit: { doc: 'Largest request body accepted, in bytes (larger → 413 M_TOO_LARGE).', format: 'nat', default: 1_048_576 },
     shutdownTimeout: { doc: 'How long SIGTERM waits for in-flight requests before closing.', format: 'duration', default: ms('10s') },
     tls: {
@@ -60,6 +63,12 @@ export const schema = {
     allowedAddresses: { doc: 'Addresses or CIDR ranges exempt from the SSRF guard (private, loopback, link-local are refused otherwise).', format: 'address-list', default: [] as string[] },
     verifyTls: { doc: 'Verify homeservers\' TLS certificates. Turn off only for tests or closed networks.', format: 'boolean', default: true },
     cacheTtl: { doc: 'Cache lifetime of a server name resolution whose /.well-known/matrix/server answer has no Cache-Control max-age (at most 48h).', format: 'duration', default: ms('24h') },
+    maxConcurrent: { doc: 'Outbound requests made for callers (register\'s OpenID check, key fetches for X-Matrix signed unbinds) that run at once (0: no cap).', format: 'nat', default: 32 },
+    maxQueued: { doc: 'Callers\' outbound requests that may wait for one of federation.maxConcurrent; past it 429 M_LIMIT_EXCEEDED.', format: 'nat', default: 128 },
+    rateLimit: {
+      perClient: { doc: 'Outbound requests one client network (IPv4 address, IPv6 /64) may make unisd send per window: each register, each X-Matrix unbind whose keys are not cached; past it 429 M_LIMIT_EXCEEDED (0: unlimited).', format: 'nat', default: 60 },
+      window: { doc: 'Window of federation.rateLimit.perClient.', format: 'duration', default: ms('1h') },
+    },
   },
   plugins: {
     modules: { doc: 'Plugins loaded from outside unisd: paths (relative to the working directory) or package names of modules whose default export is a plugin manifest (docs/plugins.md).', format: 'string-list', default: [] as string[] },

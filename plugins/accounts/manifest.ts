@@ -6,6 +6,7 @@ const config = {
   accounts: {
     tokenLifetime: { doc: 'Lifetime of identity access tokens; "never" keeps them until logout.', format: 'duration-or-never', default: 0 },
     allowedHomeservers: { doc: 'Homeserver names allowed to register accounts; empty allows any.', format: 'string-list', default: [] as string[] },
+    maxTokensPerUser: { doc: 'Access tokens one user may hold (one per client that registered); a new one beyond it revokes that user\'s oldest (0: no cap).', format: 'nat', default: 100 },
   },
 };
 
@@ -25,6 +26,9 @@ accounts:
   # Homeservers whose users may register; an empty list allows any.
   allowedHomeservers:
     - example.org
+  # Tokens one user may hold (each client that registers gets one); a new one beyond it
+  # revokes the user's oldest. 0: no cap.
+  maxTokensPerUser: 100
 `,
   enabled: () => true,
   plugin: () => import('./index.js'),

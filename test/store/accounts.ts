@@ -29,4 +29,16 @@ export function accountsSuite(store: () => Store): void {
     await assert.rejects(store().accounts.delete(OPERATOR));
     assert.notEqual(await store().accounts.get('th'), null);
   });
+
+  it('keeps a user\'s newest account tokens and deletes the oldest beyond the cap, other users untouched', async () => {
+    for (let i = 0; i < 5; i++) await store().accounts.put({ tokenHash: `capped-${i}`, userId: '@many:example.org', createdAt: NOW + i, expiresAt: null });
+    await store().accounts.put({ tokenHash: 'other-user', userId: '@other:example.org', createdAt: NOW - 10, expiresAt: null });
+    assert.equal(await store().accounts.deleteOldest('@many:example.org', 3), 2);
+    for (const [i, kept] of [[0, false], [1, false], [2, true], [3, true], [4, true]] as const) {
+      assert.equal(await store().accounts.get(`capped-${i}`) !== null, kept, `capped-${i}`);
+    }
+    assert.notEqual(await store().accounts.get('other-user'), null);
+    assert.equal(await store().accounts.deleteOldest('@many:example.org', 3), 0);
+    assert.equal(await store().accounts.deleteOldest('@nobody:example.org', 0), 0);
+  });
 }

@@ -13,7 +13,7 @@ export class MongoAccountTokens implements AccountTokenStore {
   }
 
   async init(): Promise<void> {
-    await this.tokens.createIndexes([{ key: { expiresAt: 1 }, name: 'expiry' }]);
+    await this.tokens.createIndexes([{ key: { expiresAt: 1 }, name: 'expiry' }, { key: { userId: 1, createdAt: -1 }, name: 'user_created' }]);
   }
 
   async put(t: AccountToken): Promise<void> {
@@ -35,5 +35,12 @@ export class MongoAccountTokens implements AccountTokenStore {
   async deleteBefore(expiresBefore: number): Promise<number> {
     // $lt on a number never matches null (comparisons stay within one BSON type): tokens without expiry stay.
     return (await this.tokens.deleteMany({ expiresAt: { $lt: integer(expiresBefore, 'expiresBefore') } })).deletedCount;
+  }
+
+  async deleteOldest(userId: string, keep: number): Promise<number> {
+    const beyond = await this.tokens.find({ userId: text(userId, 'userId') }, { projection: { _id: 1 } })
+      .sort({ createdAt: -1, _id: -1 }).skip(integer(keep, 'keep')).toArray();
+    if (beyond.length === 0) return 0;
+    return (await this.tokens.deleteMany({ _id: { $in: beyond.map((doc) => doc._id) } })).deletedCount;
   }
 }

@@ -15,4 +15,6 @@ export interface AccountTokenStore {
   delete(tokenHash: string): Promise<void>;
   /** Purges expired tokens; tokens with expiresAt null are never purged. */
   deleteBefore(expiresBefore: number): Promise<number>;
+  /** Deletes the user's tokens but the `keep` newest (by createdAt); returns how many went. */
+  deleteOldest(userId: string, keep: number): Promise<number>;
 }

@@ -6,7 +6,7 @@ export interface PendingInvite extends ThreePid {
   token: string;
   roomId: string;
   sender: string;
-  /** Every field of the store-invite request, for templates and onbind. */
+  /** The spec's display fields of the store-invite request (room_name, sender_display_name…), never the whole body. */
   fields: Record<string, unknown>;
   ephemeralPublicKey: string;
   createdAt: number;

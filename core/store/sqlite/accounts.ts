@@ -6,6 +6,7 @@ export const ACCOUNTS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS account_tokens (
   token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER);
 CREATE INDEX IF NOT EXISTS account_tokens_expiry ON account_tokens (expires_at);
+CREATE INDEX IF NOT EXISTS account_tokens_user ON account_tokens (user_id, created_at);
 `;
 
 export class SqliteAccountTokens implements AccountTokenStore {
@@ -26,5 +27,10 @@ export class SqliteAccountTokens implements AccountTokenStore {
 
   async deleteBefore(expiresBefore: number): Promise<number> {
     return this.db.prepared('DELETE FROM account_tokens WHERE expires_at IS NOT NULL AND expires_at < ?').run(expiresBefore).changes;
+  }
+
+  async deleteOldest(userId: string, keep: number): Promise<number> {
+    return this.db.prepared(`DELETE FROM account_tokens WHERE token_hash IN (
+      SELECT token_hash FROM account_tokens WHERE user_id = ? ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?)`).run(userId, keep).changes;
   }
 }
