@@ -11,7 +11,7 @@ declare module 'fastify' {
 }
 
 export default async function accountsPlugin(app: FastifyInstance): Promise<void> {
-  const accounts = new AccountService(app.store, app.federation, app.config.accounts, app.log.child({ plugin: 'accounts' }));
+  const accounts = new AccountService(app.store.accounts, app.federation, app.config.accounts, app.log.child({ plugin: 'accounts' }));
   app.decorate('accounts', accounts);
   app.identityApi.add(...accountRoutes(accounts));
   runEvery(app, 'purging expired access tokens', app.config.validation.purgeInterval, () => accounts.purgeExpired());

@@ -10,9 +10,9 @@ import { localBindingsProvider } from './provider.js';
 export default async function bindsPlugin(app: FastifyInstance): Promise<void> {
   const { store, signingKey, providers, events } = app;
   const serverName = app.config.server.name;
-  providers.register(localBindingsProvider(store), { local: true });
+  providers.register(localBindingsProvider(store.binds), { local: true });
   const binds = new BindService({
-    store, validation: app.validation, invites: app.invites, onbind: app.onbind, mailer: app.mailer,
+    binds: store.binds, validation: app.validation, invites: app.invites, onbind: app.onbind, mailer: app.mailer,
     signingKey, serverName, events, log: app.log.child({ plugin: 'binds' }),
   });
   app.identityApi.add(...bindRoutes(binds, app.xmatrix));

@@ -11,6 +11,6 @@ import { v1LookupRoutes } from './v1-routes.js';
 export default async function lookupPlugin(app: FastifyInstance): Promise<void> {
   const { store, providers, signingKey, config } = app;
   const budget = new RateLimiter(config.lookup.rateLimit.perClient, config.lookup.rateLimit.window);
-  app.identityApi.add(...v1LookupRoutes({ store, providers, signingKey, serverName: config.server.name, maxAddresses: config.hashing.maxAddresses, budget }));
+  app.identityApi.add(...v1LookupRoutes({ binds: store.binds, providers, signingKey, serverName: config.server.name, maxAddresses: config.hashing.maxAddresses, budget }));
   runEvery(app, 'forgetting refilled lookup budgets', config.validation.purgeInterval, async () => budget.sweep());
 }

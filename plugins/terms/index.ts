@@ -9,7 +9,7 @@ declare module 'fastify' {
 }
 
 export default async function termsPlugin(app: FastifyInstance): Promise<void> {
-  const terms = new TermsService(app.store, app.config.policy.policies);
+  const terms = new TermsService(app.store.terms, app.config.policy.policies);
   app.decorate('terms', terms);
   app.identityApi.add(
     { method: 'GET', url: '/terms', apis: ['v2'], auth: 'none', handler: async () => terms.describe() },

@@ -19,7 +19,7 @@ declare module 'fastify' {
 export default async function validationPlugin(app: FastifyInstance): Promise<void> {
   const { validation: settings, sms } = app.config;
   const service = new ValidationService({
-    store: app.store,
+    sessions: app.store.sessions,
     mailer: app.mailer,
     sms: app.sms,
     settings,
