@@ -6,7 +6,9 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -54,6 +56,27 @@ test('the example plugin, loaded by path from outside the repository, serves v1 
   });
   assert.equal(bulk.statusCode, 200);
   assert.deepEqual(bulk.json(), { threepids: [['email', 'alice@example.org', '@alice:example.org'], ['msisdn', '15551234567', '@bob:example.org']] });
+});
+
+test('a unisd process started with the example plugin in plugins.modules answers a v1 lookup through it over HTTP', async (t) => {
+  const config = yamlFile(withExample(`csvDirectory:\n  enabled: true\n  file: "${csv}"\n`)
+    .replace('level: silent', 'level: info').replace('name: id.example.test', 'name: id.example.test\n  port: 0')
+    .replace('path: ":memory:"', `path: "${join(outside, 'process.db')}"\nkeys:\n  path: "${join(outside, 'signing.key')}"`));
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('UNISD_')));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'core/cli.ts', 'start', '-c', config], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = once(child, 'exit');
+  t.after(async () => { child.kill('SIGTERM'); await exited; });
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => { stderr += chunk; });
+  let base: string | undefined;
+  for await (const line of createInterface({ input: child.stdout! })) {
+    base = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line)?.[1];
+    if (base) break;
+  }
+  assert.ok(base, `unisd listens (stderr: ${stderr})`);
+  const res = await fetch(`${base}/_matrix/identity/api/v1/lookup?medium=msisdn&address=15551234567`);
+  assert.equal(res.status, 200);
+  assert.equal((await res.json() as { mxid: string }).mxid, '@bob:example.org');
 });
 
 test('the example plugin\'s own test passes from outside the repository', async () => {
