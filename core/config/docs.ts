@@ -42,16 +42,26 @@ Keys marked *secret* are masked by \`unisd config check\` and never appear in er
 A commented example of every section is in [config/unisd.example.yaml](../config/unisd.example.yaml).
 `;
 
-export function configurationMarkdown(plugins?: readonly PluginManifest[]): string {
-  const rows = schemaKeys(plugins).map(({ key, env, spec }) => {
+const HEADER = `| Key | Environment variable | Default | Expected | Description |
+| --- | --- | --- | --- | --- |`;
+
+/** One table per owner of sections: the core, then each plugin that has some, with its description. */
+export function configurationMarkdown(plugins: readonly PluginManifest[] = BUILTIN_PLUGINS): string {
+  const owner = new Map<string, PluginManifest>();
+  for (const plugin of plugins) for (const section of Object.keys(plugin.config ?? {})) owner.set(section, plugin);
+  const tables = new Map<PluginManifest | null, string[]>([[null, []]]);
+  for (const { key, env, spec } of schemaKeys(plugins)) {
+    const plugin = owner.get(key.split('.')[0]) ?? null;
     const doc = spec.sensitive ? `${spec.doc} *secret*` : spec.doc;
-    return `| \`${key}\` | \`${env}\` | ${cell(defaultCell(writtenValue(spec, spec.default)))} | ${cell(describeFormat(spec))} | ${cell(doc)} |`;
+    const rows = tables.get(plugin) ?? [];
+    rows.push(`| \`${key}\` | \`${env}\` | ${cell(defaultCell(writtenValue(spec, spec.default)))} | ${cell(describeFormat(spec))} | ${cell(doc)} |`);
+    tables.set(plugin, rows);
+  }
+  const sections = [...tables].map(([plugin, rows]) => {
+    const title = plugin ? `## Plugin \`${plugin.name}\`: ${plugin.description}` : '## Core';
+    return `${title}\n\n${HEADER}\n${rows.join('\n')}\n`;
   });
-  return `${INTRO}
-| Key | Environment variable | Default | Expected | Description |
-| --- | --- | --- | --- | --- |
-${rows.join('\n')}
-`;
+  return `${INTRO}\n${sections.join('\n')}`;
 }
 
 /** The example configuration: the core's sections, then each plugin's (those that have some). */

@@ -25,7 +25,7 @@ const config = {
     maxAddresses: { doc: 'Most addresses one bulk lookup may ask; more is 400 M_TOO_LARGE.', format: 'nat', default: 10_000 },
     pepperLength: { doc: 'Length of the pepper.', format: 'nat', default: 20 },
     rotationPolicy: { doc: 'When the pepper rotates: per_requests or per_seconds.', format: ['per_requests', 'per_seconds'], default: 'per_seconds' },
-    hashStorageType: { doc: 'Where hashes are kept: sql (the storage backend, shared by instances; `store` is read as sql) or in_memory.', format: 'hash-storage-type', default: 'sql' },
+    hashStorageType: { doc: 'Where hashes are kept: sql (the storage backend, shared by instances; `store` is read as sql) or in_memory.', format: 'hash-storage-type', default: 'sql' as 'sql' | 'in_memory' },
     algorithms: { doc: 'Lookup algorithms offered: sha256 and/or none (none = plain addresses, like v1 bulk lookup).', format: 'lookup-algorithms', default: ['sha256'] },
     delay: { doc: 'Rotation period for rotationPolicy per_seconds.', format: 'duration', default: ms('10s') },
     requests: { doc: 'Lookups between rotations for rotationPolicy per_requests.', format: 'nat', default: 10 },
