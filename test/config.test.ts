@@ -105,7 +105,7 @@ test('every ```.yaml snippet of the seed loads unchanged', { skip: seedFile ? fa
 
   const { hashing } = find('hashing:');
   assert.deepEqual(hashing, {
-    enabled: true, pepperLength: 20, rotationPolicy: 'per_requests', hashStorageType: 'sql',
+    enabled: true, maxAddresses: 10_000, pepperLength: 20, rotationPolicy: 'per_requests', hashStorageType: 'sql',
     algorithms: ['none', 'sha256'], delay: 120_000, requests: 10,
   });
   assert.equal(find('synapseSql:').synapseSql.lookup.query, 'select user_id as mxid, medium, address from user_threepid_id_server');
