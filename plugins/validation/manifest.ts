@@ -6,7 +6,7 @@ import { parseDuration as ms } from '../../core/config/duration.js';
 const config = {
   validation: {
     sessionLifetime: { doc: 'How long a validation session stays usable after its last change (the spec: 24h).', format: 'duration', default: ms('24h') },
-    resend: { doc: 'Re-sending a token for the same send_attempt: always, or on_new_attempt only.', format: ['always', 'on_new_attempt'], default: 'always' },
+    resend: { doc: 'When requestToken sends a new token for an existing session (validated or not): on_new_attempt (the spec: only when send_attempt is greater than the last one seen) or always (every request).', format: ['on_new_attempt', 'always'], default: 'on_new_attempt' },
     rateLimit: {
       perAddress: { doc: 'Messages sent to one address per window.', format: 'nat', default: 5 },
       perRequester: { doc: 'requestToken calls from one IP (an IPv6 client: its /64) per window.', format: 'nat', default: 20 },
@@ -30,7 +30,9 @@ export default definePlugin({
 validation:
   # Validation of email addresses and phone numbers (3PID sessions).
   sessionLifetime: 24h
-  # Re-send a token on every requestToken (always), or only when send_attempt grows.
+  # A requestToken for an existing session (validated or not) sends a new token only when
+  # send_attempt is greater than the last one seen (on_new_attempt, the spec's rule), or on every
+  # request (always).
   resend: on_new_attempt
   rateLimit:
     # Per window: messages to one address, requestToken calls from one client address, wrong
