@@ -14,7 +14,7 @@ import { schema } from './schema.js';
 import { commaList, describeFormat, isPlainObject, type ConfigKey } from './formats.js';
 import { formatDuration } from './duration.js';
 import type { Config } from './types.js';
-import type { PluginManifest } from '../plugin/manifest.js';
+import type { ConfigSection, PluginManifest } from '../plugin/manifest.js';
 import { checkPlugins, importPluginModules } from '../plugin/loader.js';
 import { BUILTIN_PLUGINS } from '../plugins.js';
 
@@ -34,7 +34,7 @@ export interface LoadOptions {
   plugins?: readonly PluginManifest[];
 }
 
-interface Section { [name: string]: Section | ConfigKey }
+type Section = ConfigSection;
 
 const isKey = (node: unknown): node is ConfigKey =>
   typeof node === 'object' && node !== null && 'doc' in node && 'default' in node;
