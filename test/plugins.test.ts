@@ -96,6 +96,16 @@ test('a plugin needing a decorator nobody provides fails in one line', async () 
   assert.equal(describeStartupError(error), 'plugin error: unisd-wants-mailer needs app.mailer, which no loaded plugin provides');
 });
 
+test('an enabled plugin whose module fails to import, or exports no function, stops the start in one line naming it', async () => {
+  const broken = definePlugin({ name: 'broken', description: 'test', enabled: () => true, plugin: async () => { throw new Error('SyntaxError in index.js\n    at somewhere'); } });
+  const error = await build([broken]).then(() => null, (err: unknown) => err);
+  assert.equal(describeStartupError(error), 'plugin error: broken: cannot load its plugin: SyntaxError in index.js');
+  const empty = definePlugin({ name: 'empty', description: 'test', enabled: () => true, plugin: async () => ({}) as never });
+  assert.equal(describeStartupError(await build([empty]).then(() => null, (err: unknown) => err)), 'plugin error: empty: its plugin module has no default export function');
+  const disabled = definePlugin({ ...broken, enabled: () => false });
+  await (await build([disabled])).close();
+});
+
 test('registration order: each plugin after its dependencies, otherwise in list order', () => {
   const order = pluginOrder([
     manifest('a', () => true, ['c']), manifest('b', () => true), manifest('c', () => true, ['d']), manifest('d', () => true), manifest('e', () => true, ['b']),
