@@ -4,8 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import fp from 'fastify-plugin';
-import type { Config } from '../../core/config/load.js';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../core/config/types.js';
 import { urlHost } from '../../core/federation/server-name.js';
 import { operatorFilter } from './filters.js';
 import { LdapPool } from './pool.js';
@@ -56,6 +56,6 @@ export function ldapProvider(config: Config): LdapProvider {
   });
 }
 
-export default fp(async (app) => {
+export default async function ldapPlugin(app: FastifyInstance): Promise<void> {
   app.providers.register(ldapProvider(app.config));
-}, { name: 'unisd-ldap', dependencies: ['unisd-context'] });
+}
