@@ -396,6 +396,7 @@ describe('ldap config', () => {
     assert.match(error({ filter: '(uid=alice' }), /^config error in overrides: ldap\.filter: expected an LDAP filter/);
     assert.match(error({ identity: { medium: { email: 'mail=%3pid)' } } }), /^config error in overrides: ldap\.identity\.medium\.email: expected an LDAP filter/);
     assert.match(error({ identity: { medium: { fax: '(fax=%3pid)' } } }), /^config error in overrides: ldap\.identity\.medium\.fax: unknown key, expected email or msisdn/);
+    assert.match(error({ connection: { poolSize: 0 } }), /^config error in overrides: ldap\.connection\.poolSize: expected a whole number, 1 or more/);
     assert.match(error({ connection: { servers: ['https://ldap.example.org'] } }), /^config error in overrides: ldap\.connection\.servers\[0\]: expected an LDAP URL/);
   });
 

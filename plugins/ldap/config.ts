@@ -36,6 +36,12 @@ function checkMediumQueries(value: unknown): void {
   }
 }
 
+const AT_LEAST_ONE = 'a whole number, 1 or more';
+
+function checkAtLeastOne(value: unknown): void {
+  if ((value as number) < 1) throw new Error(`expected ${AT_LEAST_ONE}`);
+}
+
 const SERVER_URL = /^ldaps?:\/\/(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?\/?$/;
 
 function checkServers(value: unknown): void {
@@ -64,7 +70,7 @@ export const ldapSection = {
     baseDn: { doc: 'One base DN (ma1sd\'s deprecated key, added to baseDNs).', format: String, default: '' },
     baseDNs: { doc: 'Base DNs searched (subtree), in order.', format: 'string-list', default: [] as string[] },
     timeout: { doc: 'Deadline to connect and bind to one server, and of each search request; a server missing it counts as down for 30s and the next one is tried.', format: 'duration', default: parseDuration('2s') },
-    poolSize: { doc: 'Connections to the directory open at once (reused between lookups); more lookups wait for one.', format: 'nat', default: 4 },
+    poolSize: { doc: 'Connections to the directory open at once (reused between lookups); more lookups wait for one.', format: 'nat', default: 4, check: checkAtLeastOne, expected: AT_LEAST_ONE },
   },
   attribute: {
     uid: {
@@ -85,7 +91,7 @@ export const ldapSection = {
       format: Object, default: {} as Record<string, string>, check: checkMediumQueries, expected: MEDIUM_QUERIES_EXPECTED,
     },
     lookup: { doc: 'Same as ldap.lookup (the key ma1sd\'s code reads).', format: 'boolean', default: false },
-    pageSize: { doc: 'Entries per page when the hash source reads the directory (RFC 2696); at most the server\'s limit (OpenLDAP 500, Active Directory 1000).', format: 'nat', default: 500 },
+    pageSize: { doc: 'Entries per page when the hash source reads the directory (RFC 2696); at most the server\'s limit (OpenLDAP 500, Active Directory 1000).', format: 'nat', default: 500, check: checkAtLeastOne, expected: AT_LEAST_ONE },
   },
   auth: {
     filter: { doc: 'ma1sd\'s authentication filter (a feature unisd does not have; accepted, unused).', format: String, default: '' },

@@ -42,7 +42,7 @@ export function ldapProvider(config: Config): LdapProvider {
     pool: new LdapPool({
       servers, startTls: connection.startTls, tls,
       bindDn: connection.bindDn, bindPassword: connection.bindPassword,
-      timeout: connection.timeout, size: Math.max(1, connection.poolSize),
+      timeout: connection.timeout, size: connection.poolSize,
     }),
     baseDNs,
     filter: operatorFilter(ldap.identity.filter || ldap.filter),
@@ -52,7 +52,7 @@ export function ldapProvider(config: Config): LdapProvider {
     queries,
     token: ldap.identity.token,
     hashSource: ldap.lookup || ldap.identity.lookup,
-    pageSize: Math.max(1, ldap.identity.pageSize),
+    pageSize: ldap.identity.pageSize,
   });
 }
 
