@@ -33,7 +33,6 @@ export interface LdapProviderOptions {
   hashSource: boolean;
   /** Entries per page of the hash source's paged search. */
   pageSize: number;
-  priority?: number;
 }
 
 /** 3PIDs per search of a bulk lookup: one OR filter, kept small enough for any server. */
@@ -61,7 +60,8 @@ function searchForms(medium: LdapMedium, address: string): string[] {
 
 export class LdapProvider implements IdentityProvider {
   readonly name = 'ldap';
-  readonly priority: number;
+  /** After the memory provider (10), as in ma1sd. */
+  readonly priority = 20;
   readonly capabilities: IdentityProvider['capabilities'];
   /** Entries or values skipped since start: no usable uid, or an address that is not one (for metrics). */
   skipped = 0;
@@ -69,7 +69,6 @@ export class LdapProvider implements IdentityProvider {
   private readonly readAttributes: string[];
 
   constructor(private readonly options: LdapProviderOptions) {
-    this.priority = options.priority ?? 20;
     this.media = (['email', 'msisdn'] as const).filter((m) => options.attributes[m].length > 0 || options.queries[m]);
     this.capabilities = { media: this.media, bulk: true, hashSource: options.hashSource };
     this.readAttributes = [options.uid.attribute, ...options.attributes.email, ...options.attributes.msisdn];
