@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import { ConfigError, loadConfiguration, printableConfig } from './config/load.js';
 import { configurationMarkdown, exampleConfiguration } from './config/docs.js';
 import { describeStartupError, startServer } from './server.js';
+import { IMPORT_HELP, importCommand, SourceError, takeImportOptions, type ImportArgs } from './import/command.js';
 
 const HELP = `unisd — a Matrix identity server
 
@@ -19,7 +20,7 @@ Usage:
                                     the keys of its plugins.modules too
   unisd config example [-c <file>]  print config/unisd.example.yaml: every section with
                                     commented example values (with -c, its plugins' too)
-  unisd help, unisd --help          this text
+${IMPORT_HELP}  unisd help, unisd --help          this text
 
 Options:
   -c, --config <file>   YAML configuration file (also: UNISD_CONFIG). Without one,
@@ -31,12 +32,14 @@ hashing.pepperLength is UNISD_HASHING_PEPPER_LENGTH. See config/unisd.example.ya
 
 class UsageError extends Error {}
 
-function parseArgs(argv: string[]): { command: string; file?: string } {
+function parseArgs(argv: string[]): { command: string; file?: string; importArgs: Partial<ImportArgs> } {
+  const { options: importArgs, rest } = argv[0] === 'import' ? takeImportOptions(argv) : { options: {}, rest: argv };
+  argv = rest;
   const words: string[] = [];
   let file: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '-h' || arg === '--help') return { command: 'help' };
+    if (arg === '-h' || arg === '--help') return { command: 'help', importArgs };
     if (arg === '-c' || arg === '--config') {
       file = argv[++i];
       if (!file) throw new UsageError(`${arg} needs a file name`);
@@ -48,12 +51,18 @@ function parseArgs(argv: string[]): { command: string; file?: string } {
       words.push(arg);
     }
   }
-  return { command: words.join(' ') || 'start', file };
+  return { command: words.join(' ') || 'start', file, importArgs };
 }
 
 async function main(): Promise<void> {
-  const { command, file } = parseArgs(process.argv.slice(2));
+  const { command, file, importArgs } = parseArgs(process.argv.slice(2));
   switch (command) {
+    case 'import sydent':
+    case 'import ma1sd': {
+      const { config } = await loadConfiguration({ file });
+      await importCommand({ dryRun: false, overwrite: false, db: '', config: '', ...importArgs, from: command.slice('import '.length) }, config);
+      return;
+    }
     case 'help':
       process.stdout.write(HELP);
       return;
@@ -82,7 +91,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  const message = err instanceof ConfigError || err instanceof UsageError ? err.message : describeStartupError(err);
+  const message = err instanceof ConfigError || err instanceof UsageError || err instanceof SourceError ? err.message : describeStartupError(err);
   process.stderr.write(`unisd: ${message}\n`);
   process.exit(1);
 });
