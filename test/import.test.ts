@@ -6,7 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -321,4 +322,47 @@ test('ma1sd on PostgreSQL: the same, read in a read-only transaction', async (t)
   const rows = await count();
   await checkMa1sdImport(t, url.toString(), configPath, key, mxid);
   assert.equal(await count(), rows, 'the ma1sd database is untouched');
+});
+
+/** Runs `unisd <args>` from the sources, as an operator does. */
+function unisd(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const root = join(import.meta.dirname, '..');
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('UNISD_')));
+  return new Promise((done) => {
+    execFile(process.execPath, ['--import', 'tsx', 'core/cli.ts', ...args], { cwd: root, env }, (err, stdout, stderr) => {
+      done({ code: err ? (err as { code?: number }).code ?? null : 0, stdout, stderr });
+    });
+  });
+}
+
+test('the unisd import command: a dry run prints the report, an import writes, a conflict stops it with one line', async () => {
+  const fixture = sydent('sydent-cli');
+  const dir = join(work, 'cli');
+  mkdirSync(dir, { recursive: true });
+  const yaml = join(dir, 'unisd.yaml');
+  writeFileSync(yaml, `server:\n  name: ${SERVER}\nstorage:\n  sqlite:\n    path: ${join(dir, 'unisd.db')}\nkeys:\n  path: ${join(dir, 'signing.key')}\n`);
+  const args = ['import', 'sydent', '--db', fixture.dbPath, '--config', fixture.configPath, '-c', yaml];
+
+  const dry = await unisd([...args, '--dry-run']);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /^binds \(local_threepid_associations\): 7 read, 3 to import, 0 already there, 0 conflicting, 4 skipped$/m);
+  assert.equal(existsSync(join(dir, 'signing.key')), false);
+
+  const run = await unisd(args);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^binds \(local_threepid_associations\): 7 read, 3 new/m);
+  assert.equal(readFileSync(join(dir, 'signing.key'), 'utf8'), `ed25519 0 ${readFileSync(fixture.configPath, 'utf8').match(/ed25519 0 (\S+)/)![1]}\n`);
+
+  // Another sydent whose alice is someone else: the store disagrees, nothing is written.
+  const other = sydentFixture(join(work, 'sydent-cli-other'), SERVER, { binds: [{ medium: 'email', address: 'alice@example.org', mxid: '@eve:example.org', ts: Date.now() }] });
+  const refused = await unisd(['import', 'sydent', '--db', other.dbPath, '--config', other.configPath, '-c', yaml]);
+  assert.equal(refused.code, 1);
+  const lines = refused.stderr.split('\n').filter(Boolean);
+  assert.equal(lines.length, 1, refused.stderr);
+  assert.match(lines[0]!, /^unisd: the store already holds different data for 2 entries .*nothing was imported\. --overwrite replaces them$/);
+
+  const missing = await unisd(['import', 'sydent', '--db', join(dir, 'nope.db'), '--config', fixture.configPath, '-c', yaml]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^unisd: cannot open .*nope\.db read-only/);
+  assert.equal(existsSync(join(dir, 'nope.db')), false, 'a missing source is not created');
 });
