@@ -6,11 +6,11 @@
 import type { Config } from '../config/load.js';
 import { openStore } from '../store/index.js';
 import { runImport, type ImportResult } from './importer.js';
-import { openSydentSource, SourceError } from './sydent.js';
+import { openSydentSource } from './sydent.js';
 import { openMa1sdSource } from './ma1sd.js';
-import type { ImportSource } from './source.js';
+import { SourceError, type ImportSource } from './source.js';
 
-export { SourceError } from './sydent.js';
+export { SourceError } from './source.js';
 
 export const IMPORT_HELP = `  unisd import sydent --db <sydent.db> --config <sydent.conf> [--dry-run] [--overwrite] [-c <file>]
   unisd import ma1sd --db <sqlite file | postgresql://…> --config <ma1sd.yaml> [--dry-run] [--overwrite] [-c <file>]

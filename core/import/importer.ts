@@ -9,8 +9,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Config } from '../config/load.js';
-import type { Store } from '../store/port.js';
-import type { Association, PendingInvite } from '../store/port.js';
+import type { Association, PendingInvite, Store } from '../store/port.js';
 import { normaliseEmail, normaliseMsisdn } from '../threepid.js';
 import { userIdServerName } from '../federation/server-name.js';
 import { hashSecret } from '../crypto/tokens.js';

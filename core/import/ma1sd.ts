@@ -12,8 +12,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import type Database from 'better-sqlite3';
 import { decodeBase64 } from '../crypto/base64.js';
-import type { ImportSource, SourceAcceptedTerms, SourceInvite, SourceSigningKey, SourceToken } from './source.js';
-import { openReadOnly, SourceError } from './sydent.js';
+import { openReadOnly, SourceError, type ImportSource, type SourceAcceptedTerms, type SourceInvite, type SourceSigningKey, type SourceToken } from './source.js';
 import { displayFields } from '../../plugins/invites/service.js';
 
 /** A query runner over either database: rows of a parameterised statement ($1… for both). */

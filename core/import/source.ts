@@ -3,6 +3,19 @@
  * as the source holds them, each named by its table and row id for the report. Every reader
  * streams (a cursor, pages), so a source of any size is read in constant memory.
  */
+import Database from 'better-sqlite3';
+
+/** A source that cannot be read: reported as one line, like a configuration error. */
+export class SourceError extends Error {}
+
+/** Opens the SQLite file `path` read-only; a missing file is an error, never a new empty database. */
+export function openReadOnly(path: string): Database.Database {
+  try {
+    return new Database(path, { readonly: true, fileMustExist: true });
+  } catch (err) {
+    throw new SourceError(`cannot open ${path} read-only: ${(err as Error).message}`);
+  }
+}
 
 /** Where a row comes from, for the skip report (never its 3PID: the report may be shared). */
 export interface RowRef {

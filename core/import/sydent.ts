@@ -8,11 +8,9 @@
  * milliseconds; access tokens and the lookup pepper are kept in clear.
  */
 import { readFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { decodeBase64 } from '../crypto/base64.js';
-import type { ImportSource, SourceAcceptedTerms, SourceBind, SourceEphemeralKey, SourceInvite, SourceSigningKey, SourceToken } from './source.js';
-
-export class SourceError extends Error {}
+import { openReadOnly, SourceError, type ImportSource, type SourceAcceptedTerms, type SourceBind, type SourceEphemeralKey, type SourceInvite, type SourceSigningKey, type SourceToken } from './source.js';
 
 /** `section → key → value` of an INI file as Python's configparser reads the simple cases (`=` or `:`, `#`/`;` comments). */
 export function parseIni(text: string): Map<string, Map<string, string>> {
@@ -63,26 +61,17 @@ export function readSydentConfig(path: string): { serverName: string | null; sig
   return { serverName: ini.get('general')?.get('server.name') || null, signingKey: parseKeyLine(line, `${path} [crypto] ed25519.signingkey`) };
 }
 
-/** Opens `path` read-only; a missing file is an error, never a new empty database. */
-export function openReadOnly(path: string): Database.Database {
-  try {
-    return new Database(path, { readonly: true, fileMustExist: true });
-  } catch (err) {
-    throw new SourceError(`cannot open ${path} read-only: ${(err as Error).message}`);
-  }
-}
-
 const hasTable = (db: Database.Database, name: string): boolean =>
   db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
 const hasColumn = (db: Database.Database, table: string, column: string): boolean =>
   (db.prepare('SELECT name FROM pragma_table_info(?)').all(table) as Array<{ name: string }>).some((c) => c.name === column);
 
-/** Rows of a statement, a page at a time by rowid-like key, so no read stays open across awaits. */
-function* pages<T extends { id: number | string }>(db: Database.Database, sql: string, params: unknown[] = [], size = 1000): Generator<T> {
+/** Rows of a statement, a page at a time by integer id (`id > ? … LIMIT ?`), so no read stays open across awaits. */
+function* pages(db: Database.Database, sql: string, params: unknown[] = [], size = 1000): Generator<any> {
   const statement = db.prepare(sql);
-  let after: number | string = -Infinity;
+  let after = -1;
   for (;;) {
-    const rows = statement.all(...params, after === -Infinity ? -1e18 : after, size) as T[];
+    const rows = statement.all(...params, after, size) as Array<{ id: number }>;
     for (const row of rows) yield row;
     if (rows.length < size) return;
     after = rows[rows.length - 1]!.id;
@@ -128,7 +117,7 @@ export function openSydentSource(dbPath: string, configPath: string): ImportSour
         FROM local_threepid_associations l WHERE l.id > ? ORDER BY l.id LIMIT ?`;
       const withGlobal = hasTable(db, 'global_threepid_associations');
       const query = withGlobal ? sql : sql.replace(/\(SELECT g\.sgAssoc[^)]*\)/, 'NULL');
-      for (const r of pages<any>(db, query, withGlobal ? [serverName ?? ''] : [])) {
+      for (const r of pages(db, query, withGlobal ? [serverName ?? ''] : [])) {
         yield {
           table: 'local_threepid_associations', id: String(r.id), medium: String(r.medium), address: String(r.address), mxid: r.mxid ?? null,
           ts: Number(r.ts ?? 0), notBefore: Number(r.notBefore ?? 0), notAfter: Number(r.notAfter ?? 0), signed: parseSigned(r.sgAssoc),
@@ -140,7 +129,7 @@ export function openSydentSource(dbPath: string, configPath: string): ImportSour
       if (!tables.invites) return;
       const sql = `SELECT id, medium, address, room_id, sender, token, received_ts, sent_ts${validUntil ? ', valid_until_ts' : ''}
         FROM invite_tokens WHERE id > ? ORDER BY id LIMIT ?`;
-      for (const r of pages<any>(db, sql)) {
+      for (const r of pages(db, sql)) {
         yield {
           table: 'invite_tokens', id: String(r.id), token: String(r.token ?? ''), medium: String(r.medium), address: String(r.address),
           roomId: String(r.room_id ?? ''), sender: String(r.sender ?? ''), fields: {},
@@ -153,7 +142,7 @@ export function openSydentSource(dbPath: string, configPath: string): ImportSour
 
     async *ephemeralKeys(): AsyncIterable<SourceEphemeralKey> {
       if (!tables.keys) return;
-      for (const r of pages<any>(db, 'SELECT id, public_key, persistence_ts FROM ephemeral_public_keys WHERE id > ? ORDER BY id LIMIT ?')) {
+      for (const r of pages(db, 'SELECT id, public_key, persistence_ts FROM ephemeral_public_keys WHERE id > ? ORDER BY id LIMIT ?')) {
         yield { table: 'ephemeral_public_keys', id: String(r.id), publicKey: String(r.public_key), createdAt: r.persistence_ts == null ? null : Number(r.persistence_ts) * 1000 };
       }
     },
@@ -162,14 +151,14 @@ export function openSydentSource(dbPath: string, configPath: string): ImportSour
       if (!tables.tokens) return;
       const sql = `SELECT t.rowid AS id, t.token, t.user_id, a.created_ts FROM tokens t LEFT JOIN accounts a ON a.user_id = t.user_id
         WHERE t.rowid > ? ORDER BY t.rowid LIMIT ?`;
-      for (const r of pages<any>(db, sql)) {
+      for (const r of pages(db, sql)) {
         yield { table: 'tokens', id: String(r.id), token: String(r.token ?? ''), userId: String(r.user_id), createdAt: Number(r.created_ts ?? 0) };
       }
     },
 
     async *acceptedTerms(): AsyncIterable<SourceAcceptedTerms> {
       if (!tables.terms) return;
-      for (const r of pages<any>(db, 'SELECT rowid AS id, user_id, url FROM accepted_terms_urls WHERE rowid > ? ORDER BY rowid LIMIT ?')) {
+      for (const r of pages(db, 'SELECT rowid AS id, user_id, url FROM accepted_terms_urls WHERE rowid > ? ORDER BY rowid LIMIT ?')) {
         yield { table: 'accepted_terms_urls', id: String(r.id), userId: String(r.user_id), url: String(r.url) };
       }
     },
