@@ -147,11 +147,12 @@ test('sns: a secret key without its key ID stops the start naming the key', asyn
   await assert.rejects(testApp({ sms: { connector: 'sns', sns: { secretAccessKey: 'x' } } }), /sms\.sns\.accessKeyId: required with sms\.sns\.secretAccessKey/);
 });
 
-test('http: a JSON body from the template ({to}, {msisdn}, {text} at any depth), headers as configured', async (t) => {
+test('http: a JSON body from the template ({to}, {msisdn}, {text}, {secret} at any depth), headers as configured with {secret}', async (t) => {
   const gateway = await started(t, new FakeHttpGateway());
   const app = await appWith(t, gateway.smsConfig({
-    headers: { Authorization: 'Bearer k3y', 'X-Tenant': 'example' },
-    body: { recipient: { e164: '{to}', digits: '{msisdn}' }, content: 'SMS: {text}', tags: ['{msisdn}'], priority: 1, flash: false },
+    secret: 'k3y',
+    headers: { Authorization: 'Bearer {secret}', 'X-Tenant': 'example' },
+    body: { recipient: { e164: '{to}', digits: '{msisdn}' }, content: 'SMS: {text}', tags: ['{msisdn}'], priority: 1, flash: false, key: '{secret}' },
   }));
   assert.equal((await requestToken(app, '+44 7700 900001')).statusCode, 200);
   const [request] = gateway.requests;
@@ -162,7 +163,7 @@ test('http: a JSON body from the template ({to}, {msisdn}, {text} at any depth),
   assert.equal(request!.headers['content-type'], 'application/json');
   const body = JSON.parse(request!.body);
   assert.ok(codeIn(body.content));
-  assert.deepEqual({ ...body, content: undefined }, { recipient: { e164: '+447700900001', digits: '447700900001' }, content: undefined, tags: ['447700900001'], priority: 1, flash: false });
+  assert.deepEqual({ ...body, content: undefined }, { recipient: { e164: '+447700900001', digits: '447700900001' }, content: undefined, tags: ['447700900001'], priority: 1, flash: false, key: 'k3y' });
 });
 
 test('http: a form body, and a GET with the values URL-encoded into the URL', async (t) => {
@@ -177,12 +178,13 @@ test('http: a form body, and a GET with the values URL-encoded into the URL', as
   assert.equal(fields.get('unicode'), 'true');
   assert.ok(codeIn(fields.get('message')!));
 
-  const get = await appWith(t, gateway.smsConfig({ method: 'GET', bodyFormat: 'none', url: `${gateway.baseUrl}/send?to={to}&text={text}` }));
+  const get = await appWith(t, gateway.smsConfig({ method: 'GET', bodyFormat: 'none', secret: 'a&b', url: `${gateway.baseUrl}/send?to={to}&text={text}&key={secret}` }));
   assert.equal((await requestToken(get, '+447700900001')).statusCode, 200);
   const url = new URL(gateway.requests[1]!.url, gateway.baseUrl);
   assert.equal(gateway.requests[1]!.method, 'GET');
   assert.equal(gateway.requests[1]!.body, '');
   assert.equal(url.searchParams.get('to'), '+447700900001');
+  assert.equal(url.searchParams.get('key'), 'a&b');
   assert.match(url.searchParams.get('text')!, /^Your validation code is \d{6}$/);
 });
 

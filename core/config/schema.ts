@@ -156,10 +156,11 @@ export const schema = {
     },
     http: {
       method: { doc: 'HTTP method of the generic connector.', format: ['POST', 'PUT', 'GET'], default: 'POST' },
-      url: { doc: 'URL the generic connector calls; {to} (E.164 with +), {msisdn} (digits) and {text} are replaced, URL-encoded.', format: String, default: '' },
-      headers: { doc: 'Request headers (name → value), e.g. {Authorization: "Bearer …"}.', format: Object, check: checkStringMap, expected: STRING_MAP_EXPECTED, default: {} as Record<string, string>, sensitive: true },
+      url: { doc: 'URL the generic connector calls; {to} (E.164 with +), {msisdn} (digits), {text} and {secret} are replaced, URL-encoded.', format: String, default: '' },
+      secret: { doc: 'The gateway\'s API key or password, put where the URL, headers or body say {secret} (kept out of them so that it can come from UNISD_SMS_HTTP_SECRET).', format: String, default: '', sensitive: true },
+      headers: { doc: 'Request headers (name → value), e.g. {Authorization: "Bearer {secret}"}; {secret} is replaced.', format: Object, check: checkStringMap, expected: STRING_MAP_EXPECTED, default: {} as Record<string, string> },
       bodyFormat: { doc: 'Body encoding: json, form (application/x-www-form-urlencoded) or none.', format: ['json', 'form', 'none'], default: 'json' },
-      body: { doc: 'Body template: a map whose text values may hold {to}, {msisdn} and {text} (form: one level of text values).', format: Object, check: checkBodyTemplate, expected: BODY_TEMPLATE_EXPECTED, default: {} as Record<string, unknown> },
+      body: { doc: 'Body template: a map whose text values may hold {to}, {msisdn}, {text} and {secret} (form: one level of values).', format: Object, check: checkBodyTemplate, expected: BODY_TEMPLATE_EXPECTED, default: {} as Record<string, unknown> },
     },
   },
   invites: {

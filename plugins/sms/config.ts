@@ -50,7 +50,7 @@ export function checkStringMap(value: unknown): void {
   }
 }
 
-export const BODY_TEMPLATE_EXPECTED = 'a map whose values are text (holding {to}, {msisdn} or {text}), numbers, booleans, lists or maps';
+export const BODY_TEMPLATE_EXPECTED = 'a map whose values are text (holding {to}, {msisdn}, {text} or {secret}), numbers, booleans, lists or maps';
 
 export function checkBodyTemplate(value: unknown): void {
   if (!isPlainObject(value)) throw new Error(`expected ${BODY_TEMPLATE_EXPECTED}`);
