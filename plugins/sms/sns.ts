@@ -46,7 +46,8 @@ export class SnsSender implements SmsSender {
       );
     } catch (err) {
       const code = err instanceof SNSServiceException ? err.name : null;
-      this.log.error({ status: (err as SNSServiceException).$metadata?.httpStatusCode ?? null, code, error: code ?? (err as Error).name }, 'the SMS gateway refused the message');
+      if (code === null) this.log.error({ error: (err as Error).name }, 'the SMS gateway could not be reached');
+      else this.log.error({ status: (err as SNSServiceException).$metadata?.httpStatusCode ?? null, code }, 'the SMS gateway refused the message');
       throw sendError();
     }
   }
