@@ -71,7 +71,7 @@ test('openmarket: an error answer or a wrong password is M_SEND_ERROR (400) and 
   const app = await appWith(t, openmarket.smsConfig());
   openmarket.failure = { status: 400, code: 1001, description: 'Invalid destination address' };
   assert.deepEqual(outcome(await requestToken(app, '+447700900001')), [400, 'M_SEND_ERROR']);
-  assert.equal(await app.store.findSession('msisdn', '447700900001', `secret${secrets}`), null);
+  assert.equal(await app.store.sessions.find('msisdn', '447700900001', `secret${secrets}`), null);
 
   const config = openmarket.smsConfig() as { openmarket: Record<string, unknown> };
   const wrong = await appWith(t, { ...config, openmarket: { ...config.openmarket, password: 'wrong' } });
@@ -210,7 +210,7 @@ test('rate limits: sms.rateLimit.perNumber texts one number at most N times per 
   const refused = await requestToken(app, '+447700900001');
   assert.deepEqual(outcome(refused), [429, 'M_LIMIT_EXCEEDED']);
   assert.ok(refused.json().retry_after_ms > 0);
-  assert.equal(await app.store.findSession('msisdn', '447700900001', `secret${secrets}`), null);
+  assert.equal(await app.store.sessions.find('msisdn', '447700900001', `secret${secrets}`), null);
   assert.equal((await requestToken(app, '+447700900002')).statusCode, 200);
   assert.equal(twilio.messages.length, 3);
 });

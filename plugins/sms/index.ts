@@ -3,8 +3,7 @@
  * none; the validation plugin then refuses msisdn requestToken with 400 M_UNRECOGNIZED. Each
  * connector is one file; adding one is a file and a line in CONNECTORS (and its config section).
  */
-import fp from 'fastify-plugin';
-import type { FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config } from '../../core/config/load.js';
 import type { SmsConnectorName } from './config.js';
 import { HttpSmsSender } from './http.js';
@@ -29,13 +28,14 @@ const CONNECTORS: Record<SmsConnectorName, (sms: Config['sms'], log: FastifyBase
   http: (sms, log) => new HttpSmsSender(sms.http, log),
 };
 
-export default fp(async (app) => {
+export default async function smsPlugin(app: FastifyInstance): Promise<void> {
   const { sms } = app.config;
   if (sms.connector === 'none') {
     app.decorate('sms', null);
     return;
   }
-  const sender = new RateLimitedSms(CONNECTORS[sms.connector as SmsConnectorName](sms, app.log.child({ plugin: 'sms', connector: sms.connector })), sms.rateLimit);
+  const connector = CONNECTORS[sms.connector as SmsConnectorName](sms, app.log.child({ plugin: 'sms', connector: sms.connector }));
+  const sender = new RateLimitedSms(connector, sms.rateLimit);
   app.decorate('sms', sender);
   app.addHook('onClose', async () => sender.close());
-}, { name: 'unisd-sms', dependencies: ['unisd-context'] });
+}
