@@ -227,3 +227,21 @@ test('rate limits: sms.rateLimit.perCountry bounds texts to many numbers of one 
   assert.deepEqual(outcome(await requestToken(app, '+447700900004')), [429, 'M_LIMIT_EXCEEDED']);
   assert.equal(twilio.messages.length, 7);
 });
+
+test('sms.countries: outside allow or inside reject (ISO code or calling code) is 400 M_DESTINATION_REJECTED, nothing sent or spent', async (t) => {
+  const twilio = await started(t, new FakeTwilio());
+  const allowOnly = await appWith(t, deepMerge(twilio.smsConfig(), { countries: { allow: ['FR', 1] }, rateLimit: { perCountry: 1 } }));
+  assert.deepEqual(outcome(await requestToken(allowOnly, '+447700900001')), [400, 'M_DESTINATION_REJECTED']);
+  assert.equal((await requestToken(allowOnly, '+33612345671')).statusCode, 200);
+  assert.equal((await requestToken(allowOnly, '+14155550123')).statusCode, 200, 'calling code 1 is allowed');
+  assert.equal(twilio.messages.length, 2);
+
+  const reject = await appWith(t, deepMerge(twilio.smsConfig(), { countries: { reject: ['44', 'FR'] }, rateLimit: { perCountry: 1 } }));
+  assert.deepEqual(outcome(await requestToken(reject, '+447700900001')), [400, 'M_DESTINATION_REJECTED']);
+  assert.deepEqual(outcome(await requestToken(reject, '+33612345671')), [400, 'M_DESTINATION_REJECTED']);
+  assert.deepEqual(outcome(await requestToken(reject, '+33612345671')), [400, 'M_DESTINATION_REJECTED'], 'refusals spend no budget: still not 429');
+  assert.equal((await requestToken(reject, '+14155550123')).statusCode, 200);
+  assert.equal(twilio.messages.length, 3);
+
+  await assert.rejects(testApp({ sms: deepMerge(twilio.smsConfig(), { countries: { reject: ['United Kingdom'] } }) }), /sms\.countries\.reject: expected a list of countries/);
+});

@@ -1,11 +1,13 @@
 /**
- * SMS: `app.sms`, the connector chosen by sms.connector behind the SMS rate limits, or null for
- * none; the validation plugin then refuses msisdn requestToken with 400 M_UNRECOGNIZED. Each
- * connector is one file; adding one is a file and a line in CONNECTORS (and its config section).
+ * SMS: `app.sms`, the connector chosen by sms.connector behind the destination rules and the SMS
+ * rate limits, or null for none; the validation plugin then refuses msisdn requestToken with 400
+ * M_UNRECOGNIZED. Each connector is one file; adding one is a file and a line in CONNECTORS (and
+ * its config section).
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config } from '../../core/config/load.js';
 import type { SmsConnectorName } from './config.js';
+import { DestinationRules } from './destinations.js';
 import { HttpSmsSender } from './http.js';
 import { InfobipSender } from './infobip.js';
 import { OpenMarketSender } from './openmarket.js';
@@ -35,7 +37,7 @@ export default async function smsPlugin(app: FastifyInstance): Promise<void> {
     return;
   }
   const connector = CONNECTORS[sms.connector as SmsConnectorName](sms, app.log.child({ plugin: 'sms', connector: sms.connector }));
-  const sender = new RateLimitedSms(connector, sms.rateLimit);
+  const sender = new DestinationRules(new RateLimitedSms(connector, sms.rateLimit), sms.countries);
   app.decorate('sms', sender);
   app.addHook('onClose', async () => sender.close());
 }

@@ -2,14 +2,23 @@
 import { definePlugin } from '../../core/plugin/manifest.js';
 import type { SectionValues } from '../../core/config/types.js';
 import { parseDuration as ms } from '../../core/config/duration.js';
+import { addFormat, commaList } from '../../core/config/formats.js';
 import {
   SMS_CONNECTORS, checkBodyTemplate, checkOriginators, checkStringMap, BODY_TEMPLATE_EXPECTED, ORIGINATORS_EXPECTED, STRING_MAP_EXPECTED,
 } from './config.js';
+import { isDestination } from './country.js';
+
+addFormat('sms-destinations', 'a list of countries: ISO 3166 codes such as "GB", or calling codes such as "44" (in an environment variable: comma-separated)',
+  (v) => Array.isArray(v) && v.every(isDestination), commaList);
 
 const config = {
   sms: {
     connector: { doc: 'SMS connector: none, twilio, openmarket, infobip, sns (Amazon SNS) or http (any gateway, from sms.http).', format: ['none', ...SMS_CONNECTORS], default: 'none' },
     template: { doc: 'SMS text; {token} is replaced by the code.', format: String, default: 'Your validation code is {token}' },
+    countries: {
+      allow: { doc: 'Countries SMS may be sent to, by ISO code ("GB") or calling code ("44"); empty: all but sms.countries.reject. Allowing only where your users are is the surest stop to toll fraud.', format: 'sms-destinations', default: [] as string[] },
+      reject: { doc: 'Countries SMS are never sent to (requestToken answers 400 M_DESTINATION_REJECTED), by ISO code or calling code (sydent\'s smsrule.<code> = reject).', format: 'sms-destinations', default: [] as string[] },
+    },
     rateLimit: {
       perNumber: { doc: 'SMS sent to one phone number per window, whatever the connector (0: unlimited).', format: 'nat', default: 5 },
       perCountry: { doc: 'SMS sent to one country (libphonenumber-js\'s region; its calling code when the number belongs to none) per window: bounds toll fraud through premium ranges (0: unlimited).', format: 'nat', default: 60 },
@@ -67,6 +76,12 @@ sms:
   # none, twilio, openmarket, infobip, sns or http. Only the chosen connector's section is read.
   connector: twilio
   template: Your example.org validation code is {token}
+  # Where texts may go, by ISO code ("GB") or calling code ("44"). allow empty: everywhere but
+  # reject. Allowing only the countries your users are in is the surest stop to toll fraud.
+  countries:
+    allow: []
+    # e.g. international networks, often abused: ["881", "882", "883"]
+    reject: []
   # Toll fraud (texts to premium numbers the fraudster is paid for) is the main abuse of SMS
   # validation: limit texts per number and per destination country, whatever the connector. 0: unlimited.
   rateLimit:
