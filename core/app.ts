@@ -10,6 +10,7 @@ import type { Config } from './config/load.js';
 import type { Store } from './store/port.js';
 import { createStore } from './store/index.js';
 import { loadOrCreateSigningKey } from './crypto/key-file.js';
+import { MAX_TIMER_DELAY } from './timers.js';
 import type { SigningKey } from './crypto/signing.js';
 import { installBodyParsers } from './http/body.js';
 import { installErrorHandler, toMatrixError } from './http/errors.js';
@@ -36,12 +37,17 @@ export interface BuildOptions {
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  // Node checks the header and request deadlines this often (its default, 30 s, would let a 10 s limit run to 40 s).
+  const http = { connectionsCheckingInterval: 1000 };
   const tls = config.server.tls.cert
-    ? { https: { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } }
-    : {};
+    ? { https: { ...http, cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } }
+    : { http };
   const app = Fastify({
     logger: options.logger === false ? false : loggerOptions(config.logging.level),
     bodyLimit: config.server.bodyLimit,
+    requestTimeout: config.server.requestTimeout,
+    // Node arms a socket timer with it, and timers overflow past 2^31-1 ms (then fire at once).
+    keepAliveTimeout: Math.min(config.server.keepAliveTimeout, MAX_TIMER_DELAY),
     trustProxy: config.server.trustProxy,
     return503OnClosing: true,
     // No implicit HEAD: a link checker's HEAD on a mailed validation link must not validate it.
@@ -56,6 +62,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ...tls,
   }) as unknown as FastifyInstance;
 
+  app.server.headersTimeout = config.server.headersTimeout;
+  if (config.server.maxConnections > 0) app.server.maxConnections = config.server.maxConnections;
+
   installBodyParsers(app);
   installErrorHandler(app);
   installNotFound(app);
@@ -67,7 +76,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
 
   const store = options.store ?? await openStore(config.storage);
-  const signingKey = options.signingKey ?? loadOrCreateSigningKey(config.keys.path);
+  const signingKey = options.signingKey
+    ?? loadOrCreateSigningKey(config.keys.path, () => app.log.warn({ path: config.keys.path }, 'created a new signing key: back it up, signatures made with it are checked by clients and homeservers'));
   await app.register(context, { config, store, signingKey });
   await app.register(api);
 

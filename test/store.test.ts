@@ -11,6 +11,8 @@ import { randomBytes } from 'node:crypto';
 import type { Association, HashEntry, OnbindDelivery, PendingInvite, PepperState, Store, ValidationSession } from '../core/store/port.js';
 import { SqliteStore } from '../core/store/sqlite.js';
 import { MongoStore } from '../core/store/mongodb.js';
+import { createStore } from '../core/store/index.js';
+import { testConfig } from './helpers/app.js';
 
 interface OpenedStore {
   store: Store;
@@ -415,6 +417,28 @@ describe('sqlite file specifics', () => {
     assert.deepEqual(await second.getPepperState(), pepperState('p1', { altPeppers: ['p0'] }));
     assert.deepEqual(await second.lookupHashes('p1', ['h2']), [{ hash: 'h2', mxid: '@user2:example.org' }]);
     assert.equal((await second.getAccountToken('th'))?.userId, '@alice:example.org');
+    await second.close();
+  });
+
+  it('writes with synchronous=FULL unless storage.sqlite.synchronous is normal', async () => {
+    const byDefault = await createStore(testConfig({ storage: { sqlite: { path: join(tempDir, 'sync-default', 'unisd.db') } } }).storage) as SqliteStore;
+    await byDefault.init();
+    assert.equal(byDefault.synchronousLevel(), 2, 'FULL: a write answered is on disk');
+    await byDefault.close();
+    const normal = await createStore(testConfig({ storage: { sqlite: { path: join(tempDir, 'sync-normal', 'unisd.db'), synchronous: 'normal' } } }).storage) as SqliteStore;
+    await normal.init();
+    assert.equal(normal.synchronousLevel(), 1, 'NORMAL');
+    await normal.close();
+  });
+
+  it('refuses a second store on the same file while the first is open, naming the file', async () => {
+    const path = join(tempDir, 'locked', 'unisd.db');
+    const first = new SqliteStore(path);
+    await first.init();
+    const second = new SqliteStore(path);
+    await assert.rejects(second.init(), { message: `${path} is in use by another unisd process (${path}.lock is locked)` });
+    await first.close();
+    await second.init();
     await second.close();
   });
 

@@ -1,7 +1,7 @@
 /** Picks the storage backend named by `storage.backend`. */
 import type { Config } from '../config/load.js';
 import type { Store } from './port.js';
-import { SqliteStore } from './sqlite.js';
+import { SqliteStore, type SqliteOptions } from './sqlite.js';
 
 export type { Store } from './port.js';
 
@@ -10,5 +10,5 @@ export async function createStore(storage: Config['storage']): Promise<Store> {
     const { MongoStore } = await import('./mongodb.js');
     return new MongoStore(storage.mongodb.uri, storage.mongodb.database);
   }
-  return new SqliteStore(storage.sqlite.path);
+  return new SqliteStore(storage.sqlite.path, { synchronous: storage.sqlite.synchronous as SqliteOptions['synchronous'] });
 }

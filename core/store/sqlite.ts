@@ -1,5 +1,5 @@
 /**
- * The embedded backend: one SQLite file (better-sqlite3, WAL). Synchronous underneath; the
+ * The embedded backend: one SQLite file (better-sqlite3, WAL), one process. Synchronous underneath; the
  * port is async so that it is interchangeable with MongoStore. Every value is a bound
  * parameter; the only SQL built at run time is a list of `?` placeholders and column names
  * taken from a fixed table.
@@ -87,12 +87,44 @@ const placeholders = (count: number): string => new Array(count).fill('?').join(
 /** A value asked for twice would otherwise come back twice when it falls in two chunks. */
 const unique = (values: string[]): string[] => [...new Set(values)];
 
+export interface SqliteOptions {
+  /**
+   * full (default): a committed write is on disk before it is answered, so it survives a power
+   * loss or OS crash. normal: in WAL mode, the last commits can be lost on those (not on a crash
+   * of the process alone), for fewer fsyncs.
+   */
+  synchronous?: 'full' | 'normal';
+}
+
+/**
+ * Holds an exclusive lock on `<path>.lock` (a small SQLite file in exclusive locking mode) for
+ * as long as the store is open: a second unisd on the same database is refused at once, and the
+ * OS drops the lock when the process dies, so a crash leaves nothing to clean. The database
+ * itself stays readable by other tools (backups).
+ */
+function lockDatabase(path: string): Database.Database {
+  const lockPath = `${path}.lock`;
+  const lock = new Database(lockPath, { timeout: 0 });
+  try {
+    lock.pragma('locking_mode = EXCLUSIVE');
+    lock.exec('BEGIN EXCLUSIVE; COMMIT;');
+    return lock;
+  } catch (err) {
+    lock.close();
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') {
+      throw new Error(`${path} is in use by another unisd process (${lockPath} is locked)`);
+    }
+    throw err;
+  }
+}
+
 export class SqliteStore implements Store {
   private db: Database.Database | null = null;
+  private lock: Database.Database | null = null;
   /** Statements with an IN list, by SQL text: lookups repeat the same few list lengths. */
   private readonly statements = new Map<string, Database.Statement>();
 
-  constructor(private readonly path: string) {}
+  constructor(private readonly path: string, private readonly options: SqliteOptions = {}) {}
 
   private get sql(): Database.Database {
     if (!this.db) throw new Error('SqliteStore used before init() or after close()');
@@ -110,25 +142,45 @@ export class SqliteStore implements Store {
 
   async init(): Promise<void> {
     if (this.db) return;
-    if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
+    if (this.path !== ':memory:') {
+      mkdirSync(dirname(this.path), { recursive: true });
+      this.lock = lockDatabase(this.path);
+    }
+    try {
+      this.db = this.open();
+    } catch (err) {
+      this.lock?.close();
+      this.lock = null;
+      throw err;
+    }
+  }
+
+  private open(): Database.Database {
     const db = new Database(this.path);
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.pragma(`synchronous = ${this.options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     db.pragma('busy_timeout = 5000');
     db.exec(SCHEMA);
     // Hash sets never made active were left by a replacement that did not finish (crash): one
-    // process owns an SQLite file, so none of them is still being written.
+    // process owns an SQLite file (the lock), so none of them is still being written.
     db.exec(`BEGIN;
       DELETE FROM hash_entries WHERE generation IN (SELECT generation FROM hash_sets WHERE active = 0);
       DELETE FROM hash_sets WHERE active = 0;
       COMMIT;`);
-    this.db = db;
+    return db;
   }
 
   async close(): Promise<void> {
     this.statements.clear();
     this.db?.close();
     this.db = null;
+    this.lock?.close();
+    this.lock = null;
+  }
+
+  /** The synchronous level in force (1 = NORMAL, 2 = FULL). */
+  synchronousLevel(): number {
+    return this.sql.pragma('synchronous', { simple: true }) as number;
   }
 
   /** The journal mode in force ('wal' for a file, 'memory' for ':memory:'). */

@@ -9,6 +9,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { OnbindDelivery, Store } from '../../core/store/port.js';
 import type { Federation, FederationResponse } from '../../core/federation/types.js';
 import { randomToken } from '../../core/crypto/tokens.js';
+import { MAX_TIMER_DELAY } from '../../core/timers.js';
 
 export const ONBIND_PATH = '/_matrix/federation/v1/3pid/onbind';
 
@@ -28,8 +29,6 @@ export interface OnbindOptions {
 
 /** Deliveries attempted concurrently in one pass. */
 const BATCH = 50;
-/** setTimeout's largest delay. */
-const MAX_TIMER = 2 ** 31 - 1;
 
 /**
  * 4xx answers other than timeouts and rate limits are the homeserver's final word (Synapse: a
@@ -170,7 +169,7 @@ export class OnbindQueue {
   private schedule(delay: number): void {
     if (this.stopped) return;
     this.clearTimer();
-    this.timer = setTimeout(() => this.kick(), Math.min(delay, MAX_TIMER));
+    this.timer = setTimeout(() => this.kick(), Math.min(delay, MAX_TIMER_DELAY));
     this.timer.unref();
   }
 
