@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Association, HashEntry, OnbindDelivery, PendingInvite, PepperState, Store, ValidationSession } from '../core/store/port.js';
 import { SqliteStore } from '../core/store/sqlite.js';
+import { MongoClient } from 'mongodb';
 import { MongoStore } from '../core/store/mongodb.js';
 import { createStore } from '../core/store/index.js';
 import { testConfig } from './helpers/app.js';
@@ -318,6 +319,33 @@ export function storeConformance(backend: string, open: () => Promise<OpenedStor
       assert.deepEqual(await store.lookupHashes('p3', ['h0']), []);
     });
 
+    it('a replacement whose table deleteHashesExcept dropped meanwhile fails and publishes nothing', async () => {
+      await store.replaceHashes('p1', [entries(3, 'old')]);
+      const gate = deferred();
+      const written = deferred();
+      async function* slowEntries(): AsyncIterable<HashEntry[]> {
+        yield entries(10, 'first');
+        written.resolve();
+        await gate.promise;
+        yield entries(5, 'second');
+      }
+      const replacing = store.replaceHashes('p1', slowEntries());
+      await written.promise;
+      await store.deleteHashesExcept([]);
+      gate.resolve();
+      await assert.rejects(replacing, /dropped by deleteHashesExcept/);
+      assert.deepEqual(await store.lookupHashes('p1', ['old0', 'first0', 'first9', 'second0']), [], 'no partial table');
+      await store.replaceHashes('p1', [entries(2, 'new')]);
+      assert.deepEqual((await store.lookupHashes('p1', ['new1', 'first0', 'second4'])).map((e) => e.hash), ['new1'], 'later replacements work');
+    });
+
+    it('queues an onbind delivery once per id: the same id again leaves the queued one as it is', async () => {
+      await store.enqueueOnbind(delivery('same', NOW));
+      await store.rescheduleOnbind('same', 1, NOW + 100, 'HTTP 500');
+      await store.enqueueOnbind({ ...delivery('same', NOW), body: { other: true } });
+      assert.deepEqual(await store.dueOnbind(NOW + 1000, 10), [{ ...delivery('same', NOW + 100), attempts: 1, lastError: 'HTTP 500' }]);
+    });
+
     it('queues onbind deliveries: due ones earliest first, rescheduled, deleted', async () => {
       await store.enqueueOnbind(delivery('c', NOW + 5));
       await store.enqueueOnbind(delivery('a', NOW - 10));
@@ -451,6 +479,14 @@ describe('sqlite file specifics', () => {
   });
 });
 
+test('MongoStore writes with w: majority, j: true, whatever the URI asks (no server needed)', async () => {
+  for (const query of ['', '?w=1&journal=false']) {
+    const store = new MongoStore(`mongodb://127.0.0.1:1/${query}`, 'unisd');
+    assert.deepEqual(store.writeConcern(), { w: 'majority', journal: true }, query);
+    await store.close();
+  }
+});
+
 const mongoUri = process.env.UNISD_TEST_MONGODB_URI;
 if (mongoUri) {
   const run = randomBytes(4).toString('hex');
@@ -459,6 +495,44 @@ if (mongoUri) {
     const store = new MongoStore(mongoUri, `unisd_test_${run}_${databaseCount++}`);
     await store.init();
     return { store, dispose: async () => { await store.dropDatabase(); await store.close(); } };
+  });
+
+  describe('mongodb specifics', () => {
+    it('removes at start what crashed replacements left; keeps published tables and live replacements', async () => {
+      const name = `unisd_test_${run}_${databaseCount++}`;
+      const first = new MongoStore(mongoUri, name);
+      await first.init();
+      try {
+        await first.replaceHashes('p1', [entries(2, 'kept')]);
+        // A crash leaves: a replacement registered long ago that never finished, an unregistered
+        // generation's entries, and a replacement of another instance, still being written.
+        const client = new MongoClient(mongoUri);
+        const db = client.db(name);
+        const hour = 3_600_000;
+        await db.collection<{ _id: string }>('hash_sets').updateOne({ _id: 'p1' }, { $push: { pending: { $each: [
+          { generation: 'dead', touchedAt: Date.now() - 2 * hour }, { generation: 'live', touchedAt: Date.now() },
+        ] } } } as never);
+        await db.collection('hash_entries').insertMany(['dead', 'orphan', 'live'].map((generation) => ({ pepper: 'p1', generation, hash: generation, mxid: '@x:example.org' })));
+        await client.close();
+
+        const second = new MongoStore(mongoUri, name);
+        await second.init();
+        const left = await new MongoClient(mongoUri).connect().then(async (c) => {
+          const generations = await c.db(name).collection('hash_entries').distinct('generation');
+          const doc = await c.db(name).collection<{ _id: string; pending: Array<{ generation: string }> }>('hash_sets').findOne({ _id: 'p1' });
+          await c.close();
+          return { generations, pending: doc?.pending.map((p) => p.generation) };
+        });
+        assert.deepEqual(left.pending, ['live']);
+        assert.equal(left.generations.length, 2, 'the published generation and the live one');
+        assert.ok(left.generations.includes('live') && !left.generations.includes('dead') && !left.generations.includes('orphan'));
+        assert.equal((await second.lookupHashes('p1', ['kept0', 'kept1'])).length, 2);
+        await second.close();
+      } finally {
+        await first.dropDatabase();
+        await first.close();
+      }
+    });
   });
 } else {
   test('MongoDB store suite', { skip: 'set UNISD_TEST_MONGODB_URI to run it' }, () => {});

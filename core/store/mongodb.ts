@@ -3,8 +3,12 @@
  * instances. No multi-document transactions (they need a replica set), so every change that
  * must look atomic is one conditional single-document write:
  * - the pepper state is one document, swapped with a filter on the expected pepper;
- * - a hash table is written as a new generation nobody reads, then published by moving the
- *   per-pepper pointer document to it; lookups re-read the pointer and retry if it moved.
+ * - a hash table is written as a new generation nobody reads, registered as pending in the
+ *   per-pepper pointer document, then published by moving the pointer to it if it is still
+ *   registered (deleteHashesExcept may have dropped it); lookups re-read the pointer and retry
+ *   if it moved. What a crash leaves (abandoned generations) is removed at start.
+ * Every write waits for a majority of the replica set and the journal (w: majority, j: true): a
+ * write answered survives a failover and a power loss.
  * Client input only ever lands in filters as a checked string or number (never an object that
  * could be an operator); free-form objects (signed associations, invite fields, onbind bodies)
  * are stored as JSON text so their keys are never interpreted.
@@ -30,8 +34,10 @@ interface EphemeralKeyDoc { _id: string; expiresAt: number }
 interface AccountTokenDoc { _id: string; userId: string; createdAt: number; expiresAt: number | null }
 interface AcceptedPolicyDoc { userId: string; policy: string; version: string }
 interface PepperStateDoc { _id: 'current'; pepper: string; altPeppers: string[]; rotatedAt: number; requestCount: number }
-/** Which generation of hash entries is the table of a pepper. */
-interface HashSetDoc { _id: string; generation: string }
+/** The hash table of a pepper (`_id`): its published generation, and the replacements being written. */
+interface HashSetDoc { _id: string; generation: string | null; pending?: PendingHashSet[] }
+/** A replacement in progress; `touchedAt` moves with each batch it writes. */
+interface PendingHashSet { generation: string; touchedAt: number }
 interface HashEntryDoc { pepper: string; generation: string; hash: string; mxid: string }
 interface OnbindDoc {
   _id: string; destination: string; bodyJson: string; attempts: number; nextAttemptAt: number; lastError: string | null; createdAt: number;
@@ -43,6 +49,11 @@ const DUPLICATE_KEY = 11000;
 const CHUNK = 1000;
 /** Lookups retried when a replacement published a new hash table meanwhile (rare: one per rotation). */
 const LOOKUP_ATTEMPTS = 5;
+/**
+ * A replacement that wrote nothing for this long is taken, at start, for one whose process died.
+ * Were it alive after all, it would only fail: it publishes nothing once unregistered.
+ */
+const ABANDONED_AFTER_MS = 3_600_000;
 
 function text(value: unknown, name: string): string {
   if (typeof value !== 'string') throw new TypeError(`${name} must be a string`);
@@ -89,6 +100,10 @@ async function withUpsertRetry<T>(write: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Every generation a hash table document refers to: the published one and those being written. */
+const generationsOf = (doc: HashSetDoc): string[] =>
+  [doc.generation, ...(doc.pending ?? []).map((pending) => pending.generation)].filter((g): g is string => typeof g === 'string');
+
 const toSession = (d: SessionDoc): ValidationSession => ({
   sid: d._id, medium: d.medium, address: d.address, clientSecret: d.clientSecret, tokenHash: d.tokenHash, sendAttempt: d.sendAttempt,
   nextLink: d.nextLink, createdAt: d.createdAt, updatedAt: d.updatedAt, validatedAt: d.validatedAt,
@@ -123,7 +138,8 @@ export class MongoStore implements Store {
   constructor(uri: string, databaseName: string) {
     if (!uri) throw new Error('storage.mongodb.uri is required when storage.backend is mongodb');
     this.client = new MongoClient(uri);
-    this.db = this.client.db(databaseName);
+    // Set on the database, so it holds whatever the URI says: a write answered is on a majority of the replica set, in its journal.
+    this.db = this.client.db(databaseName, { writeConcern: { w: 'majority', journal: true } });
     this.sessions = this.db.collection('sessions');
     this.associations = this.db.collection('associations');
     this.invites = this.db.collection('invites');
@@ -163,6 +179,28 @@ export class MongoStore implements Store {
         { key: { server: 1, pepper: 1, generation: 1 }, name: 'server_pepper' },
       ]),
     ]);
+    await this.removeAbandonedHashes();
+  }
+
+  /**
+   * Removes what crashed replacements left: pending generations not written to for
+   * ABANDONED_AFTER_MS, and entries of generations no table refers to (a replacement that died
+   * before registering its table, or after publishing it but before deleting the previous one).
+   */
+  private async removeAbandonedHashes(): Promise<void> {
+    // The entries' generations are read before the tables: a generation registered in between
+    // is being written by another instance, and is not in this list.
+    const written = await this.hashEntries.distinct('generation');
+    const abandonedBefore = Date.now() - ABANDONED_AFTER_MS;
+    await this.hashSets.updateMany({ 'pending.touchedAt': { $lt: abandonedBefore } }, { $pull: { pending: { touchedAt: { $lt: abandonedBefore } } } });
+    const referenced = new Set((await this.hashSets.find({}).toArray()).flatMap(generationsOf));
+    const abandoned = written.filter((generation) => !referenced.has(generation));
+    for (const chunk of chunks(abandoned)) await this.hashEntries.deleteMany({ generation: { $in: chunk } });
+  }
+
+  /** The write concern every write uses (tests). */
+  writeConcern(): { w?: unknown; journal?: boolean } {
+    return { w: this.db.writeConcern?.w, journal: this.db.writeConcern?.journal };
   }
 
   async close(): Promise<void> {
@@ -375,6 +413,10 @@ export class MongoStore implements Store {
   async replaceHashes(pepper: string, entries: AsyncIterable<HashEntry[]> | Iterable<HashEntry[]>): Promise<void> {
     const name = text(pepper, 'pepper');
     const generation = randomUUID();
+    // Registered before its first entry: deleteHashesExcept and the start-up cleanup see it.
+    await withUpsertRetry(() => this.hashSets.updateOne(
+      { _id: name }, { $push: { pending: { generation, touchedAt: Date.now() } }, $setOnInsert: { generation: null } }, { upsert: true },
+    ));
     try {
       for await (const batch of entries) {
         if (batch.length === 0) continue;
@@ -384,15 +426,23 @@ export class MongoStore implements Store {
         } catch (error) {
           if (!onlyDuplicates(error)) throw error; // a repeated hash keeps the mxid written first
         }
+        await this.hashSets.updateOne({ _id: name, 'pending.generation': generation }, { $set: { 'pending.$.touchedAt': Date.now() } });
       }
     } catch (error) {
+      await this.hashSets.updateOne({ _id: name }, { $pull: { pending: { generation } } });
       await this.hashEntries.deleteMany({ generation });
       throw error;
     }
-    const previous = await withUpsertRetry(() => this.hashSets.findOneAndUpdate(
-      { _id: name }, { $set: { generation } }, { upsert: true, returnDocument: 'before' },
-    ));
-    if (previous) await this.hashEntries.deleteMany({ generation: previous.generation });
+    // Published only while still registered, in one write: if deleteHashesExcept dropped the
+    // table meanwhile, it deleted part of these entries, and nothing is published.
+    const previous = await this.hashSets.findOneAndUpdate(
+      { _id: name, 'pending.generation': generation }, { $set: { generation }, $pull: { pending: { generation } } }, { returnDocument: 'before' },
+    );
+    if (!previous) {
+      await this.hashEntries.deleteMany({ generation });
+      throw new Error('the new hash table was dropped by deleteHashesExcept while being written');
+    }
+    if (previous.generation) await this.hashEntries.deleteMany({ generation: previous.generation });
   }
 
   async lookupHashes(pepper: string, hashes: string[]): Promise<HashEntry[]> {
@@ -401,7 +451,7 @@ export class MongoStore implements Store {
     if (wanted.length === 0) return [];
     for (let attempt = 0; attempt < LOOKUP_ATTEMPTS; attempt++) {
       const set = await this.hashSets.findOne({ _id: name });
-      if (!set) return [];
+      if (!set?.generation) return [];
       const out: HashEntry[] = [];
       for (const chunk of wanted) {
         const docs = await this.hashEntries.find({ generation: set.generation, hash: { $in: chunk } }, { projection: { _id: 0, hash: 1, mxid: 1 } }).toArray();
@@ -417,16 +467,25 @@ export class MongoStore implements Store {
 
   async deleteHashesExcept(peppers: string[]): Promise<void> {
     const keep = texts(peppers, 'pepper');
-    // Pointers first: lookups then find no table rather than a table being deleted.
-    await this.hashSets.deleteMany({ _id: { $nin: keep } });
-    await this.hashEntries.deleteMany({ pepper: { $nin: keep } });
+    // Each table document goes first, atomically with the generations it names: lookups then find
+    // no table rather than one being deleted, and a replacement writing one of them is
+    // unregistered, so it will not publish what is deleted here.
+    const dropped = await this.hashSets.find({ _id: { $nin: keep } }, { projection: { _id: 1 } }).toArray();
+    for (const { _id } of dropped) {
+      const doc = await this.hashSets.findOneAndDelete({ _id });
+      if (doc) await this.hashEntries.deleteMany({ generation: { $in: generationsOf(doc) } });
+    }
   }
 
   async enqueueOnbind(d: OnbindDelivery): Promise<void> {
-    await this.onbindQueue.insertOne({
-      _id: text(d.id, 'id'), destination: text(d.destination, 'destination'), bodyJson: JSON.stringify(d.body), attempts: integer(d.attempts, 'attempts'),
-      nextAttemptAt: integer(d.nextAttemptAt, 'nextAttemptAt'), lastError: optionalText(d.lastError, 'lastError'), createdAt: integer(d.createdAt, 'createdAt'),
-    });
+    try {
+      await this.onbindQueue.insertOne({
+        _id: text(d.id, 'id'), destination: text(d.destination, 'destination'), bodyJson: JSON.stringify(d.body), attempts: integer(d.attempts, 'attempts'),
+        nextAttemptAt: integer(d.nextAttemptAt, 'nextAttemptAt'), lastError: optionalText(d.lastError, 'lastError'), createdAt: integer(d.createdAt, 'createdAt'),
+      });
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error; // already queued under that id: left as it is
+    }
   }
 
   async dueOnbind(now: number, limit: number): Promise<OnbindDelivery[]> {

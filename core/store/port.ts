@@ -176,6 +176,7 @@ export interface Store {
   deleteHashesExcept(peppers: string[]): Promise<void>;
 
   // 3pid/onbind delivery queue
+  /** Queues a delivery; one already queued under the same id is left as it is (the same notification queued again). */
   enqueueOnbind(delivery: OnbindDelivery): Promise<void>;
   /** Up to `limit` deliveries with nextAttemptAt <= now, earliest first. */
   dueOnbind(now: number, limit: number): Promise<OnbindDelivery[]>;
