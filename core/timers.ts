@@ -24,6 +24,11 @@ export function setLongTimeout(fn: () => void, delay: number, { keepAlive = fals
 
 /** Calls `fn` every `interval` ms, however long, until cleared; never keeps the process alive. */
 export function setLongInterval(fn: () => void, interval: number): LongTimer {
+  if (interval <= MAX_TIMER_DELAY) {
+    const timer = setInterval(fn, interval);
+    timer.unref();
+    return { clear: () => clearInterval(timer) };
+  }
   let current: LongTimer;
   const next = () => {
     current = setLongTimeout(() => {

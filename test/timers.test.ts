@@ -51,7 +51,7 @@ test('setLongTimeout fires once, after the whole delay, however long; clear() st
 });
 
 test('setLongInterval repeats at its interval until cleared', (t) => {
-  t.mock.timers.enable({ apis: ['setTimeout'] });
+  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
   let fired = 0;
   const interval = setLongInterval(() => fired++, 40 * DAY);
   for (let round = 1; round <= 3; round++) {
