@@ -8,6 +8,7 @@ import { deepMerge, testApp } from './helpers/app.js';
 import { freePort } from './helpers/net.js';
 import { TestSmtpServer, header, type ReceivedMail } from './helpers/smtp.js';
 import { MatrixError } from '../core/errors.js';
+import { hashSecret } from '../core/crypto/tokens.js';
 import type { ValidationService } from '../plugins/validation/service.js';
 
 const V2 = '/_matrix/identity/v2';
@@ -228,8 +229,8 @@ test('purge job: runs every validation.purgeInterval and stops when the app clos
   assert.equal(purge.mock.callCount(), 2);
 });
 
-test('resend "always" (default): the same send_attempt sends again, same sid; only the latest token validates', async (t) => {
-  const s = await setup(t);
+test('resend "always": every request sends again, same sid, validated or not; only the latest token validates', async (t) => {
+  const s = await setup(t, { validation: { resend: 'always' } });
   const first = await startSession(s, 'secret');
   const second = await startSession(s, 'secret');
   assert.equal(second.sid, first.sid);
@@ -240,13 +241,15 @@ test('resend "always" (default): the same send_attempt sends again, same sid; on
   expectError(await submitToken(s, { sid: first.sid, client_secret: 'secret', token: oldToken }), 400, 'M_TOKEN_INCORRECT');
   assert.deepEqual((await submitToken(s, { sid: first.sid, client_secret: 'secret', token: newToken })).json(), { success: true });
 
-  const afterValidation = await requestEmailToken(s, { client_secret: 'secret', email: 'alice@example.org', send_attempt: 2 });
-  assert.equal(afterValidation.json().sid, first.sid);
-  assert.equal(s.smtp.mails.length, 2, 'a validated session is not re-sent');
+  const afterValidation = await startSession(s, 'secret');
+  assert.equal(afterValidation.sid, first.sid);
+  assert.equal(s.smtp.mails.length, 3, 'a validated session is re-sent too');
+  assert.equal((await getValidated(s, first.sid, 'secret')).statusCode, 200, 'and stays validated');
+  assert.deepEqual((await submitToken(s, { sid: first.sid, client_secret: 'secret', token: afterValidation.link.searchParams.get('token')! })).json(), { success: true });
 });
 
-test('resend "on_new_attempt": the same or a lower send_attempt answers the same sid without sending; a greater one sends', async (t) => {
-  const s = await setup(t, { validation: { resend: 'on_new_attempt' } });
+test('resend "on_new_attempt" (default): the same or a lower send_attempt answers the same sid without sending; a greater one sends, validated or not', async (t) => {
+  const s = await setup(t);
   const send = (attempt: number | string) => requestEmailToken(s, { client_secret: 'secret', email: 'alice@example.org', send_attempt: attempt });
   const sid = (await send(1)).json().sid;
   assert.equal((await send('1')).json().sid, sid);
@@ -258,6 +261,37 @@ test('resend "on_new_attempt": the same or a lower send_attempt answers the same
   assert.equal(s.smtp.mails.length, 2);
   const token = linkIn(s.smtp.mails[1]).searchParams.get('token')!;
   assert.deepEqual((await submitToken(s, { sid, client_secret: 'secret', token })).json(), { success: true });
+
+  assert.equal((await send(2)).json().sid, sid);
+  assert.equal(s.smtp.mails.length, 2, 'validated, same send_attempt: nothing sent');
+  assert.equal((await send(3)).json().sid, sid);
+  assert.equal(s.smtp.mails.length, 3, 'validated, greater send_attempt: sent');
+  assert.equal((await getValidated(s, sid, 'secret')).statusCode, 200, 'and stays validated');
+});
+
+test('a re-send stores the new token before the message leaves: the token in the message already validates while it is sent', async (t) => {
+  const s = await setup(t);
+  await startSession(s, 'secret');
+  const send = s.app.mailer.send.bind(s.app.mailer);
+  const storedWhenSent: boolean[] = [];
+  mock.method(s.app.mailer, 'send', async (kind: Parameters<typeof send>[0], to: string, values: Record<string, string>) => {
+    storedWhenSent.push((await s.app.store.getSession(values.sid!))?.tokenHash === hashSecret(values.token!));
+    return send(kind, to, values);
+  });
+  assert.equal((await requestEmailToken(s, { client_secret: 'secret', email: 'alice@example.org', send_attempt: 2 })).statusCode, 200);
+  assert.deepEqual(storedWhenSent, [true]);
+});
+
+test('a re-send of a validated session does not extend it: its lifetime still runs from the validation (controlled clock)', async (t) => {
+  const s = await setup(t);
+  const clock = controlClock(t);
+  const { sid, link } = await startSession(s, 'secret');
+  assert.equal((await openInBrowser(s, link)).statusCode, 200);
+  clock.tick(DAY - 1000);
+  assert.equal((await requestEmailToken(s, { client_secret: 'secret', email: 'alice@example.org', send_attempt: 2 })).json().sid, sid);
+  assert.equal(s.smtp.mails.length, 2);
+  clock.tick(1000);
+  expectError(await getValidated(s, sid, 'secret'), 400, 'M_SESSION_EXPIRED');
 });
 
 test('concurrent requestTokens for one (address, client_secret) share one session', async (t) => {
@@ -280,7 +314,7 @@ test('concurrent requestTokens for one (address, client_secret) share one sessio
   assert.equal(new Set(answers.map((res) => res.json().sid)).size, 1);
 });
 
-test('rate limit per address: 429 M_LIMIT_EXCEEDED with retry_after_ms, nothing sent; allowed again after the window', async (t) => {
+test('rate limit per address: 429 M_LIMIT_EXCEEDED with retry_after_ms, nothing sent; allowed again once refilled', async (t) => {
   const s = await setup(t, { validation: { rateLimit: { perAddress: 2, window: '1h' } } });
   const clock = controlClock(t);
   await startSession(s, 'one');
@@ -288,12 +322,13 @@ test('rate limit per address: 429 M_LIMIT_EXCEEDED with retry_after_ms, nothing 
   await startSession(s, 'two');
   const limited = await requestEmailToken(s, { client_secret: 'three', email: 'ALICE@example.org', send_attempt: 1 });
   expectError(limited, 429, 'M_LIMIT_EXCEEDED');
-  assert.equal(limited.json().retry_after_ms, 50 * 60_000);
+  // The budget refills continuously, one message every window / perAddress (30 min) from the first send.
+  assert.equal(limited.json().retry_after_ms, 20 * 60_000);
   assert.equal(s.smtp.mails.length, 2);
   assert.equal(await s.app.store.findSession('email', 'alice@example.org', 'three'), null, 'no session left behind');
   assert.equal((await requestEmailToken(s, { client_secret: 'other', email: 'bob@example.org', send_attempt: 1 })).statusCode, 200, 'other addresses are not limited');
 
-  clock.tick(50 * 60_000);
+  clock.tick(20 * 60_000);
   assert.equal((await requestEmailToken(s, { client_secret: 'three', email: 'alice@example.org', send_attempt: 1 })).statusCode, 200);
 });
 
@@ -313,6 +348,21 @@ test('rate limit per requester IP', async (t) => {
   assert.equal((await from('2001:db8:1:2::2', 'e@example.org')).statusCode, 200);
   expectError(await from('2001:db8:1:2:ffff:ffff:ffff:ffff', 'f@example.org'), 429, 'M_LIMIT_EXCEEDED');
   assert.equal((await from('2001:db8:1:3::1', 'f@example.org')).statusCode, 200, 'another /64 is another requester');
+});
+
+test('behind a trusted proxy the client is the right-most X-Forwarded-For entry: a forged left-most entry changes nothing', async (t) => {
+  const s = await setup(t, { server: { trustProxy: ['127.0.0.1'] }, validation: { rateLimit: { perRequester: 2 } } });
+  const via = (remoteAddress: string, forwardedFor: string, email: string) => requestEmailToken(s, { client_secret: 'secret', email, send_attempt: 1 },
+    { remoteAddress, headers: { ...s.auth, 'x-forwarded-for': forwardedFor } });
+  // nginx appends the peer it saw: whatever the client wrote stays on the left.
+  assert.equal((await via('127.0.0.1', '198.51.100.1, 203.0.113.7', 'a@example.org')).statusCode, 200);
+  assert.equal((await via('127.0.0.1', '198.51.100.2, 203.0.113.7', 'b@example.org')).statusCode, 200);
+  expectError(await via('127.0.0.1', '198.51.100.3, 203.0.113.7', 'c@example.org'), 429, 'M_LIMIT_EXCEEDED');
+  assert.equal((await via('127.0.0.1', '203.0.113.8', 'c@example.org')).statusCode, 200, 'another client behind the proxy');
+  // A peer that is not a trusted proxy is the client, whatever it forwards.
+  assert.equal((await via('192.0.2.50', '203.0.113.9', 'd@example.org')).statusCode, 200);
+  assert.equal((await via('192.0.2.50', '203.0.113.10', 'e@example.org')).statusCode, 200);
+  expectError(await via('192.0.2.50', '203.0.113.11', 'f@example.org'), 429, 'M_LIMIT_EXCEEDED');
 });
 
 test('wrong tokens per session are limited, so codes cannot be guessed; the window reopens', async (t) => {
