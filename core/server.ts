@@ -9,6 +9,7 @@ import type { Config } from './config/load.js';
 import { buildApp } from './app.js';
 import { ConnectionTracker } from './http/connections.js';
 import { setLongTimeout } from './timers.js';
+import type { PluginManifest } from './plugin/manifest.js';
 
 const firstLine = (text: string): string => text.split('\n')[0];
 
@@ -33,8 +34,8 @@ function storageLocation(storage: Config['storage']): string {
 }
 
 /** `configSource`: where the configuration came from ("file /etc/unisd.yaml" or "defaults"). */
-export async function startServer(config: Config, configSource = 'defaults'): Promise<FastifyInstance> {
-  const app = await buildApp(config);
+export async function startServer(config: Config, plugins?: readonly PluginManifest[], configSource = 'defaults'): Promise<FastifyInstance> {
+  const app = await buildApp(config, { plugins });
   const connections = new ConnectionTracker(app.server);
   await app.listen({ host: config.server.host, port: config.server.port });
   app.log.info({

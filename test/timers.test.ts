@@ -15,9 +15,9 @@ test('validation.purgeInterval: 30d purges every 30 days, not every millisecond'
   t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: 1_800_000_000_000 });
   const app = await testApp({ validation: { purgeInterval: '30d' } });
   t.after(() => app.close());
-  const sessions = t.mock.method(app.store, 'deleteSessionsBefore');
-  const tokens = t.mock.method(app.store, 'deleteAccountTokensBefore');
-  const invites = t.mock.method(app.store, 'deleteInvitesBefore');
+  const sessions = t.mock.method(app.store.sessions, 'deleteBefore');
+  const tokens = t.mock.method(app.store.accounts, 'deleteBefore');
+  const invites = t.mock.method(app.store.invites, 'deleteBefore');
   t.mock.timers.tick(60_000);
   assert.equal(sessions.mock.callCount(), 0, 'nothing in the first minute');
   t.mock.timers.tick(MAX_TIMER_DELAY - 60_000);
