@@ -44,11 +44,6 @@ export class ConnectionTracker {
     });
   }
 
-  /** How many connections are open (tests). */
-  get size(): number {
-    return this.connections.size;
-  }
-
   /**
    * From now on: closes every connection without a request in flight, the others as soon as
    * their last response is sent, and any new one as it arrives.
