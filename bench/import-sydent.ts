@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { openSource } from '../core/import/command.js';
+import { importStorage, openSource } from '../core/import/command.js';
 import { runImport } from '../core/import/importer.js';
 import { openStore } from '../core/store/index.js';
 import { testConfig } from '../test/helpers/app.js';
@@ -55,7 +55,7 @@ async function child(binds: number): Promise<void> {
     const config = testConfig({ server: { name: SERVER }, storage: { sqlite: { path: join(dir, 'unisd.db') } }, keys: { path: join(dir, 'signing.key') } });
     const rssBefore = process.resourceUsage().maxRSS;
     const source = await openSource('sydent', db, conf);
-    const store = await openStore(config.storage);
+    const store = await openStore(importStorage(config.storage));
     const started = process.hrtime.bigint();
     const result = await runImport(source, store, config, { dryRun: false, overwrite: false, out: () => {}, progress: () => {} });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;

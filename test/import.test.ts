@@ -15,7 +15,7 @@ import { buildApp } from '../core/app.js';
 import type { Config } from '../core/config/load.js';
 import { openStore } from '../core/store/index.js';
 import { runImport, type ImportResult } from '../core/import/importer.js';
-import { openSource } from '../core/import/command.js';
+import { importStorage, openSource } from '../core/import/command.js';
 import { verifyJsonSignature, generateSigningKey } from '../core/crypto/signing.js';
 import { testConfig } from './helpers/app.js';
 import { TestSmtpServer } from './helpers/smtp.js';
@@ -59,7 +59,7 @@ function unisdConfig(): Config {
 async function importInto(config: Config, from: 'sydent' | 'ma1sd', db: string, sourceConfig: string, flags: { dryRun?: boolean; overwrite?: boolean } = {}) {
   const lines: string[] = [];
   const source = await openSource(from, db, sourceConfig);
-  const store = await openStore(config.storage);
+  const store = await openStore(importStorage(config.storage));
   try {
     const result = await runImport(source, store, config, { dryRun: false, overwrite: false, ...flags, out: (l) => lines.push(l), progress: () => {} });
     return { result, lines };

@@ -50,11 +50,18 @@ export async function openSource(from: string, db: string, config: string): Prom
   throw new SourceError(`unknown source "${from}": sydent or ma1sd`);
 }
 
+/**
+ * The storage as the import writes it: an SQLite file without a sync per write (an import is
+ * re-run after a power loss, finding what is already there); the file is synced when closed.
+ */
+export const importStorage = (storage: Config['storage']): Config['storage'] =>
+  storage.backend === 'sqlite' ? { ...storage, sqlite: { ...storage.sqlite, synchronous: 'normal' } } : storage;
+
 export async function importCommand(args: ImportArgs, config: Config): Promise<ImportResult> {
   if (!args.db || !args.config) throw new SourceError(`unisd import ${args.from} needs --db and --config`);
   const source = await openSource(args.from, args.db, args.config);
   try {
-    const store = await openStore(config.storage);
+    const store = await openStore(importStorage(config.storage));
     try {
       const out = (line: string): void => { process.stdout.write(`${line}\n`); };
       out(`unisd import ${args.from}${args.dryRun ? ' (dry run: nothing is written)' : ''}`);
