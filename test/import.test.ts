@@ -360,6 +360,8 @@ test('the unisd import command: a dry run prints the report, an import writes, a
   const lines = refused.stderr.split('\n').filter(Boolean);
   assert.equal(lines.length, 1, refused.stderr);
   assert.match(lines[0]!, /^unisd: the store already holds different data for 2 entries .*nothing was imported\. --overwrite replaces them$/);
+  assert.match(refused.stdout, /^  conflict local_threepid_associations id 1: the store binds this 3PID differently$/m);
+  assert.match(refused.stdout, /^  conflict signing key: .*signing\.key \(keys\.path\) holds another key$/m);
 
   const missing = await unisd(['import', 'sydent', '--db', join(dir, 'nope.db'), '--config', fixture.configPath, '-c', yaml]);
   assert.equal(missing.code, 1);

@@ -117,6 +117,8 @@ export async function runImport(source: ImportSource, store: Store, config: Conf
     // 3. Report, then write (or not).
     const conflicts = Object.values(areas).reduce((sum, counts) => sum + counts.conflict, 0);
     for (const ref of staging.conflictingBindRefs()) out(`  conflict ${ref}: the store binds this 3PID differently`);
+    if (area('pepper').conflict > 0) out('  conflict pepper: the store has another current lookup pepper');
+    if (area('signing key').conflict > 0) out(`  conflict signing key: ${config.keys.path} (keys.path) holds another key`);
     for (const [name, counts] of Object.entries(areas)) {
       const table = tableOf(source, name);
       out(`${name}${table ? ` (${table})` : ''}: ${counts.read} read, ${counts.new} ${options.dryRun ? 'to import' : 'new'}, ` +
