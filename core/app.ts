@@ -18,6 +18,7 @@ import { installNotFound } from './http/not-found.js';
 import { installVersions } from './http/versions.js';
 import { SERVER_OPTIONS, clientErrorHandler, installFrameworkAnswers } from './http/framework-answers.js';
 import { loggerOptions } from './http/logging.js';
+import { installRequestMetrics } from './http/metrics.js';
 import context from './context.js';
 import api from './api.js';
 import { PLUGINS, type PluginEntry } from './plugins.js';
@@ -74,6 +75,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const store = options.store ?? await openStore(config.storage);
   const signingKey = options.signingKey ?? loadOrCreateSigningKey(config.keys.path);
   await app.register(context, { config, store, signingKey });
+  installRequestMetrics(app, app.metrics);
   await app.register(api);
 
   const enabled = (options.plugins ?? PLUGINS).filter((plugin) => plugin.enabled(config));

@@ -14,6 +14,7 @@ export interface PluginEntry {
 }
 
 export const PLUGINS: PluginEntry[] = [
+  { name: 'metrics', enabled: (c) => c.metrics.enabled, load: () => import('../plugins/metrics/index.js') },
   { name: 'federation', enabled: () => true, load: () => import('./federation/plugin.js') },
   { name: 'accounts', enabled: () => true, load: () => import('../plugins/accounts/index.js') },
   { name: 'terms', enabled: () => true, load: () => import('../plugins/terms/index.js') },
@@ -25,6 +26,7 @@ export const PLUGINS: PluginEntry[] = [
   { name: 'invites', enabled: () => true, load: () => import('../plugins/invites/index.js') },
   { name: 'binds', enabled: () => true, load: () => import('../plugins/binds/index.js') },
   { name: 'lookup', enabled: () => true, load: () => import('../plugins/lookup/index.js') },
+  { name: 'health', enabled: () => true, load: () => import('../plugins/health/index.js') },
   { name: 'v1', enabled: (c) => c.matrix.v1, load: () => import('../plugins/v1/index.js') },
   { name: 'v2', enabled: (c) => c.matrix.v2, load: () => import('../plugins/v2/index.js') },
 ];

@@ -9,6 +9,7 @@
  */
 import { parseDuration } from './duration.js';
 import { checkPolicies, POLICIES_EXPECTED } from './formats.js';
+import { config as metricsConfig } from '../../plugins/metrics/config.js';
 
 const ms = parseDuration;
 
@@ -193,6 +194,7 @@ export const schema = {
       baseDNs: { doc: 'Base DNs searched.', format: 'string-list', default: [] as string[] },
     },
   },
+  ...metricsConfig,
 };
 
 export type Schema = typeof schema;

@@ -169,6 +169,10 @@ export class MongoStore implements Store {
     await this.client.close();
   }
 
+  async ping(): Promise<void> {
+    await this.db.command({ ping: 1 });
+  }
+
   /** Drops the whole database (tests: each run uses a fresh one). */
   async dropDatabase(): Promise<void> {
     await this.db.dropDatabase();
@@ -462,6 +466,10 @@ export class MongoStore implements Store {
       claimed.push(toOnbind(doc));
     }
     return claimed;
+  }
+
+  async countOnbind(): Promise<number> {
+    return this.onbindQueue.countDocuments();
   }
 
   async rescheduleOnbind(id: string, attempts: number, nextAttemptAt: number, lastError: string): Promise<void> {

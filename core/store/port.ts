@@ -107,6 +107,8 @@ export interface Store {
   /** Opens the connection and creates tables/indexes; idempotent. */
   init(): Promise<void>;
   close(): Promise<void>;
+  /** Resolves when the backend answers a trivial request; rejects when it is closed or unreachable (readiness). */
+  ping(): Promise<void>;
 
   // Validation sessions
   /** Rejects when the sid or the (medium, address, clientSecret) triple already exists. */
@@ -189,6 +191,8 @@ export interface Store {
   claimOnbind(now: number, leaseUntil: number, limit: number): Promise<OnbindDelivery[]>;
   rescheduleOnbind(id: string, attempts: number, nextAttemptAt: number, lastError: string): Promise<void>;
   deleteOnbind(id: string): Promise<void>;
+  /** Deliveries queued now, due or not (metrics). */
+  countOnbind(): Promise<number>;
 
   // MSC4004 third-party mappings: which hashes a trusted member server owns
   /** Replaces what `server` declared for `pepper`. */

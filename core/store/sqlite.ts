@@ -132,6 +132,10 @@ export class SqliteStore implements Store {
     this.db = null;
   }
 
+  async ping(): Promise<void> {
+    this.prepared('SELECT 1').get();
+  }
+
   /** The journal mode in force ('wal' for a file, 'memory' for ':memory:'). */
   journalMode(): string {
     return this.sql.pragma('journal_mode', { simple: true }) as string;
@@ -371,6 +375,10 @@ export class SqliteStore implements Store {
 
   async rescheduleOnbind(id: string, attempts: number, nextAttemptAt: number, lastError: string): Promise<void> {
     this.prepared('UPDATE onbind_queue SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?').run(attempts, nextAttemptAt, lastError, id);
+  }
+
+  async countOnbind(): Promise<number> {
+    return (this.prepared('SELECT count(*) AS n FROM onbind_queue').get() as { n: number }).n;
   }
 
   async deleteOnbind(id: string): Promise<void> {

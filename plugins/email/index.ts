@@ -12,7 +12,7 @@ declare module 'fastify' {
 
 export default fp(async (app) => {
   const { email } = app.config;
-  const mailer = new SmtpMailer(createTransport(email.smtp), loadTemplates(email.templates), email.from, app.log.child({ plugin: 'email' }));
+  const mailer = new SmtpMailer(createTransport(email.smtp), loadTemplates(email.templates), email.from, app.log.child({ plugin: 'email' }), app.metrics);
   app.decorate('mailer', mailer);
   app.addHook('onClose', async () => mailer.close());
 }, { name: 'unisd-email', dependencies: ['unisd-context'] });

@@ -4,6 +4,7 @@
  */
 import fp from 'fastify-plugin';
 import { TwilioSender } from './twilio.js';
+import { countedSender } from './counted.js';
 import type { SmsSender } from './types.js';
 
 declare module 'fastify' {
@@ -14,5 +15,6 @@ declare module 'fastify' {
 
 export default fp(async (app) => {
   const { sms } = app.config;
-  app.decorate('sms', sms.connector === 'twilio' ? new TwilioSender(sms.twilio, app.log.child({ plugin: 'sms' })) : null);
+  const sender = sms.connector === 'twilio' ? new TwilioSender(sms.twilio, app.log.child({ plugin: 'sms' })) : null;
+  app.decorate('sms', sender && countedSender(sender, sms.connector, app.metrics));
 }, { name: 'unisd-sms', dependencies: ['unisd-context'] });
