@@ -51,7 +51,7 @@ test('metrics are off by default: no listener, and the public port answers /metr
   await app.listen({ host: '127.0.0.1', port: 0 });
   const res = await fetch(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}/metrics`);
   assert.equal(res.status, 404);
-  assert.equal((await res.json()).errcode, 'M_UNRECOGNIZED');
+  assert.equal(((await res.json()) as { errcode: string }).errcode, 'M_UNRECOGNIZED');
 });
 
 test('with metrics on, /metrics is served on its own loopback listener and never on the public port', async (t) => {
@@ -109,6 +109,16 @@ test('provider calls, failures by kind and latency are counted by provider', asy
   assert.equal(sample(text, 'unisd_provider_failures_total', { provider: 'broken', kind: 'error' }), 1);
   assert.equal(sample(text, 'unisd_provider_failures_total', { provider: 'directory', kind: 'error' }), 0);
   assert.equal(sample(text, 'unisd_provider_call_duration_seconds_count', { provider: 'directory' }), 1);
+});
+
+test('v1 lookups count the addresses asked and found (api v1, algorithm none)', async (t) => {
+  const app = await started(t, { memory: { enabled: true, identities: [{ username: 'dave', threepids: [{ medium: 'email', address: 'dave@example.org' }] }] }, matrix: { domain: 'example.org' } });
+  assert.equal((await app.inject(`${V1}/lookup?medium=email&address=dave@example.org`)).json().mxid, '@dave:example.org');
+  const bulk = await app.inject({ method: 'POST', url: `${V1}/bulk_lookup`, payload: { threepids: [['email', 'dave@example.org'], ['email', 'nobody@example.org']] } });
+  assert.equal(bulk.json().threepids.length, 1);
+  const text = await scrape(app);
+  assert.equal(sample(text, 'unisd_lookup_addresses_total', { api: 'v1', algorithm: 'none' }), 3);
+  assert.equal(sample(text, 'unisd_lookup_hits_total', { api: 'v1', algorithm: 'none' }), 2);
 });
 
 test('rate-limit refusals are counted by limiter, named by its config key', async (t) => {
