@@ -4,7 +4,7 @@
  */
 import fp from 'fastify-plugin';
 import { TwilioSender } from './twilio.js';
-import { countedSender } from './counted.js';
+import { countedSender, smsCounters } from './counted.js';
 import type { SmsSender } from './types.js';
 
 declare module 'fastify' {
@@ -16,5 +16,6 @@ declare module 'fastify' {
 export default fp(async (app) => {
   const { sms } = app.config;
   const sender = sms.connector === 'twilio' ? new TwilioSender(sms.twilio, app.log.child({ plugin: 'sms' })) : null;
-  app.decorate('sms', sender && countedSender(sender, sms.connector, app.metrics));
+  const counters = smsCounters(app.metrics);
+  app.decorate('sms', sender && countedSender(sender, sms.connector, counters));
 }, { name: 'unisd-sms', dependencies: ['unisd-context'] });
