@@ -161,7 +161,7 @@ test('the onbind queue depth is read from the store at each scrape', async (t) =
   assert.equal(sample(await scrape(app), 'unisd_onbind_queue_depth'), 0);
   const now = Date.now();
   // Due in an hour: the worker leaves it queued.
-  await app.store.enqueueOnbind({ id: 'd1', destination: 'hs.example', body: {}, attempts: 0, nextAttemptAt: now + 3_600_000, lastError: null, createdAt: now });
+  await app.store.onbind.enqueue({ id: 'd1', destination: 'hs.example', body: {}, attempts: 0, nextAttemptAt: now + 3_600_000, lastError: null, createdAt: now });
   assert.equal(sample(await scrape(app), 'unisd_onbind_queue_depth'), 1);
 });
 

@@ -5,7 +5,7 @@
  * the hash index loaded) and answers 200, or 503 naming the failing checks and why. Neither says
  * more: no version, no configuration, no error messages.
  */
-import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
 
 export const HEALTH_PATH = '/_unisd/health';
 export const READY_PATH = '/_unisd/ready';
@@ -20,7 +20,7 @@ const notReadySchema = {
   required: ['status', 'failing'],
 } as const;
 
-export default fp(async (app) => {
+export default async function healthPlugin(app: FastifyInstance): Promise<void> {
   const { store, readiness } = app;
   readiness.add('store', async () => {
     try {
@@ -41,4 +41,4 @@ export default fp(async (app) => {
     if (report.ready) return { status: 'ready' };
     return reply.code(503).send({ status: 'not ready', failing: report.failing });
   });
-}, { name: 'unisd-health', dependencies: ['unisd-context'] });
+}

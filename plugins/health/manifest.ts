@@ -3,7 +3,7 @@ import { definePlugin } from '../../core/plugin/manifest.js';
 
 export default definePlugin({
   name: 'health',
-  description: 'health: /_unisd/health (alive) and /_unisd/ready (store reachable, readiness checks of the plugins)',
+  description: 'Health checks: /_unisd/health (alive) and /_unisd/ready (the store and the plugins\' readiness checks)',
   enabled: () => true,
   plugin: () => import('./index.js'),
 });

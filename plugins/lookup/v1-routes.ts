@@ -7,7 +7,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { IdentityRoute } from '../../core/api.js';
-import type { Store } from '../../core/store/port.js';
+import type { BindStore } from '../../core/store/port.js';
 import type { ProviderRegistry } from '../../core/providers/registry.js';
 import type { SigningKey } from '../../core/crypto/signing.js';
 import { threepidKey } from '../../core/providers/registry.js';
@@ -18,7 +18,7 @@ import { signAssociation } from '../binds/association.js';
 import type { LookupMetrics } from './metrics.js';
 
 export interface LookupDeps {
-  store: Store;
+  binds: BindStore;
   providers: ProviderRegistry;
   signingKey: SigningKey;
   serverName: string;
@@ -33,7 +33,7 @@ const V1_PLAIN = { api: 'v1', algorithm: 'none' } as const;
 
 const clientNetwork = (request: FastifyRequest): string => requesterKey(request.ip);
 
-export function v1LookupRoutes({ store, providers, signingKey, serverName, maxAddresses, budget, metrics }: LookupDeps): IdentityRoute[] {
+export function v1LookupRoutes({ binds, providers, signingKey, serverName, maxAddresses, budget, metrics }: LookupDeps): IdentityRoute[] {
   return [
     {
       method: 'GET', url: '/lookup', apis: ['v1'],
@@ -42,7 +42,7 @@ export function v1LookupRoutes({ store, providers, signingKey, serverName, maxAd
         const { medium, address } = request.query as { medium: string; address: string };
         budget.consume(clientNetwork(request));
         const threepid = { medium, address: normaliseAddress(medium, address) };
-        const bound = await store.getAssociation(threepid.medium, threepid.address);
+        const bound = await binds.get(threepid.medium, threepid.address);
         const found = bound ? null : await providers.lookup(threepid);
         metrics.looked(V1_PLAIN, 1, bound || found ? 1 : 0);
         if (bound) return bound.signed;

@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
-import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { PrometheusBackend } from './prometheus.js';
 
@@ -19,7 +19,7 @@ declare module 'fastify' {
 
 export const METRICS_PATH = '/metrics';
 
-export default fp(async (app) => {
+export default async function metricsPlugin(app: FastifyInstance): Promise<void> {
   const { host, port } = app.config.metrics;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -55,4 +55,4 @@ export default fp(async (app) => {
     server.closeAllConnections();
     await new Promise<void>((done) => server.close(() => done()));
   });
-}, { name: 'unisd-metrics', dependencies: ['unisd-context'] });
+}
