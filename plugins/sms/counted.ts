@@ -25,5 +25,6 @@ export function countedSender(sender: SmsSender, connector: string, { sent, fail
         throw err;
       }
     },
+    close: () => sender.close?.(),
   };
 }
