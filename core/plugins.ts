@@ -19,6 +19,8 @@ export const PLUGINS: PluginEntry[] = [
   { name: 'terms', enabled: () => true, load: () => import('../plugins/terms/index.js') },
   { name: 'keys', enabled: () => true, load: () => import('../plugins/keys/index.js') },
   { name: 'memory-provider', enabled: (c) => c.memory.enabled, load: () => import('../plugins/memory-provider/index.js') },
+  { name: 'sql', enabled: (c) => c.sql.enabled, load: () => import('../plugins/sql/index.js') },
+  { name: 'synapse-sql', enabled: (c) => c.synapseSql.enabled, load: () => import('../plugins/synapse-sql/index.js') },
   { name: 'email', enabled: () => true, load: () => import('../plugins/email/index.js') },
   { name: 'sms', enabled: () => true, load: () => import('../plugins/sms/index.js') },
   { name: 'validation', enabled: () => true, load: () => import('../plugins/validation/index.js') },

@@ -9,6 +9,8 @@
  */
 import { parseDuration } from './duration.js';
 import { checkPolicies, POLICIES_EXPECTED } from './formats.js';
+import { section as sqlSection } from '../../plugins/sql/config.js';
+import { section as synapseSqlSection } from '../../plugins/synapse-sql/config.js';
 
 const ms = parseDuration;
 
@@ -18,11 +20,6 @@ export interface PolicyConfig {
   terms: Record<string, { name: string; url: string }>;
   regexp?: string[];
 }
-
-const sqlConnection = {
-  type: { doc: 'Database kind: postgresql, mysql (MariaDB too) or sqlite.', format: ['postgresql', 'mysql', 'sqlite'], default: 'postgresql' },
-  connection: { doc: 'Connection string (postgresql://…, mysql://…) or file path for sqlite.', format: String, default: '', sensitive: true },
-};
 
 export const schema = {
   server: {
@@ -144,20 +141,8 @@ export const schema = {
     hashEnabled: { doc: 'Let the memory provider feed hash lookup.', format: 'boolean', default: false },
     identities: { doc: 'List of {username, threepids: [{medium, address}]}.', format: 'memory-identities', default: [] as unknown[] },
   },
-  sql: {
-    enabled: { doc: 'Generic SQL identity provider.', format: 'boolean', default: false },
-    ...sqlConnection,
-    lookup: {
-      query: { doc: 'Query returning mxid, medium, address for hashing.', format: String, default: '' },
-    },
-  },
-  synapseSql: {
-    enabled: { doc: 'Identity provider reading Synapse\'s database.', format: 'boolean', default: false },
-    ...sqlConnection,
-    lookup: {
-      query: { doc: 'Query returning mxid, medium, address for hashing.', format: String, default: 'select user_id as mxid, medium, address from user_threepids' },
-    },
-  },
+  sql: sqlSection,
+  synapseSql: synapseSqlSection,
   exec: {
     enabled: { doc: 'Identity provider running external commands.', format: 'boolean', default: false },
     identity: {

@@ -1,0 +1,190 @@
+/**
+ * The `sql` identity provider against real databases: SQLite always, PostgreSQL and MariaDB when
+ * UNISD_TEST_POSTGRES_URI / UNISD_TEST_MARIADB_URI are set (each suite creates and drops its own
+ * database). Then, through a real app: a database that is down or hangs is skipped and the
+ * lookup answers with what the other providers found.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
+import pino from 'pino';
+import type { IdentityProvider, Mapping } from '../core/providers/provider.js';
+import { MAPPING_BATCH_SIZE } from '../core/providers/provider.js';
+import { sqlProvider } from '../plugins/sql/provider.js';
+import { countPlaceholders, driverSql } from '../plugins/sql/placeholders.js';
+import { testApp, testConfig } from './helpers/app.js';
+import { freePort } from './helpers/net.js';
+import { consumeMeasuringHeap } from './helpers/heap.js';
+import { concat, createTestDatabase, numbers, unavailable, type TestDatabase, type TestDbKind } from './helpers/sql-databases.js';
+
+const silent = pino({ level: 'silent' });
+const INJECTION = '\' OR 1=1 --';
+const BIG = 100_000;
+
+async function collect(provider: IdentityProvider): Promise<Mapping[]> {
+  const all: Mapping[] = [];
+  for await (const batch of provider.mappings!(AbortSignal.timeout(60_000))) {
+    assert.ok(batch.length <= MAPPING_BATCH_SIZE);
+    all.push(...batch);
+  }
+  return all;
+}
+
+/** The operator's own schema: a table of logins and their 3PIDs, as a company directory might keep them. */
+function fixture(kind: TestDbKind): string[] {
+  return [
+    'CREATE TABLE threepids (login VARCHAR(64) NOT NULL, medium VARCHAR(16) NOT NULL, address VARCHAR(255) NOT NULL)',
+    `INSERT INTO threepids (login, medium, address) VALUES
+      ('alice', 'email', 'Alice@Example.COM'),
+      ('bob', 'msisdn', '441632960000'),
+      ('carol', 'msisdn', '+44 1632 960001'),
+      ('dave', 'fax', '12345'),
+      ('erin', 'email', 'not an address')`,
+    'CREATE TABLE directory (login VARCHAR(64) NOT NULL, mail VARCHAR(255) NOT NULL)',
+    `INSERT INTO directory (login, mail) SELECT ${concat(kind, '\'user\'', 'CAST(n AS CHAR(10))')}, ${concat(kind, '\'user\'', 'CAST(n AS CHAR(10))', '\'@Example.org\'')} FROM (${numbers(kind, BIG)}) AS s`,
+  ];
+}
+
+function sqlConfig(kind: TestDbKind, connection: string, overrides: Record<string, unknown> = {}) {
+  return testConfig({
+    matrix: { domain: 'example.org' },
+    sql: {
+      enabled: true,
+      type: kind,
+      connection,
+      identity: {
+        type: 'localpart',
+        query: 'SELECT login AS uid FROM threepids WHERE medium = ? AND lower(address) = ?',
+        medium: { msisdn: 'SELECT login AS uid FROM threepids WHERE medium = \'msisdn\' AND address = ?' },
+      },
+      lookup: { query: 'SELECT login AS mxid, medium, address FROM threepids' },
+      ...overrides,
+    },
+  });
+}
+
+const build = (config: ReturnType<typeof testConfig>) =>
+  sqlProvider({ key: 'sql', config: config.sql }, { domain: config.matrix.domain, timeout: 5000, log: silent });
+
+for (const kind of ['sqlite', 'postgresql', 'mariadb'] as const) {
+  describe(`sql provider on ${kind}`, { skip: unavailable(kind) }, () => {
+    let db: TestDatabase;
+    let provider: IdentityProvider;
+    before(async () => {
+      db = await createTestDatabase(kind);
+      await db.exec(fixture(kind));
+      provider = await build(sqlConfig(kind, db.connection));
+    });
+    after(async () => {
+      await provider?.close?.();
+      await db?.drop();
+    });
+
+    test(`sql/${kind}: single lookups through ma1sd's query convention (medium, address) and a per-medium query (address)`, async () => {
+      const signal = AbortSignal.timeout(5000);
+      assert.equal(await provider.lookup({ medium: 'email', address: 'alice@example.com' }, signal), '@alice:example.org');
+      assert.equal(await provider.lookup({ medium: 'msisdn', address: '441632960000' }, signal), '@bob:example.org');
+      assert.equal(await provider.lookup({ medium: 'email', address: 'nobody@example.com' }, signal), null);
+    });
+
+    test(`sql/${kind}: bulk lookup answers the known 3PIDs (one lookup each: ma1sd's queries are single)`, async () => {
+      assert.equal(provider.capabilities.bulk, false);
+      const found = await provider.bulkLookup([
+        { medium: 'email', address: 'alice@example.com' },
+        { medium: 'email', address: 'nobody@example.com' },
+        { medium: 'msisdn', address: '441632960000' },
+      ], AbortSignal.timeout(5000));
+      assert.deepEqual(found, [
+        { medium: 'email', address: 'alice@example.com', mxid: '@alice:example.org' },
+        { medium: 'msisdn', address: '441632960000', mxid: '@bob:example.org' },
+      ]);
+    });
+
+    test(`sql/${kind}: an injection attempt as the address finds nothing`, async () => {
+      const signal = AbortSignal.timeout(5000);
+      assert.equal(await provider.lookup({ medium: 'email', address: INJECTION }, signal), null);
+      assert.equal(await provider.lookup({ medium: 'msisdn', address: INJECTION }, signal), null);
+      assert.equal(await provider.lookup({ medium: 'email', address: `x${INJECTION.replace('\'', '\\\'')}` }, signal), null);
+      assert.deepEqual(await provider.bulkLookup([{ medium: 'email', address: INJECTION }], signal), []);
+    });
+
+    test(`sql/${kind}: the hash source normalises addresses and skips rows it cannot read`, async () => {
+      assert.equal(provider.capabilities.hashSource, true);
+      const all = await collect(provider);
+      assert.deepEqual(all.sort((a, b) => a.mxid.localeCompare(b.mxid)), [
+        { medium: 'email', address: 'alice@example.com', mxid: '@alice:example.org' },
+        { medium: 'msisdn', address: '441632960000', mxid: '@bob:example.org' },
+        { medium: 'msisdn', address: '441632960001', mxid: '@carol:example.org' },
+      ]);
+    });
+
+    test(`sql/${kind}: the hash source streams ${BIG} rows in batches with bounded heap growth`, async () => {
+      const big = await build(sqlConfig(kind, db.connection, {
+        lookup: { query: 'SELECT login AS mxid, \'email\' AS medium, mail AS address FROM directory' },
+      }));
+      try {
+        const { items, growth } = await consumeMeasuringHeap(big.mappings!(AbortSignal.timeout(120_000)));
+        assert.equal(items, BIG);
+        // Holding 100k mappings costs well over 10 MB; a cursor holds one batch.
+        assert.ok(growth < 5 * 1024 * 1024, `heap grew by ${growth} bytes`);
+      } finally {
+        await big.close?.();
+      }
+    });
+
+    test(`sql/${kind}: a consumer that stops early releases the cursor, and lookups go on`, async () => {
+      for await (const batch of provider.mappings!(AbortSignal.timeout(5000))) {
+        assert.ok(batch.length > 0);
+        break;
+      }
+      assert.equal(await provider.lookup({ medium: 'email', address: 'alice@example.com' }, AbortSignal.timeout(5000)), '@alice:example.org');
+    });
+  });
+}
+
+test('sql: ? placeholders are found outside quotes and comments, and numbered for PostgreSQL', () => {
+  const sql = 'SELECT \'?\' AS "a?", $$?$$ FROM t -- ?\nWHERE a = ? /* ? */ AND b ?? \'k\' AND c = ?';
+  assert.equal(countPlaceholders(sql, 'postgresql'), 2);
+  assert.equal(driverSql(sql, 'postgresql'), 'SELECT \'?\' AS "a?", $$?$$ FROM t -- ?\nWHERE a = $1 /* ? */ AND b ? \'k\' AND c = $2');
+  assert.equal(countPlaceholders('SELECT `?` FROM t WHERE a = \'it\\\'s ?\' AND b = ? # ?', 'mysql'), 1);
+  assert.equal(countPlaceholders('SELECT uid FROM t WHERE medium = ? AND address = ?', 'sqlite'), 2);
+});
+
+/** A TCP server on loopback that accepts connections and never answers. */
+async function hangingServer(): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => { sockets.add(socket); });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+const memory = { enabled: true, identities: [{ username: '@alice:example.org', threepids: [{ medium: 'email', address: 'alice@example.org' }] }] };
+
+for (const type of ['postgresql', 'mysql'] as const) {
+  const url = (port: number) => `${type}://unisd@127.0.0.1:${port}/unisd`;
+  for (const state of ['down', 'hanging'] as const) {
+    test(`sql: a ${type} database that is ${state} is skipped and a v1 bulk lookup answers with the others' mappings`, async (t) => {
+      const hanging = state === 'hanging' ? await hangingServer() : undefined;
+      const port = hanging?.port ?? await freePort();
+      const app = await testApp({ memory, providers: { timeout: '300ms' }, sql: { enabled: true, type, connection: url(port) } });
+      t.after(async () => {
+        await app.close();
+        await hanging?.close();
+      });
+      const res = await app.inject({
+        method: 'POST', url: '/_matrix/identity/api/v1/bulk_lookup',
+        payload: { threepids: [['email', 'alice@example.org'], ['email', 'nobody@example.org']] },
+      });
+      assert.equal(res.statusCode, 200);
+      assert.deepEqual(res.json().threepids, [['email', 'alice@example.org', '@alice:example.org']]);
+      const failures = app.providers.failures.get('sql');
+      assert.equal(state === 'hanging' ? failures?.timeout : failures?.error, 1);
+    });
+  }
+}
