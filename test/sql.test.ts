@@ -7,11 +7,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import type { IdentityProvider, Mapping } from '../core/providers/provider.js';
 import { MAPPING_BATCH_SIZE } from '../core/providers/provider.js';
 import { sqlProvider } from '../plugins/sql/provider.js';
 import { countPlaceholders, driverSql } from '../plugins/sql/placeholders.js';
+import { loadConfig } from '../core/config/load.js';
 import { testApp, testConfig } from './helpers/app.js';
 import { freePort } from './helpers/net.js';
 import { consumeMeasuringHeap } from './helpers/heap.js';
@@ -188,3 +192,68 @@ for (const type of ['postgresql', 'mysql'] as const) {
     });
   }
 }
+
+test('sql: ma1sd sql and synapseSql sections load unchanged (directory, profile and auth settings accepted)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'unisd-ma1sd-'));
+  const file = join(dir, 'ma1sd.yaml');
+  writeFileSync(file, `
+matrix:
+  domain: example.org
+sql:
+  enabled: true
+  type: mariadb
+  connection: //db.example.org:3306/identity?user=ma1sd&password=secret
+  directory:
+    enabled: false
+    query:
+      name:
+        type: localpart
+        value: 'SELECT idColumn, displayNameColumn FROM table WHERE displayNameColumn LIKE ?'
+  identity:
+    enabled: true
+    type: uid
+    query: 'SELECT user_id AS uid FROM user_threepid_id_server WHERE medium = ? AND address = ?'
+    medium:
+      email: 'SELECT login AS uid FROM people WHERE mail = ? AND ? IS NOT NULL'
+  profile:
+    enabled: false
+  lookup:
+    query: 'select user as mxid, field1 as medium, field2 as address from some_table'
+synapseSql:
+  enabled: true
+  type: postgresql
+  connection: //localhost/synapse?user=synapse&password=secret
+  legacyRoomNames: false
+  lookup:
+    query: 'select user_id as mxid, medium, address from user_threepid_id_server'
+`);
+  try {
+    const config = loadConfig({ file, env: {} });
+    assert.equal(config.sql.identity.type, 'uid');
+    assert.equal(config.sql.identity.medium.email, 'SELECT login AS uid FROM people WHERE mail = ? AND ? IS NOT NULL');
+    assert.equal(config.synapseSql.connection, '//localhost/synapse?user=synapse&password=secret');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sql: settings the schema cannot check stop the start with one line naming the key', async () => {
+  const start = (sql: Record<string, unknown>, matrix: Record<string, unknown> = { domain: 'example.org' }) =>
+    testApp({ matrix, sql: { enabled: true, type: 'sqlite', connection: '/nonexistent/x.db', ...sql } });
+  await assert.rejects(start({ connection: '' }), /^Error: config error: sql\.connection: expected a connection string/);
+  await assert.rejects(start({ identity: { query: 'SELECT uid FROM t' } }), /^Error: config error: sql\.identity\.query: expected a query with \? for the address.*it has 0 parameters$/);
+  await assert.rejects(start({ identity: { medium: { msisdn: 'SELECT uid FROM t WHERE a = ? AND b = ? AND c = ?' } } }), /^Error: config error: sql\.identity\.medium\.msisdn: .*it has 3 parameters$/);
+  await assert.rejects(start({ identity: { type: 'localpart' } }, {}), /^Error: config error: sql\.identity\.type: localpart needs matrix\.domain/);
+  await assert.rejects(start({ lookup: { query: 'SELECT mxid, medium, address FROM t WHERE x = ?' } }), /^Error: config error: sql\.lookup\.query: expected a query without parameters/);
+  await assert.rejects(start({ pool: { size: 0 } }), /^Error: config error: sql\.pool\.size: expected 1 or more/);
+  assert.throws(() => testConfig({ sql: { identity: { medium: { fax: 'SELECT 1' } } } }), /sql\.identity\.medium\.fax: unknown key, expected email, msisdn/);
+});
+
+test('sql: a SQLite file that does not exist fails lookups (skipped by the registry) and does not stop the start', async (t) => {
+  const app = await testApp({ memory, sql: { enabled: true, type: 'sqlite', connection: '/nonexistent/unisd.db' } });
+  t.after(() => app.close());
+  const res = await app.inject({ method: 'GET', url: '/_matrix/identity/api/v1/lookup?medium=email&address=bob%40example.org' });
+  assert.equal(res.statusCode, 200);
+  assert.deepEqual(res.json(), {});
+  assert.equal(app.providers.failures.get('sql')?.error, 1);
+});
