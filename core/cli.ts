@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /**
- * `unisd`: start the server, check a configuration, list the configuration keys. Every failure
- * is one line `unisd: …` on stderr and exit status 1, never a stack trace.
+ * `unisd`: start the server, check a configuration, list the configuration keys, check the
+ * identity providers. Every failure is one line `unisd: …` on stderr and exit status 1, never a
+ * stack trace.
  */
 import { stringify } from 'yaml';
 import { ConfigError, loadConfig, printableConfig } from './config/load.js';
 import { configurationMarkdown } from './config/docs.js';
 import { describeStartupError, startServer } from './server.js';
+import { checkProviders, formatChecks } from './providers/check.js';
 
 const HELP = `unisd — a Matrix identity server
 
@@ -16,6 +18,9 @@ Usage:
                                     configuration as YAML, secrets masked
   unisd config keys                 list every configuration key with its environment
                                     variable, default and meaning (Markdown)
+  unisd providers check [-c <file>] connect to each enabled identity provider, run one
+                                    lookup and count its hash source; one line each,
+                                    exit status 1 if any failed
   unisd help, unisd --help          this text
 
 Options:
@@ -64,6 +69,12 @@ async function main(): Promise<void> {
     case 'config keys':
       process.stdout.write(configurationMarkdown());
       return;
+    case 'providers check': {
+      const results = await checkProviders(loadConfig({ file }));
+      process.stdout.write(formatChecks(results));
+      if (results.some((r) => r.failure)) process.exitCode = 1;
+      return;
+    }
     case 'start':
       await startServer(loadConfig({ file }));
       return;
