@@ -14,6 +14,7 @@ import pino from 'pino';
 import type { IdentityProvider, Mapping } from '../core/providers/provider.js';
 import { MAPPING_BATCH_SIZE } from '../core/providers/provider.js';
 import { sqlProvider } from '../plugins/sql/provider.js';
+import { createDriver } from '../plugins/sql/driver.js';
 import { countPlaceholders, driverSql } from '../plugins/sql/placeholders.js';
 import { loadConfig } from '../core/config/load.js';
 import { testApp, testConfig } from './helpers/app.js';
@@ -131,6 +132,47 @@ for (const kind of ['sqlite', 'postgresql', 'mariadb'] as const) {
         assert.equal(items, BIG);
         // Holding 100k mappings costs well over 10 MB; a cursor holds one batch.
         assert.ok(growth < 5 * 1024 * 1024, `heap grew by ${growth} bytes`);
+      } finally {
+        await big.close?.();
+      }
+    });
+
+    // SQLite's statements are synchronous: nothing runs to be aborted.
+    if (kind !== 'sqlite') test(`sql/${kind}: an aborted statement fails at once (its connection dropped) and the next query works`, async () => {
+      const driver = await createDriver({ type: kind, connection: db.connection, poolSize: 2, idleTimeout: 30_000, timeout: 60_000 });
+      try {
+        const controller = new AbortController();
+        const sleep = kind === 'postgresql' ? 'SELECT pg_sleep(30) AS slept' : 'SELECT SLEEP(30) AS slept';
+        const running = kind === 'postgresql'
+          ? 'SELECT COUNT(*)::int FROM pg_stat_activity WHERE query = \'SELECT pg_sleep(30) AS slept\' AND state = \'active\''
+          : 'SELECT COUNT(*) FROM information_schema.processlist WHERE info = \'SELECT SLEEP(30) AS slept\'';
+        const answer = driver.query(sleep, [], controller.signal);
+        // Abort once the server runs it (without the abort, it answers after 30 s and the test fails).
+        while (Number(await db.scalar(running)) === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        controller.abort();
+        await assert.rejects(answer);
+        assert.deepEqual(await driver.query('SELECT 1 AS one', [], AbortSignal.timeout(5000)), [{ one: 1 }]);
+      } finally {
+        await driver.close();
+      }
+    });
+
+    test(`sql/${kind}: a hash source aborted mid-stream stops with the abort, and lookups go on`, async () => {
+      const big = await build(sqlConfig(kind, db.connection, {
+        lookup: { query: 'SELECT login AS mxid, \'email\' AS medium, mail AS address FROM directory' },
+      }));
+      try {
+        const controller = new AbortController();
+        let batches = 0;
+        await assert.rejects(async () => {
+          for await (const batch of big.mappings!(controller.signal)) {
+            assert.equal(batch.length, MAPPING_BATCH_SIZE);
+            batches++;
+            controller.abort();
+          }
+        });
+        assert.equal(batches, 1);
+        assert.equal(await big.lookup({ medium: 'email', address: 'alice@example.com' }, AbortSignal.timeout(5000)), '@alice:example.org');
       } finally {
         await big.close?.();
       }

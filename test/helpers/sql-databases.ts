@@ -19,6 +19,8 @@ export interface TestDatabase {
   connection: string;
   /** Runs statements (setup only: these are the test's own, trusted texts). */
   exec(statements: string[]): Promise<void>;
+  /** The first column of the first row of a query (setup and checks only). */
+  scalar(sql: string): Promise<unknown>;
   drop(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export async function createTestDatabase(kind: TestDbKind): Promise<TestDatabase
     return {
       kind, connection: path,
       exec: async (statements) => { for (const s of statements) db.exec(s); },
+      scalar: async (sql) => db.prepare(sql).pluck().get(),
       drop: async () => { db.close(); rmSync(dir, { recursive: true, force: true }); },
     };
   }
@@ -60,6 +63,7 @@ export async function createTestDatabase(kind: TestDbKind): Promise<TestDatabase
     return {
       kind, connection: url.href,
       exec: async (statements) => { for (const s of statements) await db.query(s); },
+      scalar: async (sql) => Object.values((await db.query(sql)).rows[0] ?? {})[0],
       drop: async () => {
         await db.end();
         await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
@@ -73,6 +77,7 @@ export async function createTestDatabase(kind: TestDbKind): Promise<TestDatabase
   return {
     kind, connection: url.href,
     exec: async (statements) => { for (const s of statements) await db.query(s); },
+    scalar: async (sql) => Object.values(((await db.query(sql))[0] as Array<Record<string, unknown>>)[0] ?? {})[0],
     drop: async () => {
       await db.end();
       await admin.query(`DROP DATABASE ${name}`);

@@ -5,7 +5,20 @@
  */
 import mysql from 'mysql2/promise';
 import type { Connection as CallbackConnection } from 'mysql2';
+import type { Duplex } from 'node:stream';
 import { connectionUrl, lease, type DriverOptions, type Row, type SqlDriver } from '../driver.js';
+
+/** The promise wrapper's `connection` is the callback connection, whose queries can stream. */
+const callbackConnection = (connection: mysql.PoolConnection) => connection.connection as unknown as CallbackConnection & { stream: Duplex };
+
+/**
+ * Takes a connection out of the pool for good. mysql2's destroy() only half-closes the socket and
+ * lets a running statement finish; ending the socket fails the statement now.
+ */
+function drop(connection: mysql.PoolConnection): void {
+  callbackConnection(connection).stream.destroy(new Error('connection dropped by unisd (deadline or failure)'));
+  connection.destroy();
+}
 
 /** `mysql://user:password@host:port/database`, or ma1sd's `//host/database?user=…&password=…`. */
 function connectionOptions(connection: string) {
@@ -30,7 +43,8 @@ export class MysqlDriver implements SqlDriver {
     this.pool = mysql.createPool({
       ...connectionOptions(options.connection),
       connectionLimit: options.poolSize,
-      maxIdle: options.poolSize,
+      // mysql2 closes idle connections (by idleTimeout) only while maxIdle is below the limit.
+      maxIdle: options.poolSize - 1,
       idleTimeout: options.idleTimeout,
       connectTimeout: options.timeout,
       charset: 'utf8mb4',
@@ -54,8 +68,10 @@ export class MysqlDriver implements SqlDriver {
 
   async *stream(sql: string, batchSize: number, signal: AbortSignal): AsyncIterable<Row[]> {
     const held = await this.connect(signal);
-    // The promise wrapper's `connection` is the callback connection, whose queries can stream.
-    const rows = (held.connection.connection as unknown as CallbackConnection).query(sql).stream({ highWaterMark: batchSize });
+    const rows = callbackConnection(held.connection).query(sql).stream({ highWaterMark: batchSize });
+    // A streamed query hears nothing of its connection's end: the abort ends the stream itself.
+    const onAbort = () => rows.destroy(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
     let finished = false;
     try {
       let batch: Row[] = [];
@@ -71,6 +87,7 @@ export class MysqlDriver implements SqlDriver {
       finished = true;
     } finally {
       // Failed, aborted, or left early by the consumer: the unread result goes with its connection.
+      signal.removeEventListener('abort', onAbort);
       if (!finished) {
         held.failed = true;
         rows.destroy();
@@ -84,6 +101,6 @@ export class MysqlDriver implements SqlDriver {
   }
 
   private connect(signal: AbortSignal) {
-    return lease(this.pool.getConnection(), signal, (connection, destroy) => (destroy ? connection.destroy() : connection.release()));
+    return lease(this.pool.getConnection(), signal, (connection, destroy) => (destroy ? drop(connection) : connection.release()));
   }
 }
