@@ -105,6 +105,16 @@ for (const kind of ['sqlite', 'postgresql', 'mariadb'] as const) {
       ]);
     });
 
+    test(`sql/${kind}: identity.enabled: false serves no medium (the registry never asks it) and keeps the hash source`, async () => {
+      const hashOnly = await build(sqlConfig(kind, db.connection, { identity: { enabled: false, type: 'localpart' } }));
+      try {
+        assert.deepEqual(hashOnly.capabilities.media, []);
+        assert.equal((await collect(hashOnly)).length, 3);
+      } finally {
+        await hashOnly.close?.();
+      }
+    });
+
     test(`sql/${kind}: an injection attempt as the address finds nothing`, async () => {
       const signal = AbortSignal.timeout(5000);
       assert.equal(await provider.lookup({ medium: 'email', address: INJECTION }, signal), null);
