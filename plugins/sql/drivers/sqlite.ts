@@ -7,16 +7,20 @@
 import Database from 'better-sqlite3';
 import type { DriverOptions, Row, SqlDriver } from '../driver.js';
 
+/**
+ * How long a statement waits for a writer's lock (ms). better-sqlite3 waits synchronously,
+ * stalling every request, so it is short: a busy database fails the call, and the registry
+ * answers without it. (Synapse runs SQLite in WAL mode, where readers do not wait for writers.)
+ */
+const BUSY_TIMEOUT = 50;
+
 export class SqliteDriver implements SqlDriver {
   readonly dialect = 'sqlite';
   private readonly path: string;
-  /** How long a statement waits for Synapse's write lock (ms). */
-  private readonly busyTimeout: number;
   private db: Database.Database | undefined;
 
   constructor(options: DriverOptions) {
     this.path = options.connection.trim().replace(/^jdbc:sqlite:/, '');
-    this.busyTimeout = options.timeout;
   }
 
   async query(sql: string, params: readonly string[], signal: AbortSignal): Promise<Row[]> {
@@ -50,6 +54,6 @@ export class SqliteDriver implements SqlDriver {
   }
 
   private open(): Database.Database {
-    return new Database(this.path, { readonly: true, fileMustExist: true, timeout: this.busyTimeout });
+    return new Database(this.path, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT });
   }
 }
