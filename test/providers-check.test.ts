@@ -59,7 +59,7 @@ test('providers check: every provider answers: one ok line each with its hash-so
   assert.equal(code, 0, stderr);
   const lines = stdout.trimEnd().split('\n');
   assert.equal(lines.length, 2);
-  assert.match(lines[0], /^memory\s+ok\s+lookup \d+\.\d ms\s+hash source -$/);
+  assert.match(lines[0], /^memory\s+ok\s+lookup \d+\.\d ms\s+hash source off$/);
   assert.match(lines[1], /^sql\s+ok\s+lookup \d+\.\d ms\s+hash source 2500 mappings$/);
 });
 
@@ -85,6 +85,6 @@ synapseSql:
   assert.equal(code, 1);
   const lines = stdout.trimEnd().split('\n');
   assert.equal(lines.length, 2);
-  assert.match(lines[0], /^sql\s+failed \(unreachable: ECONNREFUSED\)\s+lookup -\s+hash source -$/);
+  assert.match(lines[0], /^sql\s+failed \(unreachable: ECONNREFUSED\)\s+lookup -\s+hash source off$/);
   assert.match(lines[1], /^synapseSql\s+failed \(timeout\)\s+lookup -\s+hash source -$/);
 });

@@ -19,8 +19,10 @@ export interface ProviderCheck {
   failure?: string;
   /** Lookup latency in milliseconds; undefined when the provider answers no lookups or failed. */
   lookupMs?: number;
-  /** Mappings in the hash source; undefined when it is not one or could not be read. */
+  /** Mappings in the hash source; undefined when it could not be read. */
   mappings?: number;
+  /** The provider feeds hash lookup. */
+  hashSource: boolean;
 }
 
 class Deadline extends Error {}
@@ -47,7 +49,8 @@ function madeUp(provider: IdentityProvider): ThreePid | undefined {
 }
 
 async function check(provider: IdentityProvider, timeout: number): Promise<ProviderCheck> {
-  const result: ProviderCheck = { name: provider.name };
+  const hashSource = Boolean(provider.capabilities.hashSource && provider.mappings);
+  const result: ProviderCheck = { name: provider.name, hashSource };
   const threepid = madeUp(provider);
   try {
     if (threepid) {
@@ -58,13 +61,13 @@ async function check(provider: IdentityProvider, timeout: number): Promise<Provi
   } catch (err) {
     return { ...result, failure: describeFailure(err) };
   }
-  if (!provider.capabilities.hashSource || !provider.mappings) return result;
+  if (!hashSource) return result;
   // The count may take long on a large directory: it fails only when no batch arrives within the timeout.
   const idle = new AbortController();
   let timer = setTimeout(() => idle.abort(new Deadline()), timeout);
   try {
     let count = 0;
-    for await (const batch of provider.mappings(idle.signal)) {
+    for await (const batch of provider.mappings!(idle.signal)) {
       count += batch.length;
       clearTimeout(timer);
       timer = setTimeout(() => idle.abort(new Deadline()), timeout);
@@ -103,7 +106,8 @@ export function formatChecks(results: ProviderCheck[]): string {
   return results.map((r) => {
     const status = r.failure ? `failed (${r.failure})` : 'ok';
     const lookup = r.lookupMs === undefined ? 'lookup -' : `lookup ${r.lookupMs.toFixed(1)} ms`;
-    const hash = r.mappings === undefined ? 'hash source -' : `hash source ${r.mappings} mapping${r.mappings === 1 ? '' : 's'}`;
+    const hash = !r.hashSource ? 'hash source off'
+      : r.mappings === undefined ? 'hash source -' : `hash source ${r.mappings} mapping${r.mappings === 1 ? '' : 's'}`;
     return `${r.name.padEnd(width)}  ${status}  ${lookup}  ${hash}\n`;
   }).join('');
 }
