@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import type { IdentityProvider, Mapping } from '../core/providers/provider.js';
 import { synapseSqlProvider } from '../plugins/synapse-sql/provider.js';
+import { normaliseEmail } from '../core/threepid.js';
 import { testApp, testConfig } from './helpers/app.js';
 import { createTestDatabase, unavailable, type TestDatabase } from './helpers/sql-databases.js';
 import { synapseSchema } from './helpers/synapse-schema.js';
@@ -25,6 +26,7 @@ const DATA = [
     ('@alice:example.org', 'email', 'alice@example.org', 1700000000000, 1700000000000),
     ('@alice:example.org', 'msisdn', '447700900001', 1700000000000, 1700000000000),
     ('@bob:example.org', 'email', 'bob@example.org', 1700000000000, 1700000000000),
+    ('@carol:example.org', 'email', 'strauss@straße.de', 1700000000000, 1700000000000),
     ('@mallory:example.org', 'email', 'mallory@example.org', 1700000000000, 1700000000000)`,
   // Bound through Synapse to an identity server; carol's row predates Synapse's canonical case.
   `INSERT INTO user_threepid_id_server (user_id, medium, address, id_server) VALUES
@@ -68,6 +70,13 @@ for (const kind of ['sqlite', 'postgresql'] as const) {
       assert.equal(await provider.lookup({ medium: 'email', address: '\' OR 1=1 --' }, signal()), null);
     });
 
+    test(`synapseSql/${kind}: an address a client typed is found as Synapse canonicalised it (local part folded, domain lower-cased)`, async () => {
+      const provider = await build();
+      const typed = normaliseEmail('Strauß@Straße.DE')!;
+      assert.equal(await provider.lookup({ medium: 'email', address: typed }, signal()), '@carol:example.org');
+      assert.deepEqual(await provider.bulkLookup([{ medium: 'email', address: typed }], signal()), [{ medium: 'email', address: 'strauss@straße.de', mxid: '@carol:example.org' }]);
+    });
+
     test(`synapseSql/${kind}: bulk lookup is one query per medium and answers only what was asked, deactivated users left out`, async () => {
       const provider = await build();
       assert.equal(provider.capabilities.bulk, true);
@@ -101,7 +110,7 @@ for (const kind of ['sqlite', 'postgresql'] as const) {
         lookup: { query: 'select t.user_id as mxid, t.medium, t.address from user_threepids t join users u on u.name = t.user_id where u.deactivated = 0' },
         identity: { query: 'SELECT user_id AS uid FROM user_threepid_id_server WHERE medium = ? AND address = ?' },
       });
-      assert.deepEqual(byMxid(await collect(provider)).map((m) => m.address), ['alice@example.org', '447700900001', 'bob@example.org']);
+      assert.deepEqual(byMxid(await collect(provider)).map((m) => m.address), ['alice@example.org', '447700900001', 'bob@example.org', 'strauss@straße.de']);
       assert.equal(provider.capabilities.bulk, false);
       assert.equal(await provider.lookup({ medium: 'email', address: 'bob@example.org' }, signal()), null);
       assert.deepEqual(await provider.bulkLookup([{ medium: 'email', address: 'alice@example.org' }], signal()), [
