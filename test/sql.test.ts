@@ -147,6 +147,24 @@ for (const kind of ['sqlite', 'postgresql', 'mariadb'] as const) {
       }
     });
 
+    if (kind !== 'sqlite') test(`sql/${kind}: more concurrent lookups than pool.size wait their turn, and the pool opens at most pool.size connections`, async () => {
+      const small = await build(sqlConfig(kind, db.connection, { pool: { size: 2 } }));
+      const database = new URL(db.connection).pathname.slice(1);
+      const connections = kind === 'postgresql'
+        ? `SELECT COUNT(*)::int FROM pg_stat_activity WHERE application_name = 'unisd' AND datname = '${database}'`
+        : `SELECT COUNT(*) FROM information_schema.processlist WHERE db = '${database}' AND id <> CONNECTION_ID()`;
+      try {
+        // Other providers of this suite may hold connections: count what this one adds.
+        const before = Number(await db.scalar(connections));
+        const answers = await Promise.all(Array.from({ length: 20 }, () => small.lookup({ medium: 'email', address: 'alice@example.com' }, AbortSignal.timeout(5000))));
+        assert.deepEqual(new Set(answers), new Set(['@alice:example.org']));
+        const added = Number(await db.scalar(connections)) - before;
+        assert.ok(added <= 2, `${added} connections opened`);
+      } finally {
+        await small.close?.();
+      }
+    });
+
     // SQLite's statements are synchronous: nothing runs to be aborted.
     if (kind !== 'sqlite') test(`sql/${kind}: an aborted statement fails at once (its connection dropped) and the next query works`, async () => {
       const driver = await createDriver({ type: kind, connection: db.connection, poolSize: 2, idleTimeout: 30_000, timeout: 60_000 });
