@@ -6,9 +6,10 @@
  * and a count of its hash source, streamed.
  */
 import { randomBytes } from 'node:crypto';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import type { PluginManifest } from '../plugin/manifest.js';
 import { buildApp } from '../app.js';
-import { SqliteStore } from '../store/sqlite.js';
+import { openSqliteStore } from '../store/sqlite/index.js';
 import { generateSigningKey } from '../crypto/signing.js';
 import type { IdentityProvider } from './provider.js';
 import type { ThreePid } from '../store/port.js';
@@ -82,10 +83,9 @@ async function check(provider: IdentityProvider, timeout: number): Promise<Provi
 }
 
 /** Checks every enabled identity provider (local binds aside), one after the other. */
-export async function checkProviders(config: Config): Promise<ProviderCheck[]> {
-  const store = new SqliteStore(':memory:');
-  await store.init();
-  const app = await buildApp(config, { store, signingKey: generateSigningKey(), logger: false });
+export async function checkProviders(config: Config, plugins?: readonly PluginManifest[]): Promise<ProviderCheck[]> {
+  const store = await openSqliteStore(':memory:');
+  const app = await buildApp(config, { store, signingKey: generateSigningKey(), logger: false, plugins });
   try {
     await app.ready();
     const results: ProviderCheck[] = [];

@@ -4,7 +4,7 @@
  * refused with one line naming the key.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { Config } from '../../core/config/load.js';
+import type { Config } from '../../core/config/types.js';
 import type { IdentityProvider } from '../../core/providers/provider.js';
 import { createDriver, dialectOf } from './driver.js';
 import { countPlaceholders } from './placeholders.js';
