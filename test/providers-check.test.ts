@@ -6,11 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { freePort } from './helpers/net.js';
+import { freePort, hangingServer } from './helpers/net.js';
 
 const root = resolve(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'unisd-providers-check-'));
@@ -64,14 +63,8 @@ test('providers check: every provider answers: one ok line each with its hash-so
 });
 
 test('providers check: a database that is down or hangs is reported with the kind of failure, exit 1', async (t) => {
-  const sockets = new Set<Socket>();
-  const hanging = createServer((socket) => { sockets.add(socket); });
-  await new Promise<void>((done) => hanging.listen(0, '127.0.0.1', done));
-  t.after(() => {
-    for (const socket of sockets) socket.destroy();
-    hanging.close();
-  });
-  const hangingPort = (hanging.address() as { port: number }).port;
+  const hanging = await hangingServer();
+  t.after(() => hanging.close());
   const file = config('failing.yaml', `sql:
   enabled: true
   type: mysql
@@ -79,7 +72,7 @@ test('providers check: a database that is down or hangs is reported with the kin
 synapseSql:
   enabled: true
   type: postgresql
-  connection: postgresql://synapse@127.0.0.1:${hangingPort}/synapse
+  connection: postgresql://synapse@127.0.0.1:${hanging.port}/synapse
 `);
   const { code, stdout } = await unisd(['providers', 'check', '-c', file]);
   assert.equal(code, 1);

@@ -6,7 +6,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Socket } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +17,7 @@ import { createDriver } from '../plugins/sql/driver.js';
 import { countPlaceholders, driverSql } from '../plugins/sql/placeholders.js';
 import { loadConfig } from '../core/config/load.js';
 import { testApp, testConfig } from './helpers/app.js';
-import { freePort } from './helpers/net.js';
+import { freePort, hangingServer } from './helpers/net.js';
 import { consumeMeasuringHeap } from './helpers/heap.js';
 import { concat, createTestDatabase, numbers, unavailable, type TestDatabase, type TestDbKind } from './helpers/sql-databases.js';
 
@@ -223,20 +222,6 @@ test('sql: ? placeholders are found outside quotes and comments, and numbered fo
   assert.equal(countPlaceholders('SELECT `?` FROM t WHERE a = \'it\\\'s ?\' AND b = ? # ?', 'mysql'), 1);
   assert.equal(countPlaceholders('SELECT uid FROM t WHERE medium = ? AND address = ?', 'sqlite'), 2);
 });
-
-/** A TCP server on loopback that accepts connections and never answers. */
-async function hangingServer(): Promise<{ port: number; close: () => Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => { sockets.add(socket); });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as { port: number }).port,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
 
 const memory = { enabled: true, identities: [{ username: '@alice:example.org', threepids: [{ medium: 'email', address: 'alice@example.org' }] }] };
 
