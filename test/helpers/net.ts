@@ -1,6 +1,7 @@
 /** Loopback helpers: a port nothing listens on, and a server that accepts and never answers. */
 import { createServer, type Socket } from 'node:net';
 
+/** A loopback port that was free a moment ago: bound, then released (nothing listens on it). */
 export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
