@@ -184,6 +184,22 @@ for (const kind of ['sqlite', 'postgresql', 'mariadb'] as const) {
       }
     });
 
+    test(`sql/${kind}: a consumer slower than providers.timeout between batches still reads the whole hash source`, async () => {
+      const config = sqlConfig(kind, db.connection, { lookup: { query: 'SELECT login AS mxid, \'email\' AS medium, mail AS address FROM directory' } });
+      const slow = await sqlProvider({ key: 'sql', config: config.sql }, { domain: 'example.org', timeout: 100, log: silent });
+      try {
+        let items = 0;
+        for await (const batch of slow.mappings!(AbortSignal.timeout(60_000))) {
+          // The hash index may take its time over a batch (a busy worker pool): longer than the lookup deadline.
+          if (items === 0) await new Promise((resolve) => setTimeout(resolve, 250));
+          items += batch.length;
+        }
+        assert.equal(items, BIG);
+      } finally {
+        await slow.close?.();
+      }
+    });
+
     test(`sql/${kind}: a hash source aborted mid-stream stops with the abort, and lookups go on`, async () => {
       const big = await build(sqlConfig(kind, db.connection, {
         lookup: { query: 'SELECT login AS mxid, \'email\' AS medium, mail AS address FROM directory' },

@@ -1,7 +1,7 @@
 /**
- * PostgreSQL through `pg`'s pool and `pg-cursor`. The server enforces the deadline too
- * (`statement_timeout`, per statement and per cursor read); an aborted call destroys its
- * connection, which ends what it was waiting for.
+ * PostgreSQL through `pg`'s pool and `pg-cursor`. The server enforces the lookups' deadline too
+ * (`statement_timeout`); an aborted call destroys its connection, which ends what it was waiting
+ * for.
  */
 import pg from 'pg';
 import Cursor from 'pg-cursor';
@@ -40,15 +40,19 @@ export class PostgresDriver implements SqlDriver {
 
   async *stream(sql: string, batchSize: number, signal: AbortSignal): AsyncIterable<Row[]> {
     const held = await this.connect(signal);
-    const cursor = held.connection.query(new Cursor(driverSql(sql, 'postgresql')));
     let closed = false;
     try {
+      // statement_timeout bounds lookups; an open cursor lives as long as its consumer reads
+      // (the server counts it as one statement), so it is lifted on this connection meanwhile.
+      await held.connection.query('SET statement_timeout = 0');
+      const cursor = held.connection.query(new Cursor(driverSql(sql, 'postgresql')));
       for (;;) {
         const rows = await cursor.read(batchSize);
         if (rows.length === 0) break;
         yield rows;
       }
       await cursor.close();
+      await held.connection.query('RESET statement_timeout');
       closed = true;
     } finally {
       // Failed, aborted, or left early by the consumer: the open cursor goes with its connection.
