@@ -8,6 +8,8 @@ import accounts from '../plugins/accounts/manifest.js';
 import terms from '../plugins/terms/manifest.js';
 import keys from '../plugins/keys/manifest.js';
 import memoryProvider from '../plugins/memory-provider/manifest.js';
+import sql from '../plugins/sql/manifest.js';
+import synapseSql from '../plugins/synapse-sql/manifest.js';
 import email from '../plugins/email/manifest.js';
 import sms from '../plugins/sms/manifest.js';
 import validation from '../plugins/validation/manifest.js';
@@ -23,6 +25,8 @@ export const BUILTIN_PLUGINS: readonly PluginManifest[] = [
   terms,
   keys,
   memoryProvider,
+  sql,
+  synapseSql,
   email,
   sms,
   validation,
