@@ -25,6 +25,8 @@ export const PLUGINS: PluginEntry[] = [
   { name: 'invites', enabled: () => true, load: () => import('../plugins/invites/index.js') },
   { name: 'binds', enabled: () => true, load: () => import('../plugins/binds/index.js') },
   { name: 'lookup', enabled: () => true, load: () => import('../plugins/lookup/index.js') },
+  { name: 'exec', enabled: (c) => c.exec.enabled && c.exec.identity.enabled, load: () => import('../plugins/exec/index.js') },
+  { name: 'rest', enabled: (c) => c.rest.enabled, load: () => import('../plugins/rest/index.js') },
   { name: 'v1', enabled: (c) => c.matrix.v1, load: () => import('../plugins/v1/index.js') },
   { name: 'v2', enabled: (c) => c.matrix.v2, load: () => import('../plugins/v2/index.js') },
 ];

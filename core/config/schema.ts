@@ -9,6 +9,8 @@
  */
 import { parseDuration } from './duration.js';
 import { checkPolicies, POLICIES_EXPECTED } from './formats.js';
+import { execSection } from '../../plugins/exec/config.js';
+import { restSection } from '../../plugins/rest/config.js';
 
 const ms = parseDuration;
 
@@ -158,12 +160,8 @@ export const schema = {
       query: { doc: 'Query returning mxid, medium, address for hashing.', format: String, default: 'select user_id as mxid, medium, address from user_threepids' },
     },
   },
-  exec: {
-    enabled: { doc: 'Identity provider running external commands.', format: 'boolean', default: false },
-    identity: {
-      hashEnabled: { doc: 'Let the exec provider feed hash lookup.', format: 'boolean', default: false },
-    },
-  },
+  exec: execSection,
+  rest: restSection,
   ldap: {
     enabled: { doc: 'LDAP identity provider.', format: 'boolean', default: false },
     lookup: { doc: 'Let the LDAP provider feed hash lookup.', format: 'boolean', default: false },

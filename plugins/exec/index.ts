@@ -1,0 +1,27 @@
+/** The exec identity provider plugin: builds the provider from `exec` and registers it. */
+import fp from 'fastify-plugin';
+import { ExecProvider } from './provider.js';
+
+export default fp(async (app) => {
+  const { exec, matrix } = app.config;
+  const { single, bulk, all } = exec.identity.lookup;
+  if (single.command === '' && bulk.command === '') {
+    throw new Error('config error: exec: set exec.identity.lookup.single.command or exec.identity.lookup.bulk.command (the program answering lookups)');
+  }
+  if (exec.identity.priority < 1) throw new Error('config error: exec.identity.priority: expected 1 or more (0 is reserved for the binds made here; lower is asked first)');
+  const hashEnabled = exec.identity.hashEnabled || exec.identity.hashLookup;
+  for (const feature of ['auth', 'directory', 'profile'] as const) {
+    if (Object.keys(exec[feature]).length > 0) app.log.warn(`exec.${feature} is ma1sd's ${feature} feature, which unisd does not serve: ignored`);
+  }
+  app.providers.register(new ExecProvider({
+    single,
+    bulk,
+    all,
+    token: exec.token,
+    domain: matrix.domain,
+    priority: exec.identity.priority,
+    hashEnabled,
+    timeout: exec.timeout,
+    maxOutputBytes: exec.maxOutputBytes,
+  }));
+}, { name: 'unisd-exec', dependencies: ['unisd-context'] });
