@@ -60,7 +60,7 @@ function executable(what: string, filled = '') {
 }
 
 const inputType = (defaultType: '' | 'json') => ({
-  doc: 'What it gets on standard input: json (ma1sd\'s JSON), plain (ma1sd\'s lines), or nothing (empty).', format: ['', 'json', 'plain'], default: defaultType as string,
+  doc: 'What it gets on standard input: json (ma1sd\'s JSON), plain (ma1sd\'s lines), or nothing (empty).', format: ['', 'json', 'plain'], expected: 'one of "" (nothing), json, plain', default: defaultType as string,
 });
 
 const ignored = (feature: string) => ({
@@ -84,7 +84,7 @@ export const execSection = {
         token: tokens('for this program (over exec.token)'),
         input: {
           type: inputType(''),
-          template: { doc: `Input text${FILLED} (JSON-escaped for json); empty for the default of input.type.`, format: String, default: '' },
+          template: { doc: 'Input text, where {medium} and {address} are replaced by the 3PID looked up (JSON-escaped for json); empty: the default of input.type.', format: String, default: '' },
         },
       },
       bulk: { ...executable('a bulk lookup (the 3PIDs on standard input)'), input: { type: inputType('json') } },

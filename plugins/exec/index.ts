@@ -10,6 +10,9 @@ export default fp(async (app) => {
   }
   if (exec.identity.priority < 1) throw new Error('config error: exec.identity.priority: expected 1 or more (0 is reserved for the binds made here; lower is asked first)');
   const hashEnabled = exec.identity.hashEnabled || exec.identity.hashLookup;
+  if (hashEnabled && all.command === '' && bulk.command === '') {
+    throw new Error('config error: exec.identity.hashEnabled: set exec.identity.lookup.all.command (or .bulk.command) to the program listing every mapping');
+  }
   for (const feature of ['auth', 'directory', 'profile'] as const) {
     if (Object.keys(exec[feature]).length > 0) app.log.warn(`exec.${feature} is ma1sd's ${feature} feature, which unisd does not serve: ignored`);
   }
