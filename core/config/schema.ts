@@ -2,7 +2,7 @@
  * The one configuration schema of unisd. Every key has its doc, format and default; the
  * environment variable of a key is derived from its path (`hashing.pepperLength` →
  * `UNISD_HASHING_PEPPER_LENGTH`). Sections named as in ma1sd's documentation (`server`,
- * `matrix`, `policy`, `hashing`, `memory`, `sql`, `synapseSql`, `exec`, `ldap`) accept its
+ * `matrix`, `policy`, `hashing`, `memory`, `sql`, `synapseSql`, `exec`, `rest`, `ldap`) accept its
  * snippets as written. Formats are described in ./formats.ts; durations are milliseconds.
  * Adding a key: give it doc, format and default here, an example line in
  * config/unisd.example.yaml, then regenerate docs/configuration.md (`unisd config keys`).
