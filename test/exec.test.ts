@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ExecProvider, type ExecProviderOptions, type ExecutableConfig } from '../plugins/exec/provider.js';
 import { ExecError, runCommand } from '../plugins/exec/command.js';
+import { jsonItems } from '../plugins/exec/stream-items.js';
 import { testApp, testConfig } from './helpers/app.js';
 import { heldCost, measureStream } from './helpers/heap.js';
 
@@ -238,4 +239,25 @@ test('exec: ma1sd\'s exec configuration loads unchanged (tokens, exit codes, has
 
 test('exec: a configuration without any lookup program stops the start with one line naming the keys', async () => {
   await assert.rejects(testApp({ exec: { enabled: true } }), /exec\.identity\.lookup\.single\.command or exec\.identity\.lookup\.bulk\.command/);
+});
+
+test('exec listing reader: items are found across any chunk boundary, in ma1sd\'s document, a bare array or JSON lines; braces in strings are text', async () => {
+  const item = (n: number) => ({ medium: 'email', address: `u${n}@x.org`, id: { type: 'mxid', value: `@u${n}:x.org` }, note: '{[}]"\\' });
+  const outputs = [
+    JSON.stringify({ count: 3, lookup: [item(1), item(2), item(3)] }, null, 2),
+    JSON.stringify([item(1), item(2), item(3)]),
+    [item(1), item(2), item(3)].map((i) => JSON.stringify(i)).join('\n'),
+  ];
+  for (const output of outputs) {
+    for (const size of [1, 7, output.length]) {
+      async function* chunks() { for (let i = 0; i < output.length; i += size) yield output.slice(i, i + size); }
+      const items = [];
+      for await (const value of jsonItems(chunks(), 1024)) items.push(value);
+      assert.deepEqual(items, [item(1), item(2), item(3)], `${output.slice(0, 12)}… in chunks of ${size}`);
+    }
+  }
+  async function* truncated() { yield '{"lookup": [{"medium": "email"'; }
+  await assert.rejects(async () => { for await (const _ of jsonItems(truncated(), 1024)) { /* consume */ } }, /ends inside a value/);
+  async function* huge() { yield '{"medium": "'; for (let i = 0; i < 100; i++) yield 'x'.repeat(100); }
+  await assert.rejects(async () => { for await (const _ of jsonItems(huge(), 1024)) { /* consume */ } }, /longer than 1024 bytes/);
 });

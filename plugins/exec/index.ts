@@ -8,6 +8,8 @@ export default fp(async (app) => {
   if (single.command === '' && bulk.command === '') {
     throw new Error('config error: exec: set exec.identity.lookup.single.command or exec.identity.lookup.bulk.command (the program answering lookups)');
   }
+  if (exec.timeout === 0) throw new Error('config error: exec.timeout: expected a duration above 0');
+  if (exec.maxOutputBytes === 0) throw new Error('config error: exec.maxOutputBytes: expected a number of bytes above 0');
   if (exec.identity.priority < 1) throw new Error('config error: exec.identity.priority: expected 1 or more (0 is reserved for the binds made here; lower is asked first)');
   const hashEnabled = exec.identity.hashEnabled || exec.identity.hashLookup;
   if (hashEnabled && all.command === '' && bulk.command === '') {

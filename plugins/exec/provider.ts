@@ -4,7 +4,7 @@
  * lookup runs `.bulk` with the list on its input; hash lookup reads `.all` (or the bulk program
  * with no input, as ma1sd did) as a stream. Formats: plugins/exec/README.md.
  */
-import type { IdentityProvider, Mapping } from '../../core/providers/provider.js';
+import type { IdentityProvider, Mapping, ProviderCapabilities } from '../../core/providers/provider.js';
 import { MAPPING_BATCH_SIZE } from '../../core/providers/provider.js';
 import type { ThreePid } from '../../core/store/port.js';
 import { bulkAnswer, bulkRequest, MEDIA, mappingOf, mappingsOf, mxidOf, ProtocolError, singleAnswer, type SkipCounter } from '../rest/protocol.js';
@@ -61,7 +61,7 @@ function plainSingleAnswer(output: string, domain: string): string | null {
 export class ExecProvider implements IdentityProvider, SkipCounter {
   readonly name = 'exec';
   readonly priority: number;
-  readonly capabilities;
+  readonly capabilities: ProviderCapabilities;
   /** Answer items that could not be used (unknown media, malformed), since start. */
   skipped = 0;
 

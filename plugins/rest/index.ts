@@ -29,6 +29,8 @@ export default fp(async (app) => {
     throw new Error('config error: rest.endpoints.identity: expected a single or bulk endpoint (both are empty)');
   }
   if (rest.hashEnabled && endpoints.all === '') throw new Error('config error: rest.endpoints.identity.all: expected the listing endpoint, needed by rest.hashEnabled');
+  if (rest.timeout === 0) throw new Error('config error: rest.timeout: expected a duration above 0');
+  if (rest.maxResponseBytes === 0) throw new Error('config error: rest.maxResponseBytes: expected a number of bytes above 0');
   if (rest.pageSize < 1 || rest.pageSize > 1000) throw new Error('config error: rest.pageSize: expected 1 to 1000');
   app.providers.register(new RestProvider({
     endpoints,

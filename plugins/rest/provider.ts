@@ -4,7 +4,7 @@
  * for hash lookup: `GET <all>?limit=N[&since=<cursor>]` answering
  * `{"mappings": [item, …], "next": "<cursor>" | null}`.
  */
-import type { IdentityProvider, Mapping } from '../../core/providers/provider.js';
+import type { IdentityProvider, Mapping, ProviderCapabilities } from '../../core/providers/provider.js';
 import { MAPPING_BATCH_SIZE } from '../../core/providers/provider.js';
 import type { ThreePid } from '../../core/store/port.js';
 import { RestClient, type RestClientOptions } from './client.js';
@@ -31,7 +31,7 @@ const PRIORITY = 20;
 export class RestProvider implements IdentityProvider, SkipCounter {
   readonly name = 'rest';
   readonly priority = PRIORITY;
-  readonly capabilities;
+  readonly capabilities: ProviderCapabilities;
   /** Answer items that could not be used (unknown media, malformed), since start. */
   skipped = 0;
   private readonly client: RestClient;
