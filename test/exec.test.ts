@@ -191,8 +191,9 @@ test('exec: exit codes — success reads the output, failure (1) is no match, an
 
 test('exec through the app: v1 lookups answered by the program; a failing program is skipped and the others answer', async (t) => {
   const memory = { enabled: true, identities: [{ username: '@dave:example.com', threepids: [{ medium: 'email', address: 'dave@example.com' }] }] };
+  // Generous deadline: each lookup starts a node program, slow on a loaded machine.
   const app = await testApp({
-    matrix: { domain: 'example.com' }, memory,
+    matrix: { domain: 'example.com' }, memory, providers: { timeout: '30s' },
     exec: { enabled: true, identity: { priority: 5, lookup: { single: { command: fixture('single-json.mjs'), input: { type: 'json' } }, bulk: { command: fixture('bulk-json.mjs') } } } },
   });
   t.after(() => app.close());
@@ -203,7 +204,7 @@ test('exec through the app: v1 lookups answered by the program; a failing progra
   assert.deepEqual(bulk.json(), { threepids: [['msisdn', '+44 1632 960000', '@bob:other.example'], ['email', 'dave@example.com', '@dave:example.com']] });
 
   const broken = await testApp({
-    matrix: { domain: 'example.com' }, memory,
+    matrix: { domain: 'example.com' }, memory, providers: { timeout: '30s' },
     exec: { enabled: true, identity: { priority: 5, lookup: { single: { command: fixture('fail.sh') }, bulk: { command: fixture('fail.sh') } } } },
   });
   t.after(() => broken.close());
