@@ -10,7 +10,7 @@ import type { ConfigSection } from '../../core/plugin/manifest.js';
 import { parseDuration } from '../../core/config/duration.js';
 
 /** ma1sd's token names; unisd's lookups fill `medium` and `address`. */
-export const TOKEN_NAMES = ['localpart', 'domain', 'mxid', 'password', 'medium', 'address', 'type', 'query'];
+const TOKEN_NAMES = ['localpart', 'domain', 'mxid', 'password', 'medium', 'address', 'type', 'query'];
 
 const TOKENS_EXPECTED = `a map of token name (${TOKEN_NAMES.join(', ')}) to the text standing for it, such as {address: "%ADDRESS%"}`;
 
@@ -38,6 +38,8 @@ const tokens = (scope: string) => ({
   format: Object, check: checkTokens, expected: TOKENS_EXPECTED, default: {} as Record<string, string>,
 });
 
+const exitSuccess = { doc: 'Exit codes meaning "answered": the output is read.', format: Array, check: checkExitCodes, expected: 'a list of whole numbers', default: [0] as unknown[] };
+
 const FILLED = ' {medium} and {address} are replaced by the 3PID looked up.';
 
 /** ma1sd's executable keys (command, args, env, output, exit); `filled` says where tokens are replaced. */
@@ -53,7 +55,7 @@ function executable(what: string, filled = '') {
       type: { doc: 'How its standard output is read: json (ma1sd\'s JSON) or plain (lines).', format: ['json', 'plain'], default: 'json' },
     },
     exit: {
-      success: { doc: 'Exit codes meaning "answered": the output is read.', format: Array, check: checkExitCodes, expected: 'a list of whole numbers', default: [0] as unknown[] },
+      success: exitSuccess,
       failure: { doc: 'Exit codes meaning "nothing found" (the output is ignored). Any other code, or a signal, is a failure of the provider: logged, counted, skipped.', format: Array, check: checkExitCodes, expected: 'a list of whole numbers', default: [1] as unknown[] },
     },
   };
@@ -88,7 +90,11 @@ export const execSection = {
         },
       },
       bulk: { ...executable('a bulk lookup (the 3PIDs on standard input)'), input: { type: inputType('json') } },
-      all: executable('hash lookup: it lists every mapping, streamed (ma1sd\'s bulk answer, or one item per line)'),
+      all: {
+        ...executable('hash lookup: it lists every mapping, streamed (ma1sd\'s bulk answer, or one item per line)'),
+        // Any other exit fails the listing: a program failing half-way must not pass for a short directory.
+        exit: { success: { ...exitSuccess, doc: 'Exit codes meaning "listed everything"; any other code, or a signal, fails the listing.' } },
+      },
     },
   },
   auth: ignored('authentication feature'),

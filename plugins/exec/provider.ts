@@ -18,7 +18,8 @@ export interface ExecutableConfig {
   token?: Record<string, string>;
   input?: { type: string; template?: string };
   output: { type: string };
-  exit: { success: unknown[]; failure: unknown[] };
+  /** The listing has no failure codes: anything but success fails it. */
+  exit: { success: unknown[]; failure?: unknown[] };
 }
 
 export interface ExecProviderOptions extends RunLimits {
@@ -128,7 +129,7 @@ export class ExecProvider implements IdentityProvider, SkipCounter {
   /** Success codes: read the output; failure codes: nothing found; anything else: the provider failed. */
   private answered(program: ExecutableConfig, code: number): boolean {
     if (codes(program.exit.success).includes(code)) return true;
-    if (codes(program.exit.failure).includes(code)) return false;
+    if (codes(program.exit.failure ?? []).includes(code)) return false;
     throw new ExecError(`${program.command} exited with code ${code}`);
   }
 
