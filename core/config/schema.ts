@@ -32,7 +32,10 @@ export const schema = {
     publicUrl: { doc: 'Public URL clients and mail recipients reach this server at (validation links, key_validity_url).', format: 'http-url', default: 'http://localhost:8090' },
     host: { doc: 'Address to listen on.', format: String, default: '127.0.0.1' },
     port: { doc: 'Port to listen on.', format: 'port', default: 8090 },
-    trustProxy: { doc: 'Trust X-Forwarded-* headers from a reverse proxy.', format: 'boolean', default: false },
+    trustProxy: {
+      doc: 'Addresses or CIDR ranges of the reverse proxies in front of unisd: a request from one of them is taken to come from the right-most X-Forwarded-For entry no trusted proxy wrote (rate limits count that client). false: none (X-Forwarded-* ignored). true is refused.',
+      format: 'trust-proxy', default: false as false | string[],
+    },
     bodyLimit: { doc: 'Largest request body accepted, in bytes (larger → 413 M_TOO_LARGE).', format: 'nat', default: 1_048_576 },
     shutdownTimeout: { doc: 'How long SIGTERM waits for in-flight requests before closing.', format: 'duration', default: ms('10s') },
     tls: {
@@ -64,6 +67,7 @@ export const schema = {
   accounts: {
     tokenLifetime: { doc: 'Lifetime of identity access tokens; "never" keeps them until logout.', format: 'duration-or-never', default: 0 },
     allowedHomeservers: { doc: 'Homeserver names allowed to register accounts; empty allows any.', format: 'string-list', default: [] as string[] },
+    maxTokensPerUser: { doc: 'Access tokens one user may hold (one per client that registered); a new one beyond it revokes that user\'s oldest (0: no cap).', format: 'nat', default: 100 },
   },
   federation: {
     timeout: { doc: 'Timeout of each step of an outbound request to a homeserver (DNS lookup, connection, request); a whole request, resolution included, gets three times it.', format: 'duration', default: ms('10s') },
@@ -71,6 +75,12 @@ export const schema = {
     allowedAddresses: { doc: 'Addresses or CIDR ranges exempt from the SSRF guard (private, loopback, link-local are refused otherwise).', format: 'address-list', default: [] as string[] },
     verifyTls: { doc: 'Verify homeservers\' TLS certificates. Turn off only for tests or closed networks.', format: 'boolean', default: true },
     cacheTtl: { doc: 'Cache lifetime of a server name resolution whose /.well-known/matrix/server answer has no Cache-Control max-age (at most 48h).', format: 'duration', default: ms('24h') },
+    maxConcurrent: { doc: 'Outbound requests made for callers (register\'s OpenID check, key fetches for X-Matrix signed unbinds) that run at once (0: no cap).', format: 'nat', default: 32 },
+    maxQueued: { doc: 'Callers\' outbound requests that may wait for one of federation.maxConcurrent; past it 429 M_LIMIT_EXCEEDED.', format: 'nat', default: 128 },
+    rateLimit: {
+      perClient: { doc: 'Outbound requests one client network (IPv4 address, IPv6 /64) may make unisd send per window: each register, each X-Matrix unbind whose keys are not cached; past it 429 M_LIMIT_EXCEEDED (0: unlimited).', format: 'nat', default: 60 },
+      window: { doc: 'Window of federation.rateLimit.perClient.', format: 'duration', default: ms('1h') },
+    },
   },
   providers: {
     timeout: { doc: 'Deadline of one identity provider call; a provider that misses it is skipped for that request (logged, counted).', format: 'duration', default: ms('5s') },
@@ -132,8 +142,15 @@ export const schema = {
     initialBackoff: { doc: 'Delay before the first retry; doubles on each failure.', format: 'duration', default: ms('5s') },
     maxBackoff: { doc: 'Longest delay between retries.', format: 'duration', default: ms('1h') },
   },
+  lookup: {
+    rateLimit: {
+      perClient: { doc: 'Addresses one client may look up per window (v1 lookup and bulk_lookup: a client network, IPv4 address or IPv6 /64): the whole budget at once, then refilled continuously; past it 429 M_LIMIT_EXCEEDED with retry_after_ms (0: unlimited).', format: 'nat', default: 10_000 },
+      window: { doc: 'Window of lookup.rateLimit.perClient.', format: 'duration', default: ms('1h') },
+    },
+  },
   hashing: {
     enabled: { doc: 'Hash lookup (MSC2134) with pepper rotation.', format: 'boolean', default: true },
+    maxAddresses: { doc: 'Most addresses one bulk lookup may ask; more is 400 M_TOO_LARGE.', format: 'nat', default: 10_000 },
     pepperLength: { doc: 'Length of the pepper.', format: 'nat', default: 20 },
     rotationPolicy: { doc: 'When the pepper rotates: per_requests or per_seconds.', format: ['per_requests', 'per_seconds'], default: 'per_seconds' },
     hashStorageType: { doc: 'Where hashes are kept: sql (the storage backend) or in_memory.', format: ['sql', 'in_memory'], default: 'sql' },
