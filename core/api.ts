@@ -40,6 +40,8 @@ export interface IdentityRoute {
   auth?: AuthMode;
   /** v2 only; false for routes that must never answer M_TERMS_NOT_SIGNED (POST /terms). Default true. */
   terms?: boolean;
+  /** v2 only: the errcode of the 401 for a token the server does not know; default M_UNAUTHORIZED (a missing token always is). */
+  unknownToken?: 'M_UNAUTHORIZED' | 'M_UNKNOWN_TOKEN';
   schema?: FastifySchema;
   handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }

@@ -15,13 +15,13 @@ import { installBodyParsers } from './http/body.js';
 import { installErrorHandler, toMatrixError } from './http/errors.js';
 import { MatrixError } from './errors.js';
 import { installNotFound } from './http/not-found.js';
+import { installVersions } from './http/versions.js';
+import { SERVER_OPTIONS, clientErrorHandler, installFrameworkAnswers } from './http/framework-answers.js';
 import { loggerOptions } from './http/logging.js';
 import context from './context.js';
 import api from './api.js';
 import { PLUGINS, type PluginEntry } from './plugins.js';
-
-/** Versions of the Identity Service API this server implements. */
-export const SPEC_VERSIONS = ['r0.3.0', 'v1.1', 'v1.2', 'v1.3', 'v1.4', 'v1.5', 'v1.6', 'v1.7', 'v1.8', 'v1.9', 'v1.10', 'v1.11', 'v1.12', 'v1.13', 'v1.14', 'v1.15', 'v1.16', 'v1.17', 'v1.18'];
+import { notImplementedWarnings } from './not-implemented.js';
 
 export interface BuildOptions {
   /** An already created store (tests); else one is created from config.storage. */
@@ -37,13 +37,15 @@ export interface BuildOptions {
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const tls = config.server.tls.cert
-    ? { https: { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } }
-    : {};
+    ? { https: { ...SERVER_OPTIONS, cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } }
+    : { http: SERVER_OPTIONS };
   const app = Fastify({
     logger: options.logger === false ? false : loggerOptions(config.logging.level),
     bodyLimit: config.server.bodyLimit,
     trustProxy: config.server.trustProxy,
-    return503OnClosing: true,
+    // Answered with Matrix bodies by core/http/framework-answers.ts.
+    return503OnClosing: false,
+    clientErrorHandler,
     // No implicit HEAD: a link checker's HEAD on a mailed validation link must not validate it.
     exposeHeadRoutes: false,
     forceCloseConnections: 'idle',
@@ -56,9 +58,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ...tls,
   }) as unknown as FastifyInstance;
 
+  for (const warning of notImplementedWarnings(config)) app.log.warn(warning);
   installBodyParsers(app);
   installErrorHandler(app);
   installNotFound(app);
+  installFrameworkAnswers(app);
+  installVersions(app);
   await app.register(cors, {
     origin: '*',
     methods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
@@ -70,8 +75,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const signingKey = options.signingKey ?? loadOrCreateSigningKey(config.keys.path);
   await app.register(context, { config, store, signingKey });
   await app.register(api);
-
-  app.get('/_matrix/identity/versions', async () => ({ versions: SPEC_VERSIONS }));
 
   const enabled = (options.plugins ?? PLUGINS).filter((plugin) => plugin.enabled(config));
   const mounts = enabled.filter((plugin) => plugin.name === 'v1' || plugin.name === 'v2');

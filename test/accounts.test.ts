@@ -191,6 +191,17 @@ test('logout revokes only the token used; a second token of the same user still 
   assert.equal((await app.inject({ method: 'POST', url: `${V2}/account/logout`, headers: bearer(first) })).statusCode, 401);
 });
 
+test('logout with an unknown token: 401 M_UNKNOWN_TOKEN (v2_auth.yaml); without a token: 401 M_UNAUTHORIZED', async (t) => {
+  const { app } = await setup(t);
+  const unknown = await app.inject({ method: 'POST', url: `${V2}/account/logout`, headers: bearer('neverIssued') });
+  assert.equal(unknown.statusCode, 401);
+  assert.deepEqual(unknown.json(), { errcode: 'M_UNKNOWN_TOKEN', error: 'Unrecognised access token' });
+  const missing = await app.inject({ method: 'POST', url: `${V2}/account/logout` });
+  assert.equal(missing.statusCode, 401);
+  assert.equal(missing.json().errcode, 'M_UNAUTHORIZED');
+  assert.equal((await app.inject({ method: 'GET', url: `${V2}/account`, headers: bearer('neverIssued') })).json().errcode, 'M_UNAUTHORIZED', 'other routes: the general rule');
+});
+
 test('a user holds at most accounts.maxTokensPerUser tokens: a new one revokes the oldest', async (t) => {
   const { app } = await setup(t, { accounts: { maxTokensPerUser: 2 } });
   mock.timers.enable({ apis: ['Date'], now: Date.now() });

@@ -8,6 +8,7 @@ import { deepMerge, testApp } from './helpers/app.js';
 import { freePort } from './helpers/net.js';
 import { TestSmtpServer, header, type ReceivedMail } from './helpers/smtp.js';
 import { MatrixError } from '../core/errors.js';
+import { hashSecret } from '../core/crypto/tokens.js';
 import type { ValidationService } from '../plugins/validation/service.js';
 
 const V2 = '/_matrix/identity/v2';
@@ -228,8 +229,8 @@ test('purge job: runs every validation.purgeInterval and stops when the app clos
   assert.equal(purge.mock.callCount(), 2);
 });
 
-test('resend "always" (default): the same send_attempt sends again, same sid; only the latest token validates', async (t) => {
-  const s = await setup(t);
+test('resend "always": every request sends again, same sid, validated or not; only the latest token validates', async (t) => {
+  const s = await setup(t, { validation: { resend: 'always' } });
   const first = await startSession(s, 'secret');
   const second = await startSession(s, 'secret');
   assert.equal(second.sid, first.sid);
@@ -240,13 +241,15 @@ test('resend "always" (default): the same send_attempt sends again, same sid; on
   expectError(await submitToken(s, { sid: first.sid, client_secret: 'secret', token: oldToken }), 400, 'M_TOKEN_INCORRECT');
   assert.deepEqual((await submitToken(s, { sid: first.sid, client_secret: 'secret', token: newToken })).json(), { success: true });
 
-  const afterValidation = await requestEmailToken(s, { client_secret: 'secret', email: 'alice@example.org', send_attempt: 2 });
-  assert.equal(afterValidation.json().sid, first.sid);
-  assert.equal(s.smtp.mails.length, 2, 'a validated session is not re-sent');
+  const afterValidation = await startSession(s, 'secret');
+  assert.equal(afterValidation.sid, first.sid);
+  assert.equal(s.smtp.mails.length, 3, 'a validated session is re-sent too');
+  assert.equal((await getValidated(s, first.sid, 'secret')).statusCode, 200, 'and stays validated');
+  assert.deepEqual((await submitToken(s, { sid: first.sid, client_secret: 'secret', token: afterValidation.link.searchParams.get('token')! })).json(), { success: true });
 });
 
-test('resend "on_new_attempt": the same or a lower send_attempt answers the same sid without sending; a greater one sends', async (t) => {
-  const s = await setup(t, { validation: { resend: 'on_new_attempt' } });
+test('resend "on_new_attempt" (default): the same or a lower send_attempt answers the same sid without sending; a greater one sends, validated or not', async (t) => {
+  const s = await setup(t);
   const send = (attempt: number | string) => requestEmailToken(s, { client_secret: 'secret', email: 'alice@example.org', send_attempt: attempt });
   const sid = (await send(1)).json().sid;
   assert.equal((await send('1')).json().sid, sid);
@@ -258,6 +261,37 @@ test('resend "on_new_attempt": the same or a lower send_attempt answers the same
   assert.equal(s.smtp.mails.length, 2);
   const token = linkIn(s.smtp.mails[1]).searchParams.get('token')!;
   assert.deepEqual((await submitToken(s, { sid, client_secret: 'secret', token })).json(), { success: true });
+
+  assert.equal((await send(2)).json().sid, sid);
+  assert.equal(s.smtp.mails.length, 2, 'validated, same send_attempt: nothing sent');
+  assert.equal((await send(3)).json().sid, sid);
+  assert.equal(s.smtp.mails.length, 3, 'validated, greater send_attempt: sent');
+  assert.equal((await getValidated(s, sid, 'secret')).statusCode, 200, 'and stays validated');
+});
+
+test('a re-send stores the new token before the message leaves: the token in the message already validates while it is sent', async (t) => {
+  const s = await setup(t);
+  await startSession(s, 'secret');
+  const send = s.app.mailer.send.bind(s.app.mailer);
+  const storedWhenSent: boolean[] = [];
+  mock.method(s.app.mailer, 'send', async (kind: Parameters<typeof send>[0], to: string, values: Record<string, string>) => {
+    storedWhenSent.push((await s.app.store.getSession(values.sid!))?.tokenHash === hashSecret(values.token!));
+    return send(kind, to, values);
+  });
+  assert.equal((await requestEmailToken(s, { client_secret: 'secret', email: 'alice@example.org', send_attempt: 2 })).statusCode, 200);
+  assert.deepEqual(storedWhenSent, [true]);
+});
+
+test('a re-send of a validated session does not extend it: its lifetime still runs from the validation (controlled clock)', async (t) => {
+  const s = await setup(t);
+  const clock = controlClock(t);
+  const { sid, link } = await startSession(s, 'secret');
+  assert.equal((await openInBrowser(s, link)).statusCode, 200);
+  clock.tick(DAY - 1000);
+  assert.equal((await requestEmailToken(s, { client_secret: 'secret', email: 'alice@example.org', send_attempt: 2 })).json().sid, sid);
+  assert.equal(s.smtp.mails.length, 2);
+  clock.tick(1000);
+  expectError(await getValidated(s, sid, 'secret'), 400, 'M_SESSION_EXPIRED');
 });
 
 test('concurrent requestTokens for one (address, client_secret) share one session', async (t) => {

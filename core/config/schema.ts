@@ -93,7 +93,7 @@ export const schema = {
   },
   validation: {
     sessionLifetime: { doc: 'How long a validation session stays usable after its last change (the spec: 24h).', format: 'duration', default: ms('24h') },
-    resend: { doc: 'Re-sending a token for the same send_attempt: always, or on_new_attempt only.', format: ['always', 'on_new_attempt'], default: 'always' },
+    resend: { doc: 'When requestToken sends a new token for an existing session (validated or not): on_new_attempt (the spec: only when send_attempt is greater than the last one seen) or always (every request).', format: ['on_new_attempt', 'always'], default: 'on_new_attempt' },
     rateLimit: {
       perAddress: { doc: 'Messages sent to one address per window.', format: 'nat', default: 5 },
       perRequester: { doc: 'requestToken calls from one IP (an IPv6 client: its /64) per window.', format: 'nat', default: 20 },

@@ -6,7 +6,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyRequest } from 'fastify';
 import { API_PREFIX, asHandler, type IdentityRoute } from '../../core/api.js';
-import { unauthorized } from '../../core/errors.js';
+import { MatrixError, unauthorized } from '../../core/errors.js';
 
 function bearerToken(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
@@ -34,7 +34,7 @@ export default fp(async (app) => {
     const token = bearerToken(request);
     request.account = token ? await app.accounts.authenticate(token) : null;
     if (auth === 'optional' && token === null) return;
-    if (!request.account) throw unauthorized(token ? 'Unrecognised access token' : 'Missing access token');
+    if (!request.account) throw token ? new MatrixError(401, route.unknownToken ?? 'M_UNAUTHORIZED', 'Unrecognised access token') : unauthorized('Missing access token');
     if (route.terms !== false) await app.terms.requireAccepted(request.account.userId, routedPath(request));
   };
 

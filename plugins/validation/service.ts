@@ -2,8 +2,8 @@
  * 3PID validation sessions: requestToken creates (or re-sends) a session keyed by
  * (medium, normalised address, client_secret) and sends a token; submitToken validates it;
  * binds use requireValidatedSession. Sessions live `sessionLifetime` from their last change
- * (creation, a re-send, validation). Tokens are stored hashed: a re-send sends a new token, and
- * only the latest one validates.
+ * (creation, a re-send before validation, validation). Tokens are stored hashed: a re-send sends a
+ * new token, and only the latest one validates.
  */
 import type { Config } from '../../core/config/load.js';
 import type { Medium, Store, ValidationSession } from '../../core/store/port.js';
@@ -167,24 +167,46 @@ export class ValidationService implements Validation {
     return session;
   }
 
-  /** Sends a new token for an open session; the session keeps its sid and only changes once the send succeeded. */
+  /**
+   * Re-sends for an existing session as `validation.resend` says: `always` on every request,
+   * `on_new_attempt` (the spec's rule) only when send_attempt is greater than the last one seen,
+   * otherwise the session is answered and nothing sent. A validated session is re-sent too: it
+   * stays validated, its lifetime still counted from the validation. The new token's hash is
+   * stored before the message leaves (the link works as soon as it arrives); a failed send puts
+   * the previous token back.
+   */
   private async resend(session: ValidationSession, request: TokenRequest, now: number): Promise<ValidationSession> {
-    if (session.validatedAt !== null) return session; // nothing left to validate
     if (this.options.settings.resend === 'on_new_attempt' && request.sendAttempt <= session.sendAttempt) return session;
+    this.limitAddress(session);
     const token = newToken(session.medium);
     const changes = {
       tokenHash: hashSecret(token),
       sendAttempt: Math.max(session.sendAttempt, request.sendAttempt),
       nextLink: request.nextLink ?? session.nextLink,
-      updatedAt: now,
+      updatedAt: session.validatedAt === null ? now : session.updatedAt,
     };
-    await this.deliver({ ...session, ...changes }, token);
     await this.store.updateSession(session.sid, changes);
-    return { ...session, ...changes };
+    const resent = { ...session, ...changes };
+    try {
+      await this.send(resent, token);
+    } catch (err) {
+      const { tokenHash, sendAttempt, nextLink, updatedAt } = session;
+      await this.store.updateSession(session.sid, { tokenHash, sendAttempt, nextLink, updatedAt });
+      throw err;
+    }
+    return resent;
   }
 
   private async deliver(session: ValidationSession, token: string): Promise<void> {
+    this.limitAddress(session);
+    await this.send(session, token);
+  }
+
+  private limitAddress(session: ValidationSession): void {
     this.perAddress.consume(`${session.medium}:${session.address}`);
+  }
+
+  private async send(session: ValidationSession, token: string): Promise<void> {
     if (session.medium === 'msisdn') {
       if (!this.options.sms) throw smsDisabled();
       await this.options.sms.send(session.address, this.options.smsTemplate.replaceAll('{token}', token));
