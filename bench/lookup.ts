@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: the numbers behind the hash lookup's design choices, on this machine.
  *  (a) lookup hash throughput: node's one-shot crypto.hash, createHash, @noble/hashes;
- *  (b) store.lookupHashes latency, 1000 hashes asked of a 100k table (SQLite file);
- *  (c) replaceHashes of 100k entries;
+ *  (b) store.hashes.lookup latency, 1000 hashes asked of a 100k table (SQLite file);
+ *  (c) hashes.replace of 100k entries;
  *  (d) the worker pool's hashBatch throughput for 100k entries, against the main thread.
  * Runs in well under a minute; prints one line per measurement.
  */
@@ -14,7 +14,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { sha256 } from '@noble/hashes/sha256';
 import { utf8ToBytes } from '@noble/hashes/utils';
 import { lookupHash } from '../core/crypto/lookup-hash.js';
-import { SqliteStore } from '../core/store/sqlite.js';
+import { openSqliteStore } from '../core/store/sqlite/index.js';
 import type { HashEntry } from '../core/store/port.js';
 import { WorkerPool } from '../core/workers.js';
 
@@ -72,14 +72,13 @@ function* hashTable(): Iterable<HashEntry[]> {
 
 async function benchStore(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'unisd-bench-'));
-  const store = new SqliteStore(join(dir, 'bench.db'));
+  const store = await openSqliteStore(join(dir, 'bench.db'));
   try {
-    await store.init();
     let start = performance.now();
-    await store.replaceHashes(PEPPER, hashTable());
-    console.log(`(c) replaceHashes, ${TABLE_SIZE} entries (SQLite file, WAL), hashing included: ${(performance.now() - start).toFixed(0)} ms`);
+    await store.hashes.replace(PEPPER, hashTable());
+    console.log(`(c) hashes.replace, ${TABLE_SIZE} entries (SQLite file, WAL), hashing included: ${(performance.now() - start).toFixed(0)} ms`);
     start = performance.now();
-    await store.replaceHashes(PEPPER, hashTable());
+    await store.hashes.replace(PEPPER, hashTable());
     console.log(`    again, replacing the existing table: ${(performance.now() - start).toFixed(0)} ms`);
 
     // Half the asked hashes are in the table, half are not (as in a client's contact list).
@@ -93,12 +92,12 @@ async function benchStore(): Promise<void> {
     let found = 0;
     for (const [index, request] of requests.entries()) {
       start = performance.now();
-      const result = await store.lookupHashes(PEPPER, request);
+      const result = await store.hashes.lookup(PEPPER, request);
       if (index >= 10) latencies.push(performance.now() - start); // the first ones warm caches
       found += result.length;
     }
     latencies.sort((a, b) => a - b);
-    console.log(`(b) lookupHashes, 1000 hashes against ${TABLE_SIZE} (half found): median ${percentile(latencies, 0.5).toFixed(2)} ms, p95 ${percentile(latencies, 0.95).toFixed(2)} ms over ${latencies.length} requests (${found / requests.length} found each)`);
+    console.log(`(b) hashes.lookup, 1000 hashes against ${TABLE_SIZE} (half found): median ${percentile(latencies, 0.5).toFixed(2)} ms, p95 ${percentile(latencies, 0.95).toFixed(2)} ms over ${latencies.length} requests (${found / requests.length} found each)`);
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });

@@ -1,14 +1,15 @@
 /**
  * Builds the Fastify app: HTTP conventions (JSON bodies, Matrix errors, 404/405, CORS),
- * the shared context (config, store, signing key, providers, workers), then the plugins the
- * config enables (core/plugins.ts).
+ * the shared context (config, store, signing key, providers, workers, events), the identity API
+ * table and the federation client, then the plugins the config enables (built-in ones from
+ * core/plugins.ts, external ones from plugins.modules), in the order of their dependencies.
  */
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import cors from '@fastify/cors';
 import type { Config } from './config/load.js';
 import type { Store } from './store/port.js';
-import { createStore } from './store/index.js';
+import { openStore } from './store/index.js';
 import { loadOrCreateSigningKey } from './crypto/key-file.js';
 import type { SigningKey } from './crypto/signing.js';
 import { installBodyParsers } from './http/body.js';
@@ -20,7 +21,10 @@ import { SERVER_OPTIONS, clientErrorHandler, installFrameworkAnswers } from './h
 import { loggerOptions } from './http/logging.js';
 import context from './context.js';
 import api from './api.js';
-import { PLUGINS, type PluginEntry } from './plugins.js';
+import federation from './federation/plugin.js';
+import { BUILTIN_PLUGINS } from './plugins.js';
+import type { PluginManifest } from './plugin/manifest.js';
+import { registerPlugins } from './plugin/loader.js';
 import { notImplementedWarnings } from './not-implemented.js';
 
 export interface BuildOptions {
@@ -28,9 +32,9 @@ export interface BuildOptions {
   store?: Store;
   /** A signing key (tests); else loaded from config.keys.path, created on first start. */
   signingKey?: SigningKey;
-  /** The plugin table (tests use their own to check loading); default core/plugins.ts. */
-  plugins?: PluginEntry[];
-  /** Extra plugins registered after the enabled ones and before v1/v2 mount (tests). */
+  /** Every plugin manifest (loadConfiguration's, with the external ones); default core/plugins.ts. */
+  plugins?: readonly PluginManifest[];
+  /** Extra plugins registered after the enabled ones (tests). */
   extra?: FastifyPluginAsync[];
   logger?: boolean;
 }
@@ -71,27 +75,23 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     strictPreflight: false,
   });
 
-  const store = options.store ?? await openStore(config.storage);
+  const store = options.store ?? await openConfiguredStore(config.storage);
   const signingKey = options.signingKey ?? loadOrCreateSigningKey(config.keys.path);
   await app.register(context, { config, store, signingKey });
   await app.register(api);
 
-  const enabled = (options.plugins ?? PLUGINS).filter((plugin) => plugin.enabled(config));
-  const mounts = enabled.filter((plugin) => plugin.name === 'v1' || plugin.name === 'v2');
-  for (const plugin of enabled.filter((p) => !mounts.includes(p))) await app.register((await plugin.load()).default);
+  await app.register(federation);
+  const loaded = await registerPlugins(app, options.plugins ?? BUILTIN_PLUGINS, config);
   for (const plugin of options.extra ?? []) await app.register(plugin);
-  for (const plugin of mounts) await app.register((await plugin.load()).default);
-  app.log.info({ plugins: enabled.map((plugin) => plugin.name) }, 'plugins loaded');
+  app.log.info({ plugins: loaded }, 'plugins loaded');
   return app;
 }
 
 /** Opens the configured store; its errors name the backend (never the MongoDB URI: it holds a password). */
-async function openStore(storage: Config['storage']): Promise<Store> {
+async function openConfiguredStore(storage: Config['storage']): Promise<Store> {
   const where = storage.backend === 'sqlite' ? `sqlite ${storage.sqlite.path}` : `mongodb database ${storage.mongodb.database}`;
   try {
-    const store = await createStore(storage);
-    await store.init();
-    return store;
+    return await openStore(storage);
   } catch (err) {
     throw new Error(`storage error (${where}): ${(err as Error).message.split('\n')[0]}`);
   }

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/load.js';
 import { buildApp } from './app.js';
+import type { PluginManifest } from './plugin/manifest.js';
 
 const firstLine = (text: string): string => text.split('\n')[0];
 
@@ -24,8 +25,8 @@ export function describeStartupError(err: unknown): string {
   return message;
 }
 
-export async function startServer(config: Config): Promise<FastifyInstance> {
-  const app = await buildApp(config);
+export async function startServer(config: Config, plugins?: readonly PluginManifest[]): Promise<FastifyInstance> {
+  const app = await buildApp(config, { plugins });
   await app.listen({ host: config.server.host, port: config.server.port });
   let stopping = false;
   const stop = async (signal: string) => {

@@ -34,7 +34,7 @@ test('every route answers malformed input with a Matrix error, never a 500', asy
   });
   t.after(() => app.close());
   const token = await app.accounts.issue('@fuzz:example.org');
-  await app.store.acceptPolicies('@fuzz:example.org', [{ policy: 'tos', version: '1' }]);
+  await app.store.terms.accept('@fuzz:example.org', [{ policy: 'tos', version: '1' }]);
   const authorization = `Bearer ${token}`;
 
   let requests = 0;
@@ -147,14 +147,14 @@ test('__proto__ and constructor.prototype in a body: 400 M_BAD_JSON saying why, 
     assert.equal(res.json().errcode, 'M_BAD_JSON', payload);
     assert.ok(res.json().error.includes(`${key} key`), res.json().error);
   }
-  assert.deepEqual(await app.store.getAcceptedPolicies('@alice:example.org'), [], 'no refused body was acted on');
+  assert.deepEqual(await app.store.terms.accepted('@alice:example.org'), [], 'no refused body was acted on');
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
 
   const form = await app.inject({ method: 'POST', url: '/_matrix/identity/api/v1/3pid/bind', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: '__proto__=x&sid=a' });
   assert.equal(form.json().errcode, 'M_BAD_JSON');
   const fine = await app.inject({ method: 'POST', url: '/_matrix/identity/v2/terms', headers, payload: `{"user_accepts": ["${TOS}"], "constructor": "just a string", "x": "\\u00e9"}` });
   assert.equal(fine.statusCode, 200, 'a "constructor" key without "prototype", and escapes, are fine');
-  assert.equal((await app.store.getAcceptedPolicies('@alice:example.org')).length, 1);
+  assert.equal((await app.store.terms.accepted('@alice:example.org')).length, 1);
 });
 
 test('405 carries Allow (the path\'s methods and the CORS preflight\'s OPTIONS) and a Matrix body', async (t) => {

@@ -1,8 +1,8 @@
 /** The exec identity provider plugin: builds the provider from `exec` and registers it. */
-import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
 import { ExecProvider } from './provider.js';
 
-export default fp(async (app) => {
+export default async function execProviderPlugin(app: FastifyInstance): Promise<void> {
   const { exec, matrix } = app.config;
   const { single, bulk, all } = exec.identity.lookup;
   if (single.command === '' && bulk.command === '') {
@@ -29,4 +29,4 @@ export default fp(async (app) => {
     timeout: exec.timeout,
     maxOutputBytes: exec.maxOutputBytes,
   }));
-}, { name: 'unisd-exec', dependencies: ['unisd-context'] });
+}

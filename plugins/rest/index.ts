@@ -1,5 +1,5 @@
 /** The rest identity provider plugin: builds the provider from `rest` and registers it. */
-import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
 import { RestProvider } from './provider.js';
 
 /** An endpoint as ma1sd read it: a path is appended to rest.host, anything else is a whole URL; empty stays off. */
@@ -17,7 +17,7 @@ function endpointUrl(key: string, value: string, host: string): string {
   return url;
 }
 
-export default fp(async (app) => {
+export default async function restProviderPlugin(app: FastifyInstance): Promise<void> {
   const { rest, matrix } = app.config;
   const { single, bulk, all } = rest.endpoints.identity;
   const endpoints = {
@@ -41,4 +41,4 @@ export default fp(async (app) => {
     maxResponseBytes: rest.maxResponseBytes,
     bearerToken: rest.bearerToken,
   }));
-}, { name: 'unisd-rest', dependencies: ['unisd-context'] });
+}
