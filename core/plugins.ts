@@ -13,6 +13,7 @@ import sms from '../plugins/sms/manifest.js';
 import validation from '../plugins/validation/manifest.js';
 import invites from '../plugins/invites/manifest.js';
 import binds from '../plugins/binds/manifest.js';
+import ldap from '../plugins/ldap/manifest.js';
 import lookup from '../plugins/lookup/manifest.js';
 import exec from '../plugins/exec/manifest.js';
 import rest from '../plugins/rest/manifest.js';
@@ -29,6 +30,7 @@ export const BUILTIN_PLUGINS: readonly PluginManifest[] = [
   validation,
   invites,
   binds,
+  ldap,
   lookup,
   exec,
   rest,

@@ -115,18 +115,4 @@ synapseSql:
   connection: postgresql://synapse_ro:change-me@db.example.org/synapse
   lookup:
     query: 'select user_id as mxid, medium, address from user_threepids'
-
-ldap:
-  enabled: false
-  # Let hash lookup see the directory's addresses.
-  lookup: false
-  connection:
-    host: ldap.example.org
-    port: 636
-    tls: true
-    bindDn: cn=unisd,ou=services,dc=example,dc=org
-    # Secret: prefer UNISD_LDAP_CONNECTION_BIND_PASSWORD.
-    bindPassword: change-me
-    baseDNs:
-      - ou=people,dc=example,dc=org
 `;

@@ -8,7 +8,7 @@
  * milliseconds. Adding a key: give it doc, format and default, an example line in
  * ./example.ts (a plugin: in its manifest's `example`), then regenerate docs/configuration.md
  * and config/unisd.example.yaml (`npm run docs`).
- * `sql`, `synapseSql` and `ldap` move to their provider plugins' manifests.
+ * `sql` and `synapseSql` move to their provider plugins' manifests.
  */
 import { parseDuration } from './duration.js';
 
@@ -88,18 +88,6 @@ export const schema = {
     ...sqlConnection,
     lookup: {
       query: { doc: 'Query returning mxid, medium, address for hashing.', format: String, default: 'select user_id as mxid, medium, address from user_threepids' },
-    },
-  },
-  ldap: {
-    enabled: { doc: 'LDAP identity provider.', format: 'boolean', default: false },
-    lookup: { doc: 'Let the LDAP provider feed hash lookup.', format: 'boolean', default: false },
-    connection: {
-      host: { doc: 'LDAP server host.', format: String, default: '' },
-      port: { doc: 'LDAP server port.', format: 'port', default: 389 },
-      tls: { doc: 'Use ldaps://.', format: 'boolean', default: false },
-      bindDn: { doc: 'DN to bind as.', format: String, default: '' },
-      bindPassword: { doc: 'Password of bindDn.', format: String, default: '', sensitive: true },
-      baseDNs: { doc: 'Base DNs searched.', format: 'string-list', default: [] as string[] },
     },
   },
 };
