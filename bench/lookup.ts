@@ -3,7 +3,9 @@
  *  (a) lookup hash throughput: node's one-shot crypto.hash, createHash, @noble/hashes;
  *  (b) store.hashes.lookup latency, 1000 hashes asked of a 100k table (SQLite file);
  *  (c) hashes.replace of 100k entries;
- *  (d) the worker pool's hashBatch throughput for 100k entries, against the main thread.
+ *  (d) the worker pool's hashBatch throughput for 100k entries, against the main thread;
+ *  (e) binds per second (one binds.put each, as /3pid/bind commits) with SQLite's
+ *      synchronous=FULL (the default: a bind answered is on disk) and NORMAL.
  * Runs in well under a minute; prints one line per measurement.
  */
 import * as crypto from 'node:crypto';
@@ -16,6 +18,8 @@ import { utf8ToBytes } from '@noble/hashes/utils';
 import { lookupHash } from '../core/crypto/lookup-hash.js';
 import { openSqliteStore } from '../core/store/sqlite/index.js';
 import type { HashEntry } from '../core/store/port.js';
+import { signAssociation } from '../plugins/binds/association.js';
+import { generateSigningKey } from '../core/crypto/signing.js';
 import { WorkerPool } from '../core/workers.js';
 
 const PEPPER = 'benchpepper';
@@ -136,8 +140,37 @@ async function benchPool(): Promise<void> {
   }
 }
 
+/**
+ * Binds, each its own commit (and, with synchronous=FULL, its own fsync), into a fresh file. The
+ * signature is made once: this measures the store, not ed25519.
+ */
+async function bindsPerSecond(synchronous: 'full' | 'normal', count: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'unisd-bench-'));
+  const store = await openSqliteStore(join(dir, 'binds.db'), { synchronous });
+  const signed = signAssociation({ medium: 'email', address: 'user@example.org' }, '@u:example.org', Date.now(), 'id.example.org', generateSigningKey());
+  try {
+    const start = performance.now();
+    for (let i = 0; i < count; i++) {
+      await store.binds.put({ medium: 'email', address: `user${i}@example.org`, mxid: `@u${i}:example.org`, ts: signed.ts, notBefore: signed.not_before, notAfter: signed.not_after, signed });
+    }
+    return count / ((performance.now() - start) / 1000);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function benchBinds(): Promise<void> {
+  const count = 1000;
+  console.log(`(e) binds, ${count} one at a time (SQLite file, WAL), by storage.sqlite.synchronous:`);
+  for (const level of ['full', 'normal'] as const) {
+    console.log(`    ${level.padEnd(6)}  ${(await bindsPerSecond(level, count)).toFixed(0)} binds/s`);
+  }
+}
+
 const began = performance.now();
 benchHashFunctions();
 await benchStore();
 await benchPool();
+await benchBinds();
 console.log(`done in ${((performance.now() - began) / 1000).toFixed(1)} s`);

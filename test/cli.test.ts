@@ -37,6 +37,15 @@ test('--help lists the commands', async () => {
   }
 });
 
+test('--version prints the version of package.json', async () => {
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-V']) {
+    const { code, stdout } = await unisd([flag]);
+    assert.equal(code, 0);
+    assert.equal(stdout, `unisd ${version}\n`);
+  }
+});
+
 test('config check prints the effective configuration as YAML with every secret masked', async () => {
   const file = join(dir, 'secrets.yaml');
   writeFileSync(file, 'server:\n  name: id.example.org\nstorage:\n  mongodb:\n    uri: mongodb://u:file-secret@db/x\nhashing:\n  delay: 5m 6s\n');
