@@ -17,6 +17,8 @@ import invites from '../plugins/invites/manifest.js';
 import binds from '../plugins/binds/manifest.js';
 import ldap from '../plugins/ldap/manifest.js';
 import lookup from '../plugins/lookup/manifest.js';
+import exec from '../plugins/exec/manifest.js';
+import rest from '../plugins/rest/manifest.js';
 import v1 from '../plugins/v1/manifest.js';
 import v2 from '../plugins/v2/manifest.js';
 
@@ -34,6 +36,8 @@ export const BUILTIN_PLUGINS: readonly PluginManifest[] = [
   binds,
   ldap,
   lookup,
+  exec,
+  rest,
   v1,
   v2,
 ];

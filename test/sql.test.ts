@@ -18,7 +18,7 @@ import { countPlaceholders, driverSql } from '../plugins/sql/placeholders.js';
 import { loadConfig } from '../core/config/load.js';
 import { testApp, testConfig } from './helpers/app.js';
 import { freePort, hangingServer } from './helpers/net.js';
-import { consumeMeasuringHeap } from './helpers/heap.js';
+import { measureStream } from './helpers/heap.js';
 import { concat, createTestDatabase, numbers, unavailable, type TestDatabase, type TestDbKind } from './helpers/sql-databases.js';
 
 const silent = pino({ level: 'silent' });
@@ -137,7 +137,7 @@ for (const kind of ['sqlite', 'postgresql', 'mariadb'] as const) {
         lookup: { query: 'SELECT login AS mxid, \'email\' AS medium, mail AS address FROM directory' },
       }));
       try {
-        const { items, growth } = await consumeMeasuringHeap(big.mappings!(AbortSignal.timeout(120_000)));
+        const { mappings: items, peakGrowth: growth } = await measureStream(big.mappings!(AbortSignal.timeout(120_000)));
         assert.equal(items, BIG);
         // Holding 100k mappings costs well over 10 MB; a cursor holds one batch.
         assert.ok(growth < 5 * 1024 * 1024, `heap grew by ${growth} bytes`);

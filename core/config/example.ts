@@ -110,9 +110,4 @@ plugins:
   # accepted and validated like the built-in ones.
   modules: []
 
-exec:
-  # External commands answering lookups.
-  enabled: false
-  identity:
-    hashEnabled: false
 `;

@@ -8,7 +8,6 @@
  * milliseconds. Adding a key: give it doc, format and default, an example line in
  * ./example.ts (a plugin: in its manifest's `example`), then regenerate docs/configuration.md
  * and config/unisd.example.yaml (`npm run docs`).
- * `exec` moves to its provider plugin's manifest.
  */
 import { parseDuration } from './duration.js';
 
@@ -75,12 +74,6 @@ export const schema = {
   },
   providers: {
     timeout: { doc: 'Deadline of one identity provider call; a provider that misses it is skipped for that request (logged, counted).', format: 'duration', default: ms('5s') },
-  },
-  exec: {
-    enabled: { doc: 'Identity provider running external commands.', format: 'boolean', default: false },
-    identity: {
-      hashEnabled: { doc: 'Let the exec provider feed hash lookup.', format: 'boolean', default: false },
-    },
   },
 };
 

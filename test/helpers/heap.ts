@@ -1,28 +1,47 @@
 /**
- * Heap growth while a stream of batches is consumed, measured after forced collections so that
- * only what is still held counts: a stream that reads as it goes stays flat, one that loaded
- * everything first does not.
+ * Heap growth while a provider's mappings are streamed: the heap is measured after a full garbage
+ * collection before the stream and every few batches during it, holding nothing but a count, so
+ * the peak growth is what the stream itself keeps alive (a stream that buffers everything grows
+ * by the size of the whole listing).
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import type { Mapping } from '../../core/providers/provider.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-export function heapUsed(): number {
+function settledHeap(): number {
   gc();
   return process.memoryUsage().heapUsed;
 }
 
-/** Consumes `batches`, returning how many items went by and the largest heap growth seen (bytes). */
-export async function consumeMeasuringHeap(batches: AsyncIterable<unknown[]>): Promise<{ items: number; growth: number }> {
-  const before = heapUsed();
-  let items = 0;
-  let peak = 0;
-  let seen = 0;
-  for await (const batch of batches) {
-    items += batch.length;
-    if (++seen % 10 === 0) peak = Math.max(peak, heapUsed() - before);
+export interface StreamMeasure {
+  mappings: number;
+  batches: number;
+  largestBatch: number;
+  /** Largest heap growth seen during the stream, in bytes. */
+  peakGrowth: number;
+}
+
+export async function measureStream(stream: AsyncIterable<Mapping[]>, sampleEvery = 10): Promise<StreamMeasure> {
+  const before = settledHeap();
+  const measure: StreamMeasure = { mappings: 0, batches: 0, largestBatch: 0, peakGrowth: 0 };
+  for await (const batch of stream) {
+    measure.mappings += batch.length;
+    measure.batches++;
+    measure.largestBatch = Math.max(measure.largestBatch, batch.length);
+    if (measure.batches % sampleEvery === 0) measure.peakGrowth = Math.max(measure.peakGrowth, settledHeap() - before);
   }
-  return { items, growth: peak };
+  measure.peakGrowth = Math.max(measure.peakGrowth, settledHeap() - before);
+  return measure;
+}
+
+/** What holding `count` mappings like the streamed ones costs, for comparison. */
+export function heldCost(count: number): number {
+  const before = settledHeap();
+  const held = Array.from({ length: count }, (_, i) => ({ medium: 'email', address: `user${i}@example.org`, mxid: `@user${i}:example.org` }));
+  const cost = settledHeap() - before;
+  held.length = 0;
+  return cost;
 }
