@@ -4,6 +4,7 @@
  * To add a plugin: one folder under plugins/ with its manifest.ts, one line here (docs/plugins.md).
  */
 import type { PluginManifest } from './plugin/manifest.js';
+import metrics from '../plugins/metrics/manifest.js';
 import accounts from '../plugins/accounts/manifest.js';
 import terms from '../plugins/terms/manifest.js';
 import keys from '../plugins/keys/manifest.js';
@@ -19,10 +20,12 @@ import ldap from '../plugins/ldap/manifest.js';
 import lookup from '../plugins/lookup/manifest.js';
 import exec from '../plugins/exec/manifest.js';
 import rest from '../plugins/rest/manifest.js';
+import health from '../plugins/health/manifest.js';
 import v1 from '../plugins/v1/manifest.js';
 import v2 from '../plugins/v2/manifest.js';
 
 export const BUILTIN_PLUGINS: readonly PluginManifest[] = [
+  metrics,
   accounts,
   terms,
   keys,
@@ -38,6 +41,7 @@ export const BUILTIN_PLUGINS: readonly PluginManifest[] = [
   lookup,
   exec,
   rest,
+  health,
   v1,
   v2,
 ];
