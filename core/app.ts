@@ -20,6 +20,7 @@ import { installNotFound } from './http/not-found.js';
 import { installVersions } from './http/versions.js';
 import { SERVER_OPTIONS, clientErrorHandler, installFrameworkAnswers } from './http/framework-answers.js';
 import { loggerOptions } from './http/logging.js';
+import { installRequestMetrics } from './http/metrics.js';
 import context from './context.js';
 import api from './api.js';
 import federation from './federation/plugin.js';
@@ -87,6 +88,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const signingKey = options.signingKey
     ?? loadOrCreateSigningKey(config.keys.path, () => app.log.warn({ path: config.keys.path }, 'created a new signing key: back it up, signatures made with it are checked by clients and homeservers'));
   await app.register(context, { config, store, signingKey });
+  installRequestMetrics(app, app.metrics);
   await app.register(api);
 
   await app.register(federation);

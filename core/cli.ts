@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * `unisd`: start the server, check a configuration, list the configuration keys. Every failure
- * is one line `unisd: …` on stderr and exit status 1, never a stack trace.
+ * `unisd`: start the server, check a configuration, list the configuration keys, check the
+ * identity providers. Every failure is one line `unisd: …` on stderr and exit status 1, never a
+ * stack trace.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -9,6 +10,7 @@ import { stringify } from 'yaml';
 import { ConfigError, loadConfiguration, printableConfig } from './config/load.js';
 import { configurationMarkdown, exampleConfiguration } from './config/docs.js';
 import { describeStartupError, startServer } from './server.js';
+import { checkProviders, formatChecks } from './providers/check.js';
 import { IMPORT_HELP, importCommand, SourceError, takeImportOptions, type ImportArgs } from './import/command.js';
 
 const HELP = `unisd — a Matrix identity server
@@ -22,6 +24,9 @@ Usage:
                                     the keys of its plugins.modules too
   unisd config example [-c <file>]  print config/unisd.example.yaml: every section with
                                     commented example values (with -c, its plugins' too)
+  unisd providers check [-c <file>] connect to each enabled identity provider, run one
+                                    lookup and count its hash source; one line each,
+                                    exit status 1 if any failed
 ${IMPORT_HELP}  unisd help, unisd --help          this text
   unisd --version                   the version of unisd
 
@@ -104,6 +109,13 @@ async function main(): Promise<void> {
     case 'config example':
       process.stdout.write(exampleConfiguration(file ? (await loadConfiguration({ file })).plugins : undefined));
       return;
+    case 'providers check': {
+      const { config, plugins } = await loadConfiguration({ file });
+      const results = await checkProviders(config, plugins);
+      process.stdout.write(formatChecks(results));
+      if (results.some((r) => r.failure)) process.exitCode = 1;
+      return;
+    }
     case 'start': {
       const { config, plugins } = await loadConfiguration({ file });
       await startServer(config, plugins, configSource(file));

@@ -1,6 +1,7 @@
 /**
  * What every plugin shares, as decorators: the config, the store, the signing key, the provider
- * registry, the worker pool and the event bus. Registered by the app before any feature plugin.
+ * registry, the worker pool, the event bus, the metrics (no-ops unless the metrics plugin is on)
+ * and the readiness checks. Registered by the app before any feature plugin.
  */
 import fp from 'fastify-plugin';
 import type { Config } from './config/load.js';
@@ -9,6 +10,8 @@ import type { SigningKey } from './crypto/signing.js';
 import { ProviderRegistry } from './providers/registry.js';
 import { WorkerPool } from './workers.js';
 import { EventBus } from './events.js';
+import { Metrics } from './metrics.js';
+import { Readiness } from './readiness.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -18,6 +21,8 @@ declare module 'fastify' {
     providers: ProviderRegistry;
     workers: WorkerPool;
     events: EventBus;
+    metrics: Metrics;
+    readiness: Readiness;
   }
 }
 
@@ -31,7 +36,10 @@ export default fp<ContextOptions>(async (app, { config, store, signingKey }) => 
   app.decorate('config', config);
   app.decorate('store', store);
   app.decorate('signingKey', signingKey);
-  const providers = new ProviderRegistry({ timeout: config.providers.timeout, log: app.log.child({ component: 'providers' }) });
+  const metrics = new Metrics();
+  app.decorate('metrics', metrics);
+  app.decorate('readiness', new Readiness((check, err) => app.log.error({ check, err: (err as Error)?.message }, 'readiness check failed')));
+  const providers = new ProviderRegistry({ timeout: config.providers.timeout, log: app.log.child({ component: 'providers' }), metrics });
   app.decorate('providers', providers);
   app.decorate('events', new EventBus((event, err) => app.log.error({ event, err: (err as Error)?.message }, 'event listener failed')));
   const workers = new WorkerPool();

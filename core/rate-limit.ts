@@ -6,6 +6,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { MatrixError } from './errors.js';
+import type { Counter, Metrics } from './metrics.js';
 
 /**
  * Keys a limiter remembers at most. Past it the least recently active key is forgotten, so
@@ -13,6 +14,16 @@ import { MatrixError } from './errors.js';
  * afresh, which takes that many other keys acting in between.
  */
 export const MAX_LIMITER_KEYS = 100_000;
+
+export interface LimiterOptions {
+  /** Its config key, for metrics (`validation.rateLimit.perAddress`): refusals are counted under it. */
+  name: string;
+  metrics?: Metrics;
+  /** Keys remembered at most; default MAX_LIMITER_KEYS. */
+  maxKeys?: number;
+}
+
+export const RATE_LIMIT_REFUSALS = { name: 'unisd_rate_limit_refusals_total', help: 'Requests refused (429) by a rate limit or lookup budget, by limiter (its config key).', labelNames: ['limiter'] };
 
 /**
  * A budget of `limit` units per `windowMs` for each key, refilled continuously (a token bucket,
@@ -27,19 +38,30 @@ export class RateLimiter {
   /** key → when its budget is full again (ms); in least recently active order. */
   private readonly fullAt = new Map<string, number>();
   private readonly interval: number;
+  private readonly maxKeys: number;
+  private readonly refusals: Counter | undefined;
+  private readonly labels: { limiter: string };
 
   /** `limit` units per `windowMs` for each key; a limit of 0 means unlimited. */
-  constructor(private readonly limit: number, private readonly windowMs: number, private readonly maxKeys = MAX_LIMITER_KEYS) {
+  constructor(private readonly limit: number, private readonly windowMs: number, options: LimiterOptions) {
     this.interval = limit === 0 ? 0 : windowMs / limit;
+    this.maxKeys = options.maxKeys ?? MAX_LIMITER_KEYS;
+    this.refusals = options.metrics?.counter(RATE_LIMIT_REFUSALS);
+    this.labels = { limiter: options.name };
   }
 
-  /** Milliseconds until `key` may spend `cost`; 0 when it may now. */
+  /**
+   * Milliseconds until `key` may spend `cost`; 0 when it may now. Callers ask right before
+   * acting, so a positive answer is counted as a refusal by this limiter.
+   */
   retryAfter(key: string, cost = 1, now = Date.now()): number {
     if (this.limit === 0) return 0;
     const untilFull = (this.fullAt.get(key) ?? now) - now;
     if (untilFull <= 0) return 0;
     const untilEnough = untilFull + cost * this.interval - this.windowMs;
-    return Math.max(0, Math.ceil(Math.min(untilFull, untilEnough)));
+    const wait = Math.max(0, Math.ceil(Math.min(untilFull, untilEnough)));
+    if (wait > 0) this.refusals?.inc(this.labels);
+    return wait;
   }
 
   /** Spends `cost` of `key`'s budget, whether or not it was there (callers check retryAfter first). */

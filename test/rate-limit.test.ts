@@ -6,7 +6,7 @@ import { MatrixError } from '../core/errors.js';
 const MINUTE = 60_000;
 
 test('a key may spend its whole budget at once, then one unit every window / limit', () => {
-  const limiter = new RateLimiter(3, 60 * MINUTE);
+  const limiter = new RateLimiter(3, 60 * MINUTE, { name: 'test' });
   const t0 = 1_000_000;
   for (let i = 0; i < 3; i++) limiter.consume('a', 1, t0);
   assert.equal(limiter.retryAfter('a', 1, t0), 20 * MINUTE);
@@ -19,7 +19,7 @@ test('a key may spend its whole budget at once, then one unit every window / lim
 });
 
 test('costs: a request spends one unit per item; one larger than the budget waits for a full budget and is then admitted', () => {
-  const limiter = new RateLimiter(100, 100 * MINUTE); // one unit a minute
+  const limiter = new RateLimiter(100, 100 * MINUTE, { name: 'test' }); // one unit a minute
   const t0 = 5_000_000;
   limiter.consume('client', 60, t0);
   assert.equal(limiter.retryAfter('client', 40, t0), 0);
@@ -31,13 +31,13 @@ test('costs: a request spends one unit per item; one larger than the budget wait
 });
 
 test('a limit of 0 is unlimited and remembers nothing', () => {
-  const limiter = new RateLimiter(0, MINUTE);
+  const limiter = new RateLimiter(0, MINUTE, { name: 'test' });
   for (let i = 0; i < 1000; i++) limiter.consume(`k${i}`, 1000);
   assert.equal(limiter.size, 0);
 });
 
 test('memory is bounded: rotating keys evict the least recently active ones, never grow past maxKeys', () => {
-  const limiter = new RateLimiter(1, MINUTE, 1000);
+  const limiter = new RateLimiter(1, MINUTE, { name: 'test', maxKeys: 1000 });
   const now = 1_000_000;
   for (let i = 0; i < 10_000; i++) {
     limiter.consume(`spoofed-${i}`, 1, now);
@@ -50,13 +50,13 @@ test('memory is bounded: rotating keys evict the least recently active ones, nev
 });
 
 test('the default bound holds for a flood of distinct keys', () => {
-  const limiter = new RateLimiter(5, MINUTE);
+  const limiter = new RateLimiter(5, MINUTE, { name: 'test' });
   for (let i = 0; i < 150_000; i++) limiter.consume(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, 1, 0);
   assert.equal(limiter.size, 100_000);
 });
 
 test('sweep forgets keys whose budget is full again', () => {
-  const limiter = new RateLimiter(2, MINUTE);
+  const limiter = new RateLimiter(2, MINUTE, { name: 'test' });
   limiter.consume('a', 1, 0);
   limiter.consume('b', 2, 0);
   limiter.sweep(MINUTE / 2);

@@ -50,6 +50,14 @@ for (const backend of BACKENDS) {
       suite(() => opened.store);
     });
   }
+  describe(`store ping: ${backend.name}`, () => {
+    it('answers while the store is open and rejects once it is closed', async () => {
+      const opened = await backend.open();
+      await opened.store.ping();
+      await opened.dispose();
+      await assert.rejects(opened.store.ping());
+    });
+  });
 }
 
 describe('sqlite file specifics', () => {

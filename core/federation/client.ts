@@ -1,5 +1,6 @@
 /** The federation client: resolves a server name, then sends one request through the guarded HTTP client. */
 import { FederationError, type Federation, type FederationRequest, type FederationResponse, type RequestOptions } from './types.js';
+import type { Metrics } from '../metrics.js';
 import { RateLimiter } from '../rate-limit.js';
 import { OutboundGate } from './outbound-gate.js';
 import { AddressGuard } from './address-guard.js';
@@ -27,6 +28,7 @@ export interface FederationOptions {
   dns?: DnsResolver;
   /** Port of /.well-known requests: 443, except in tests. */
   wellKnownPort?: number;
+  metrics?: Metrics;
 }
 
 /**
@@ -55,8 +57,8 @@ export class FederationClient implements Federation {
     });
     this.resolver = new ServerResolver(this.http, dns, { cacheTtl: options.cacheTtl, wellKnownPort: options.wellKnownPort, cacheSize: options.cacheSize });
     this.deadline = WHOLE_REQUEST_TIMEOUTS * options.timeout;
-    this.perCaller = new RateLimiter(options.rateLimit.perClient, options.rateLimit.window);
-    this.gate = new OutboundGate(options.maxConcurrent, options.maxQueued);
+    this.perCaller = new RateLimiter(options.rateLimit.perClient, options.rateLimit.window, { name: 'federation.rateLimit.perClient', metrics: options.metrics });
+    this.gate = new OutboundGate(options.maxConcurrent, options.maxQueued, options.metrics);
   }
 
   async request(serverName: string, request: FederationRequest, options: RequestOptions = {}): Promise<FederationResponse> {

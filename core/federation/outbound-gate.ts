@@ -5,12 +5,18 @@
  * passes leaves the queue. 0 concurrent: no cap.
  */
 import { MatrixError } from '../errors.js';
+import { RATE_LIMIT_REFUSALS } from '../rate-limit.js';
+import type { Counter, Metrics } from '../metrics.js';
 
 export class OutboundGate {
   private running = 0;
   private readonly queue: Array<() => void> = [];
 
-  constructor(private readonly maxConcurrent: number, private readonly maxQueued: number) {}
+  private readonly refusals: Counter | undefined;
+
+  constructor(private readonly maxConcurrent: number, private readonly maxQueued: number, metrics?: Metrics) {
+    this.refusals = metrics?.counter(RATE_LIMIT_REFUSALS);
+  }
 
   /** Runs `work` when a slot is free; rejects with `signal`'s reason if it aborts while waiting. */
   async run<T>(work: () => Promise<T>, signal: AbortSignal): Promise<T> {
@@ -35,6 +41,7 @@ export class OutboundGate {
       return Promise.resolve();
     }
     if (this.queue.length >= this.maxQueued) {
+      this.refusals?.inc({ limiter: 'federation.maxQueued' });
       return Promise.reject(new MatrixError(429, 'M_LIMIT_EXCEEDED', 'The identity server is busy contacting other servers, try again later'));
     }
     return new Promise((resolve, reject) => {

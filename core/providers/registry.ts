@@ -7,6 +7,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { ThreePid } from '../store/port.js';
 import type { IdentityProvider, Mapping, ProviderMapping } from './provider.js';
+import type { Counter, Histogram, Metrics } from '../metrics.js';
 
 export const threepidKey = (t: ThreePid): string => `${t.medium}\u0000${t.address}`;
 
@@ -16,6 +17,7 @@ export interface RegistryOptions {
   /** Deadline of one provider call, in milliseconds. */
   timeout: number;
   log: FastifyBaseLogger;
+  metrics?: Metrics;
 }
 
 /** Priority 0 is the local binds' (the binds plugin registers them with `local: true`). */
@@ -31,10 +33,20 @@ class ProviderTimeout extends Error {}
 
 export class ProviderRegistry {
   private providers: IdentityProvider[] = [];
-  /** Failures per provider and kind, since start (for metrics). */
+  /** Failures per provider and kind, since start. */
   readonly failures = new Map<string, Record<ProviderFailure, number>>();
+  private readonly calls: Counter | undefined;
+  private readonly failed: Counter | undefined;
+  private readonly duration: Histogram | undefined;
 
-  constructor(private readonly options: RegistryOptions) {}
+  constructor(private readonly options: RegistryOptions) {
+    this.calls = options.metrics?.counter({ name: 'unisd_provider_calls_total', help: 'Identity provider calls (lookup, bulk lookup), by provider.', labelNames: ['provider'] });
+    this.failed = options.metrics?.counter({ name: 'unisd_provider_failures_total', help: 'Identity provider calls that failed (timeout, error, invalid-answer), by provider; the lookup was answered without them.', labelNames: ['provider', 'kind'] });
+    this.duration = options.metrics?.histogram({
+      name: 'unisd_provider_call_duration_seconds', help: 'Duration of identity provider calls, by provider (failed ones included).', labelNames: ['provider'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    });
+  }
 
   register(provider: IdentityProvider, { local = false }: { local?: boolean } = {}): void {
     if (this.providers.some((p) => p.name === provider.name)) throw new Error(`identity provider "${provider.name}" is registered twice`);
@@ -110,6 +122,8 @@ export class ProviderRegistry {
 
   /** Runs one provider call under the deadline; undefined when it failed (logged and counted). */
   private async call<T>(provider: IdentityProvider, run: (signal: AbortSignal) => Promise<unknown>, valid: (value: unknown) => value is T): Promise<T | undefined> {
+    this.calls?.inc({ provider: provider.name });
+    const timed = this.duration?.startTimer({ provider: provider.name });
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
@@ -126,6 +140,7 @@ export class ProviderRegistry {
       this.fail(provider, err instanceof ProviderTimeout ? 'timeout' : 'error', err);
     } finally {
       clearTimeout(timer);
+      timed?.();
     }
     return undefined;
   }
@@ -134,6 +149,7 @@ export class ProviderRegistry {
     const counts = this.failures.get(provider.name) ?? { timeout: 0, error: 0, 'invalid-answer': 0 };
     counts[kind]++;
     this.failures.set(provider.name, counts);
+    this.failed?.inc({ provider: provider.name, kind });
     // The error's message may quote the 3PID (a driver echoing its query): log its class only.
     this.options.log.warn({ provider: provider.name, failure: kind, errorType: err instanceof Error ? err.constructor.name : undefined }, 'identity provider call failed; answering without it');
   }

@@ -40,5 +40,7 @@ export interface Store {
   hashes: HashTableStore;
   onbind: OnbindStore;
   thirdParty: ThirdPartyMappingStore;
+  /** Resolves when the backend answers a trivial request; rejects when it is closed or unreachable (readiness). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

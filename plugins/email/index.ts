@@ -12,7 +12,7 @@ declare module 'fastify' {
 
 export default async function emailPlugin(app: FastifyInstance): Promise<void> {
   const { email } = app.config;
-  const mailer = new SmtpMailer(email.smtp, loadTemplates(email.templates), email.from, app.log.child({ plugin: 'email' }));
+  const mailer = new SmtpMailer(email.smtp, loadTemplates(email.templates), email.from, app.log.child({ plugin: 'email' }), app.metrics);
   app.decorate('mailer', mailer);
   app.addHook('onClose', async () => mailer.close());
 }

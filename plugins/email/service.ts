@@ -11,6 +11,7 @@ import { badRequest } from '../../core/errors.js';
 import { randomToken } from '../../core/crypto/tokens.js';
 import { renderTemplate, type Templates } from './templates.js';
 import type { MailKind, Mailer } from './types.js';
+import type { Counter, Metrics } from '../../core/metrics.js';
 
 /** A mail is sent while a client waits for its answer: fail in seconds, not nodemailer's minutes. */
 const CONNECTION_TIMEOUT_MS = 10_000;
@@ -38,6 +39,8 @@ const rfc5322Date = (date: Date): string => date.toUTCString().replace(/GMT$/, '
 
 export class SmtpMailer implements Mailer {
   private readonly senderAddress: string;
+  private readonly sent: Counter | undefined;
+  private readonly failed: Counter | undefined;
   private readonly transport: Transporter;
   /** host:port, for the operator reading a failure in the logs. */
   private readonly server: string;
@@ -47,7 +50,10 @@ export class SmtpMailer implements Mailer {
     private readonly templates: Templates,
     private readonly from: string,
     private readonly log: FastifyBaseLogger,
+    metrics?: Metrics,
   ) {
+    this.sent = metrics?.counter({ name: 'unisd_mails_sent_total', help: 'Mails the SMTP server accepted, by kind (validation, invite, unbind).', labelNames: ['kind'] });
+    this.failed = metrics?.counter({ name: 'unisd_mails_failed_total', help: 'Mails the SMTP server did not accept, by kind.', labelNames: ['kind'] });
     this.transport = createTransport(smtp);
     this.server = `${smtp.host}:${smtp.port}`;
     const parsed = addressparser(from, { flatten: true })[0]?.address;
@@ -77,7 +83,9 @@ export class SmtpMailer implements Mailer {
     const raw = this.render(kind, to, variables);
     try {
       await this.transport.sendMail({ raw, envelope: { from: this.senderAddress, to } });
+      this.sent?.inc({ kind });
     } catch (err) {
+      this.failed?.inc({ kind });
       // SMTP replies often quote the recipient: log only what identifies the failure (the client learns none of it).
       const { code, responseCode, command } = err as { code?: string; responseCode?: number; command?: string };
       this.log.error({ kind, smtp: this.server, code, responseCode, command }, `the mail could not be sent through the SMTP server ${this.server}`);

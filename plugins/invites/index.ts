@@ -19,12 +19,12 @@ declare module 'fastify' {
 export default async function invitesPlugin(app: FastifyInstance): Promise<void> {
   const { config } = app;
   const invites = new InviteService(app.store.invites, app.providers, app.mailer, app.signingKey, {
-    serverName: config.server.name, apiBaseUrl: publicApiUrl(config), lifetime: config.invites.lifetime, rateLimit: config.invites.rateLimit,
+    serverName: config.server.name, apiBaseUrl: publicApiUrl(config), lifetime: config.invites.lifetime, rateLimit: config.invites.rateLimit, metrics: app.metrics,
   });
   // An attempt takes at most the federation client's deadline; the lease leaves room for the store writes after it.
   const lease = app.federation.deadline + 5000;
   const onbind = new OnbindQueue(app.store.onbind, app.federation, { ...config.onbind, lease }, app.log.child({ plugin: 'onbind' }),
-    (body) => invites.delivered((body.invites ?? []) as BoundInvite[]));
+    (body) => invites.delivered((body.invites ?? []) as BoundInvite[]), app.metrics);
   app.decorate('invites', invites);
   app.decorate('onbind', onbind);
   app.identityApi.add(...inviteRoutes(invites));

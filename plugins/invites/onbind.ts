@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import type { OnbindDelivery, OnbindStore, ThreePid } from '../../core/store/port.js';
 import type { Federation, FederationResponse } from '../../core/federation/types.js';
 import { MAX_TIMER_DELAY } from '../../core/timers.js';
+import type { Counter, Metrics } from '../../core/metrics.js';
 
 export const ONBIND_PATH = '/_matrix/federation/v1/3pid/onbind';
 
@@ -28,6 +29,9 @@ export interface OnbindOptions {
    */
   lease: number;
 }
+
+/** What became of a delivery attempt (the `outcome` label of unisd_onbind_attempts_total). */
+type Outcome = 'delivered' | 'retry' | 'dropped' | 'refused';
 
 /**
  * The queue id of the notification handing `tokens` (the invites) to `mxid` for `threepid`: a
@@ -51,6 +55,7 @@ export class OnbindQueue {
   private running: Promise<void> | null = null;
   private rerun = false;
   private stopped = true;
+  private readonly attempts: Counter;
 
   constructor(
     private readonly store: OnbindStore,
@@ -59,7 +64,17 @@ export class OnbindQueue {
     private readonly log: FastifyBaseLogger,
     /** Called with a delivered notification's body (the invites it carried are no longer pending). */
     private readonly onDelivered: (body: Record<string, unknown>) => Promise<void>,
-  ) {}
+    metrics: Metrics,
+  ) {
+    this.attempts = metrics.counter({
+      name: 'unisd_onbind_attempts_total', labelNames: ['outcome'],
+      help: '3pid/onbind delivery attempts, by outcome: delivered, retry (failed, tried again later), dropped (failed after onbind.maxAttempts), refused (the homeserver\'s final 4xx).',
+    });
+    metrics.gauge({
+      name: 'unisd_onbind_queue_depth', help: '3pid/onbind notifications waiting in the store for delivery (every instance\'s, due or not).',
+      collect: async (gauge) => gauge.set({}, await store.count()),
+    });
+  }
 
   /**
    * Persists a notification for `destination` under `id` (onbindId; one already queued under it
@@ -147,12 +162,14 @@ export class OnbindQueue {
       // The invites are marked delivered before the delivery leaves the queue: a failure in between sends it again, never loses it.
       await this.onDelivered(delivery.body);
       await this.store.delete(delivery.id);
+      this.count('delivered');
       this.log.info({ destination: delivery.destination, attempts: delivery.attempts + 1 }, 'onbind delivered');
       return;
     }
     const error = `HTTP ${response.status}`;
     if (isFinalRejection(response.status)) {
       await this.store.delete(delivery.id);
+      this.count('refused');
       this.log.warn({ destination: delivery.destination, error }, 'onbind refused by the homeserver; dropped');
       return;
     }
@@ -164,12 +181,18 @@ export class OnbindQueue {
     const attempts = delivery.attempts + 1;
     if (this.options.maxAttempts > 0 && attempts >= this.options.maxAttempts) {
       await this.store.delete(delivery.id);
+      this.count('dropped');
       this.log.warn({ destination: delivery.destination, attempts, error }, 'onbind undeliverable; dropped after the last attempt');
       return;
     }
     const delay = Math.min(this.options.initialBackoff * 2 ** (attempts - 1), this.options.maxBackoff);
     await this.store.reschedule(delivery.id, attempts, Date.now() + delay, error);
+    this.count('retry');
     this.log.info({ destination: delivery.destination, attempts, error, retryInMs: delay }, 'onbind delivery failed; will retry');
+  }
+
+  private count(outcome: Outcome): void {
+    this.attempts.inc({ outcome });
   }
 
   /** Sleeps until the earliest queued delivery is due (whoever queued it), at most maxBackoff. */

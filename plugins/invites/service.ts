@@ -12,6 +12,7 @@ import { decodeBase64, encodeBase64 } from '../../core/crypto/base64.js';
 import { generateSigningKey, signJson, signingKeyFromSeed, type SigningKey, type Signed } from '../../core/crypto/signing.js';
 import { requireUserId } from '../../core/federation/server-name.js';
 import { RateLimiter, throwIfLimited } from '../../core/rate-limit.js';
+import type { Metrics } from '../../core/metrics.js';
 
 /** The store-invite request: the four required fields, and whatever else the homeserver sends (room name, avatars…). */
 export interface InviteRequest {
@@ -49,6 +50,7 @@ export interface InviteOptions {
   /** ms an invite and its ephemeral key stay pending. */
   lifetime: number;
   rateLimit: { perAddress: number; perInviter: number; window: number };
+  metrics?: Metrics;
 }
 
 /**
@@ -97,8 +99,9 @@ export class InviteService {
     private readonly signingKey: SigningKey,
     private readonly options: InviteOptions,
   ) {
-    this.perAddress = new RateLimiter(options.rateLimit.perAddress, options.rateLimit.window);
-    this.perInviter = new RateLimiter(options.rateLimit.perInviter, options.rateLimit.window);
+    const { perAddress, perInviter, window } = options.rateLimit;
+    this.perAddress = new RateLimiter(perAddress, window, { name: 'invites.rateLimit.perAddress', metrics: options.metrics });
+    this.perInviter = new RateLimiter(perInviter, window, { name: 'invites.rateLimit.perInviter', metrics: options.metrics });
   }
 
   // The mail carries text the inviter chose: without limits store-invite is a mail relay.

@@ -7,10 +7,11 @@ import type { FastifyInstance } from 'fastify';
 import { RateLimiter } from '../../core/rate-limit.js';
 import { runEvery } from '../../core/jobs.js';
 import { v1LookupRoutes } from './v1-routes.js';
+import { LookupMetrics } from './metrics.js';
 
 export default async function lookupPlugin(app: FastifyInstance): Promise<void> {
   const { store, providers, signingKey, config } = app;
-  const budget = new RateLimiter(config.lookup.rateLimit.perClient, config.lookup.rateLimit.window);
-  app.identityApi.add(...v1LookupRoutes({ binds: store.binds, providers, signingKey, serverName: config.server.name, maxAddresses: config.hashing.maxAddresses, budget }));
+  const budget = new RateLimiter(config.lookup.rateLimit.perClient, config.lookup.rateLimit.window, { name: 'lookup.rateLimit.perClient', metrics: app.metrics });
+  app.identityApi.add(...v1LookupRoutes({ binds: store.binds, providers, signingKey, serverName: config.server.name, maxAddresses: config.hashing.maxAddresses, budget, metrics: new LookupMetrics(app.metrics) }));
   runEvery(app, 'forgetting refilled lookup budgets', config.validation.purgeInterval, async () => budget.sweep());
 }

@@ -15,6 +15,7 @@ import { normaliseAddress } from '../../core/threepid.js';
 import { MatrixError } from '../../core/errors.js';
 import { requesterKey, type RateLimiter } from '../../core/rate-limit.js';
 import { signAssociation } from '../binds/association.js';
+import type { LookupMetrics } from './metrics.js';
 
 export interface LookupDeps {
   binds: BindStore;
@@ -25,11 +26,14 @@ export interface LookupDeps {
   maxAddresses: number;
   /** Addresses looked up per client (lookup.rateLimit); v1 counts a client network. */
   budget: RateLimiter;
+  metrics: LookupMetrics;
 }
+
+const V1_PLAIN = { api: 'v1', algorithm: 'none' } as const;
 
 const clientNetwork = (request: FastifyRequest): string => requesterKey(request.ip);
 
-export function v1LookupRoutes({ binds, providers, signingKey, serverName, maxAddresses, budget }: LookupDeps): IdentityRoute[] {
+export function v1LookupRoutes({ binds, providers, signingKey, serverName, maxAddresses, budget, metrics }: LookupDeps): IdentityRoute[] {
   return [
     {
       method: 'GET', url: '/lookup', apis: ['v1'],
@@ -39,8 +43,9 @@ export function v1LookupRoutes({ binds, providers, signingKey, serverName, maxAd
         budget.consume(clientNetwork(request));
         const threepid = { medium, address: normaliseAddress(medium, address) };
         const bound = await binds.get(threepid.medium, threepid.address);
+        const found = bound ? null : await providers.lookup(threepid);
+        metrics.looked(V1_PLAIN, 1, bound || found ? 1 : 0);
         if (bound) return bound.signed;
-        const found = await providers.lookup(threepid);
         return found ? signAssociation(threepid, found.mxid, Date.now(), serverName, signingKey) : {};
       },
     },
@@ -63,6 +68,7 @@ export function v1LookupRoutes({ binds, providers, signingKey, serverName, maxAd
           const mxid = found.get(threepidKey(normalised));
           return mxid ? [[medium, address, mxid]] : [];
         });
+        metrics.looked(V1_PLAIN, pairs.length, threepids.length);
         return { threepids };
       },
     },

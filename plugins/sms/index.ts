@@ -14,6 +14,7 @@ import { OpenMarketSender } from './openmarket.js';
 import { RateLimitedSms } from './rate-limit.js';
 import { SnsSender } from './sns.js';
 import { TwilioSender } from './twilio.js';
+import { countedSender, smsCounters } from './counted.js';
 import type { SmsSender } from './types.js';
 
 declare module 'fastify' {
@@ -32,12 +33,14 @@ const CONNECTORS: Record<SmsConnectorName, (sms: Config['sms'], log: FastifyBase
 
 export default async function smsPlugin(app: FastifyInstance): Promise<void> {
   const { sms } = app.config;
+  const counters = smsCounters(app.metrics);
   if (sms.connector === 'none') {
     app.decorate('sms', null);
     return;
   }
   const connector = CONNECTORS[sms.connector as SmsConnectorName](sms, app.log.child({ plugin: 'sms', connector: sms.connector }));
-  const sender = new DestinationRules(new RateLimitedSms(connector, sms.rateLimit), sms.countries);
+  const counted = countedSender(connector, sms.connector, counters);
+  const sender = new DestinationRules(new RateLimitedSms(counted, sms.rateLimit, app.metrics), sms.countries);
   app.decorate('sms', sender);
   app.addHook('onClose', async () => sender.close());
 }

@@ -7,6 +7,7 @@
  */
 import { RateLimiter, throwIfLimited } from '../../core/rate-limit.js';
 import type { Config } from '../../core/config/load.js';
+import type { Metrics } from '../../core/metrics.js';
 import { smsCountry } from './country.js';
 import type { SmsSender } from './types.js';
 
@@ -14,9 +15,9 @@ export class RateLimitedSms implements SmsSender {
   private readonly perNumber: RateLimiter;
   private readonly perCountry: RateLimiter;
 
-  constructor(private readonly sender: SmsSender, limits: Config['sms']['rateLimit']) {
-    this.perNumber = new RateLimiter(limits.perNumber, limits.window);
-    this.perCountry = new RateLimiter(limits.perCountry, limits.window);
+  constructor(private readonly sender: SmsSender, limits: Config['sms']['rateLimit'], metrics?: Metrics) {
+    this.perNumber = new RateLimiter(limits.perNumber, limits.window, { name: 'sms.rateLimit.perNumber', metrics });
+    this.perCountry = new RateLimiter(limits.perCountry, limits.window, { name: 'sms.rateLimit.perCountry', metrics });
   }
 
   /** 429 M_LIMIT_EXCEEDED (with retry_after_ms) before anything is sent when either budget is spent. */

@@ -25,6 +25,7 @@ export default async function validationPlugin(app: FastifyInstance): Promise<vo
     settings,
     smsTemplate: sms.template,
     apiUrl: publicApiUrl(app.config),
+    metrics: app.metrics,
   });
   app.decorate('validation', service);
   app.identityApi.add(...validationRoutes(service, new ValidationPages(settings.successTemplate)));

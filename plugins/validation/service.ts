@@ -12,6 +12,7 @@ import { constantTimeEqual, hashSecret, randomDigits, randomToken } from '../../
 import type { Mailer } from '../email/types.js';
 import type { SmsSender } from '../sms/types.js';
 import { RateLimiter, throwIfLimited } from '../../core/rate-limit.js';
+import type { Metrics } from '../../core/metrics.js';
 import type { Validation } from './types.js';
 
 export type ValidatedMedium = 'email' | 'msisdn';
@@ -59,6 +60,7 @@ export interface ValidationOptions {
   smsTemplate: string;
   /** Public URL of the API root the validation link points at, e.g. https://id.example.org/_matrix/identity/v2. */
   apiUrl: string;
+  metrics?: Metrics;
 }
 
 export class ValidationService implements Validation {
@@ -72,9 +74,11 @@ export class ValidationService implements Validation {
     const { settings } = options;
     this.sessions = options.sessions;
     this.lifetime = settings.sessionLifetime;
-    this.perRequester = new RateLimiter(settings.rateLimit.perRequester, settings.rateLimit.window);
-    this.perAddress = new RateLimiter(settings.rateLimit.perAddress, settings.rateLimit.window);
-    this.perSession = new RateLimiter(settings.rateLimit.perSession, settings.rateLimit.window);
+    const { perRequester, perAddress, perSession, window } = settings.rateLimit;
+    const { metrics } = options;
+    this.perRequester = new RateLimiter(perRequester, window, { name: 'validation.rateLimit.perRequester', metrics });
+    this.perAddress = new RateLimiter(perAddress, window, { name: 'validation.rateLimit.perAddress', metrics });
+    this.perSession = new RateLimiter(perSession, window, { name: 'validation.rateLimit.perSession', metrics });
   }
 
   get smsEnabled(): boolean {

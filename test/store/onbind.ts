@@ -5,6 +5,15 @@ import type { Store } from '../../core/store/port.js';
 import { NOW, delivery } from './fixtures.js';
 
 export function onbindSuite(store: () => Store): void {
+  it('counts the queued deliveries, due or not', async () => {
+    assert.equal(await store().onbind.count(), 0);
+    await store().onbind.enqueue(delivery('a', NOW - 10));
+    await store().onbind.enqueue(delivery('b', NOW + 3_600_000));
+    assert.equal(await store().onbind.count(), 2);
+    await store().onbind.delete('a');
+    assert.equal(await store().onbind.count(), 1);
+  });
+
   it('queues onbind deliveries: due ones earliest first, rescheduled, deleted', async () => {
     await store().onbind.enqueue(delivery('c', NOW + 5));
     await store().onbind.enqueue(delivery('a', NOW - 10));

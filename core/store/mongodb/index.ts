@@ -51,5 +51,5 @@ export async function openMongoStore(uri: string, databaseName: string): Promise
     await client.close();
     throw error;
   }
-  return { ...areas, close: () => client.close(), dropDatabase: async () => { await db.dropDatabase(); } };
+  return { ...areas, ping: async () => { await db.command({ ping: 1 }); }, close: () => client.close(), dropDatabase: async () => { await db.dropDatabase(); } };
 }

@@ -71,4 +71,8 @@ export class MongoOnbind implements OnbindStore {
   async delete(id: string): Promise<void> {
     await this.queue.deleteOne({ _id: text(id, 'id') });
   }
+
+  async count(): Promise<number> {
+    return this.queue.countDocuments();
+  }
 }

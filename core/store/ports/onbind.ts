@@ -24,4 +24,6 @@ export interface OnbindStore {
   claim(now: number, leaseUntil: number, limit: number): Promise<OnbindDelivery[]>;
   reschedule(id: string, attempts: number, nextAttemptAt: number, lastError: string): Promise<void>;
   delete(id: string): Promise<void>;
+  /** Deliveries queued now, due or not (metrics). */
+  count(): Promise<number>;
 }

@@ -64,6 +64,7 @@ export async function openSqliteStore(path: string, options: SqliteOptions = {})
     onbind: new SqliteOnbind(db),
     thirdParty: new SqliteThirdParty(db),
     journalMode: () => db.sql.pragma('journal_mode', { simple: true }) as string,
+    ping: async () => { db.prepared('SELECT 1').get(); },
     synchronousLevel: () => db.sql.pragma('synchronous', { simple: true }) as number,
     close: async () => {
       db.close();

@@ -41,4 +41,8 @@ export class SqliteOnbind implements OnbindStore {
   async delete(id: string): Promise<void> {
     this.db.prepared('DELETE FROM onbind_queue WHERE id = ?').run(id);
   }
+
+  async count(): Promise<number> {
+    return (this.db.prepared('SELECT count(*) AS n FROM onbind_queue').get() as { n: number }).n;
+  }
 }
