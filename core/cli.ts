@@ -11,6 +11,7 @@ import { ConfigError, loadConfiguration, printableConfig } from './config/load.j
 import { configurationMarkdown, exampleConfiguration } from './config/docs.js';
 import { describeStartupError, startServer } from './server.js';
 import { checkProviders, formatChecks } from './providers/check.js';
+import { IMPORT_HELP, importCommand, SourceError, takeImportOptions, type ImportArgs } from './import/command.js';
 
 const HELP = `unisd — a Matrix identity server
 
@@ -26,7 +27,7 @@ Usage:
   unisd providers check [-c <file>] connect to each enabled identity provider, run one
                                     lookup and count its hash source; one line each,
                                     exit status 1 if any failed
-  unisd help, unisd --help          this text
+${IMPORT_HELP}  unisd help, unisd --help          this text
   unisd --version                   the version of unisd
 
 Options:
@@ -39,13 +40,15 @@ hashing.pepperLength is UNISD_HASHING_PEPPER_LENGTH. See config/unisd.example.ya
 
 class UsageError extends Error {}
 
-function parseArgs(argv: string[]): { command: string; file?: string } {
+function parseArgs(argv: string[]): { command: string; file?: string; importArgs: Partial<ImportArgs> } {
+  const { options: importArgs, rest } = argv[0] === 'import' ? takeImportOptions(argv) : { options: {}, rest: argv };
+  argv = rest;
   const words: string[] = [];
   let file: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '-h' || arg === '--help') return { command: 'help' };
-    if (arg === '-V' || arg === '--version') return { command: 'version' };
+    if (arg === '-h' || arg === '--help') return { command: 'help', importArgs };
+    if (arg === '-V' || arg === '--version') return { command: 'version', importArgs };
     if (arg === '-c' || arg === '--config') {
       file = argv[++i];
       if (!file) throw new UsageError(`${arg} needs a file name`);
@@ -57,7 +60,7 @@ function parseArgs(argv: string[]): { command: string; file?: string } {
       words.push(arg);
     }
   }
-  return { command: words.join(' ') || 'start', file };
+  return { command: words.join(' ') || 'start', file, importArgs };
 }
 
 /** The version in unisd's package.json, found above this file (core/ from the sources, dist/core/ when built). */
@@ -79,8 +82,14 @@ function configSource(file: string | undefined): string {
 }
 
 async function main(): Promise<void> {
-  const { command, file } = parseArgs(process.argv.slice(2));
+  const { command, file, importArgs } = parseArgs(process.argv.slice(2));
   switch (command) {
+    case 'import sydent':
+    case 'import ma1sd': {
+      const { config } = await loadConfiguration({ file });
+      await importCommand({ dryRun: false, overwrite: false, db: '', config: '', ...importArgs, from: command.slice('import '.length) }, config);
+      return;
+    }
     case 'help':
       process.stdout.write(HELP);
       return;
@@ -118,7 +127,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  const message = err instanceof ConfigError || err instanceof UsageError ? err.message : describeStartupError(err);
+  const message = err instanceof ConfigError || err instanceof UsageError || err instanceof SourceError ? err.message : describeStartupError(err);
   process.stderr.write(`unisd: ${message}\n`);
   process.exit(1);
 });

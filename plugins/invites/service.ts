@@ -84,7 +84,7 @@ function decodePrivateKey(text: string): SigningKey | null {
 /** The request's fields the spec defines to describe an invitation: the only ones stored (as text). */
 const DISPLAY_FIELDS = ['room_alias', 'room_avatar_url', 'room_join_rules', 'room_name', 'room_type', 'sender_display_name', 'sender_avatar_url'];
 
-const displayFields = (request: InviteRequest): Record<string, string> =>
+export const displayFields = (request: Record<string, unknown>): Record<string, string> =>
   Object.fromEntries(DISPLAY_FIELDS.flatMap((name) => (typeof request[name] === 'string' ? [[name, request[name]]] : [])));
 
 /** Every string field of the request, for the mail template, under its own name. */
