@@ -78,8 +78,11 @@ addFormat('address-list', 'a list of IP addresses or CIDR ranges such as "127.0.
   (v) => Array.isArray(v) && v.every((item) => typeof item === 'string' && parseAddressRange(item) !== null), commaList);
 
 export const LOOKUP_ALGORITHMS = ['sha256', 'none'];
-addFormat('lookup-algorithms', `a non-empty list of ${LOOKUP_ALGORITHMS.join(' and/or ')}`,
-  (v) => Array.isArray(v) && v.length > 0 && v.every((item) => LOOKUP_ALGORITHMS.includes(item)), commaList);
+addFormat('lookup-algorithms', 'a list of sha256 (the spec requires it) and optionally none',
+  (v) => Array.isArray(v) && v.includes('sha256') && v.every((item) => LOOKUP_ALGORITHMS.includes(item)), commaList);
+
+addFormat('pepper-length', 'a whole number from 8 to 256', (v) => Number.isInteger(v) && (v as number) >= 8 && (v as number) <= 256,
+  (text) => (/^\d+$/.test(text.trim()) ? Number(text) : text));
 
 addFormat('http-url', 'an http(s) URL such as "https://id.example.org"',
   (v) => typeof v === 'string' && /^https?:\/\/[^/\s?#]+(\/\S*)?$/.test(v));

@@ -131,13 +131,18 @@ export const schema = {
     maxBackoff: { doc: 'Longest delay between retries.', format: 'duration', default: ms('1h') },
   },
   hashing: {
-    enabled: { doc: 'Hash lookup (MSC2134) with pepper rotation.', format: 'boolean', default: true },
-    pepperLength: { doc: 'Length of the pepper.', format: 'nat', default: 20 },
-    rotationPolicy: { doc: 'When the pepper rotates: per_requests or per_seconds.', format: ['per_requests', 'per_seconds'], default: 'per_seconds' },
-    hashStorageType: { doc: 'Where hashes are kept: sql (the storage backend) or in_memory.', format: ['sql', 'in_memory'], default: 'sql' },
-    algorithms: { doc: 'Lookup algorithms offered: sha256 and/or none (none = plain addresses, like v1 bulk lookup).', format: 'lookup-algorithms', default: ['sha256'] },
+    enabled: { doc: 'Hash lookup (MSC2134): GET /v2/hash_details and POST /v2/lookup, with pepper rotation. ma1sd documented false as its default; the spec requires these routes.', format: 'boolean', default: true },
+    pepperLength: { doc: 'Length of the pepper (letters and digits from a CSPRNG), at least 8.', format: 'pepper-length', default: 20 },
+    rotationPolicy: { doc: 'When the pepper rotates: per_requests (after `requests` lookups) or per_seconds (every `delay`).', format: ['per_requests', 'per_seconds'], default: 'per_seconds' },
+    hashStorageType: { doc: 'Where hash tables are kept: in_memory (a compact index each process builds at start and on rotation) or sql (the storage backend: shared by instances, kept across restarts; `store` is the same).', format: ['in_memory', 'sql', 'store'], default: 'in_memory' },
+    algorithms: { doc: 'Lookup algorithms offered: sha256 (required by the spec), and none (plain addresses, like the v1 bulk lookup).', format: 'lookup-algorithms', default: ['sha256', 'none'] },
     delay: { doc: 'Rotation period for rotationPolicy per_seconds.', format: 'duration', default: ms('10s') },
     requests: { doc: 'Lookups between rotations for rotationPolicy per_requests.', format: 'nat', default: 10 },
+    maxAddresses: { doc: 'Most addresses one lookup may ask (more: 400 M_TOO_LARGE).', format: 'nat', default: 10_000 },
+    altPeppers: {
+      lifetime: { doc: 'How long a pepper stays accepted after a rotation replaced it (a client that fetched hash_details just before still gets answers).', format: 'duration', default: ms('1m') },
+      count: { doc: 'How many replaced peppers stay accepted at most.', format: 'nat', default: 1 },
+    },
   },
   memory: {
     enabled: { doc: 'Memory identity provider (identities written in this file).', format: 'boolean', default: false },
