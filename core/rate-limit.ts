@@ -1,46 +1,70 @@
 /**
- * In-memory sliding-window rate limits (validation: requestToken per requester, messages per
- * address, wrong tokens per session; invitations: mails per address and per inviter). Each
- * instance counts on its own: several unisd instances behind a load balancer each allow the
- * configured number.
+ * In-memory rate limits (validation: requestToken per requester, messages per address, wrong
+ * tokens per session; invitations: mails per address and per inviter; lookups: addresses per
+ * client; federation: outbound requests per client). Each instance counts on its own: several
+ * unisd instances behind a load balancer each allow the configured number.
  */
 import { isIPv6 } from 'node:net';
 import { MatrixError } from './errors.js';
 
+/**
+ * Keys a limiter remembers at most. Past it the least recently active key is forgotten, so
+ * rotating or spoofed keys cannot grow memory (about 100 bytes a key); a forgotten key starts
+ * afresh, which takes that many other keys acting in between.
+ */
+export const MAX_LIMITER_KEYS = 100_000;
+
+/**
+ * A budget of `limit` units per `windowMs` for each key, refilled continuously (a token bucket,
+ * kept as the time it is full again: one number a key). A key may spend the whole budget at
+ * once, then one unit every windowMs / limit. Most callers spend one unit per action; lookups
+ * spend one per address looked up, so one limiter bounds single and bulk lookups alike.
+ *
+ * A cost larger than the whole budget is admitted only when the budget is full, and leaves the
+ * key waiting for as long as that cost takes to refill: it is never refused forever.
+ */
 export class RateLimiter {
-  private readonly hits = new Map<string, number[]>();
+  /** key → when its budget is full again (ms); in least recently active order. */
+  private readonly fullAt = new Map<string, number>();
+  private readonly interval: number;
 
-  /** `limit` actions per `windowMs` for each key; a limit of 0 means unlimited. */
-  constructor(private readonly limit: number, private readonly windowMs: number) {}
+  /** `limit` units per `windowMs` for each key; a limit of 0 means unlimited. */
+  constructor(private readonly limit: number, private readonly windowMs: number, private readonly maxKeys = MAX_LIMITER_KEYS) {
+    this.interval = limit === 0 ? 0 : windowMs / limit;
+  }
 
-  /** Milliseconds until `key` may act again; 0 when it may now. */
-  retryAfter(key: string, now = Date.now()): number {
+  /** Milliseconds until `key` may spend `cost`; 0 when it may now. */
+  retryAfter(key: string, cost = 1, now = Date.now()): number {
     if (this.limit === 0) return 0;
-    const recent = this.recent(key, now);
-    return recent.length < this.limit ? 0 : recent[recent.length - this.limit] + this.windowMs - now;
+    const untilFull = (this.fullAt.get(key) ?? now) - now;
+    if (untilFull <= 0) return 0;
+    const untilEnough = untilFull + cost * this.interval - this.windowMs;
+    return Math.max(0, Math.ceil(Math.min(untilFull, untilEnough)));
   }
 
-  record(key: string, now = Date.now()): void {
+  /** Spends `cost` of `key`'s budget, whether or not it was there (callers check retryAfter first). */
+  record(key: string, cost = 1, now = Date.now()): void {
     if (this.limit === 0) return;
-    this.hits.set(key, [...this.recent(key, now), now]);
+    const fullAt = Math.max(this.fullAt.get(key) ?? now, now) + cost * this.interval;
+    this.fullAt.delete(key); // re-inserted last: the most recently active key
+    this.fullAt.set(key, fullAt);
+    if (this.fullAt.size > this.maxKeys) this.fullAt.delete(this.fullAt.keys().next().value!);
   }
 
-  /** Records one action of `key`, or throws 429 M_LIMIT_EXCEEDED when it is over the limit. */
-  consume(key: string, now = Date.now()): void {
-    throwIfLimited(this.retryAfter(key, now));
-    this.record(key, now);
+  /** Spends `cost` of `key`'s budget, or throws 429 M_LIMIT_EXCEEDED (with retry_after_ms) when it is not there. */
+  consume(key: string, cost = 1, now = Date.now()): void {
+    throwIfLimited(this.retryAfter(key, cost, now));
+    this.record(key, cost, now);
   }
 
-  /** Forgets keys with no action left in the window. */
+  /** Forgets keys whose budget is full again (they are as good as never seen). */
   sweep(now = Date.now()): void {
-    for (const key of [...this.hits.keys()]) this.recent(key, now);
+    for (const [key, fullAt] of this.fullAt) if (fullAt <= now) this.fullAt.delete(key);
   }
 
-  private recent(key: string, now: number): number[] {
-    const fresh = (this.hits.get(key) ?? []).filter((time) => time > now - this.windowMs);
-    if (fresh.length > 0) this.hits.set(key, fresh);
-    else this.hits.delete(key);
-    return fresh;
+  /** Keys remembered now. */
+  get size(): number {
+    return this.fullAt.size;
   }
 }
 

@@ -97,9 +97,9 @@ export class ValidationService implements Validation {
     const session = await this.session(sid, clientSecret, medium);
     const now = Date.now();
     if (this.isExpired(session, now)) throw badRequest('M_SESSION_EXPIRED', 'This validation session has expired: request a new token');
-    throwIfLimited(this.perSession.retryAfter(session.sid, now));
+    throwIfLimited(this.perSession.retryAfter(session.sid, 1, now));
     if (!constantTimeEqual(hashSecret(submitted), session.tokenHash)) {
-      this.perSession.record(session.sid, now);
+      this.perSession.record(session.sid, 1, now);
       throw badRequest('M_TOKEN_INCORRECT', 'The token is incorrect');
     }
     if (session.validatedAt !== null) return session;
