@@ -3,20 +3,18 @@
  *  (a) lookup hash throughput: node's one-shot crypto.hash, createHash, @noble/hashes;
  *  (b) store.lookupHashes latency, 1000 hashes asked of a 100k table (SQLite file);
  *  (c) replaceHashes of 100k entries;
- *  (d) the worker pool's hashBatch throughput for 100k entries, against the main thread.
  * Runs in well under a minute; prints one line per measurement.
  */
 import * as crypto from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { sha256 } from '@noble/hashes/sha256';
 import { utf8ToBytes } from '@noble/hashes/utils';
 import { lookupHash } from '../core/crypto/lookup-hash.js';
 import { SqliteStore } from '../core/store/sqlite.js';
 import type { HashEntry } from '../core/store/port.js';
-import { WorkerPool } from '../core/workers.js';
 
 const PEPPER = 'benchpepper';
 const TABLE_SIZE = 100_000;
@@ -105,40 +103,7 @@ async function benchStore(): Promise<void> {
   }
 }
 
-async function benchPool(): Promise<void> {
-  const entries = threepids(TABLE_SIZE);
-  const pool = new WorkerPool();
-  try {
-    let start = performance.now();
-    await pool.hashBatch(entries.slice(0, 10), PEPPER);
-    const startup = performance.now() - start;
-
-    const batches: Array<Array<[string, string]>> = [];
-    for (let i = 0; i < entries.length; i += BATCH) batches.push(entries.slice(i, i + BATCH));
-    // What the pool is for: the event loop keeps turning (serving lookups) while it hashes.
-    const loopDelay = monitorEventLoopDelay({ resolution: 1 });
-    loopDelay.enable();
-    start = performance.now();
-    const hashed = (await Promise.all(batches.map((batch) => pool.hashBatch(batch, PEPPER)))).flat();
-    const pooled = performance.now() - start;
-    loopDelay.disable();
-    if (hashed.length !== entries.length) throw new Error('pool lost entries');
-
-    start = performance.now();
-    const local = entries.map(([address, medium]) => lookupHash(address, medium, PEPPER));
-    const main = performance.now() - start;
-    if (local[TABLE_SIZE - 1] !== hashed[TABLE_SIZE - 1]) throw new Error('pool and main thread disagree');
-
-    console.log(`(d) hashing ${TABLE_SIZE} entries in batches of ${BATCH} (${availableParallelism()} cores):`);
-    console.log(`    worker pool  ${pooled.toFixed(0)} ms (${rate(TABLE_SIZE, pooled)}), longest event loop stall ${(loopDelay.max / 1e6).toFixed(1)} ms, pool start ${startup.toFixed(0)} ms`);
-    console.log(`    main thread  ${main.toFixed(0)} ms (${rate(TABLE_SIZE, main)}), one stall of the whole duration`);
-  } finally {
-    await pool.close();
-  }
-}
-
 const began = performance.now();
 benchHashFunctions();
 await benchStore();
-await benchPool();
 console.log(`done in ${((performance.now() - began) / 1000).toFixed(1)} s`);

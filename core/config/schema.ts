@@ -32,6 +32,7 @@ export const schema = {
     port: { doc: 'Port to listen on.', format: 'port', default: 8090 },
     trustProxy: { doc: 'Trust X-Forwarded-* headers from a reverse proxy.', format: 'boolean', default: false },
     bodyLimit: { doc: 'Largest request body accepted, in bytes (larger → 413 M_TOO_LARGE).', format: 'nat', default: 1_048_576 },
+    workers: { doc: 'HTTP processes serving the same port (node:cluster); each builds its own in_memory hash table, and pepper rotations are coordinated so all switch together. 1: no cluster.', format: 'nat', default: 1 },
     shutdownTimeout: { doc: 'How long SIGTERM waits for in-flight requests before closing.', format: 'duration', default: ms('10s') },
     tls: {
       cert: { doc: 'PEM certificate file to serve HTTPS directly (Synapse always calls https://); empty for plain HTTP behind a proxy.', format: String, default: '' },
@@ -69,6 +70,13 @@ export const schema = {
     allowedAddresses: { doc: 'Addresses or CIDR ranges exempt from the SSRF guard (private, loopback, link-local are refused otherwise).', format: 'address-list', default: [] as string[] },
     verifyTls: { doc: 'Verify homeservers\' TLS certificates. Turn off only for tests or closed networks.', format: 'boolean', default: true },
     cacheTtl: { doc: 'Cache lifetime of a server name resolution whose /.well-known/matrix/server answer has no Cache-Control max-age (at most 48h).', format: 'duration', default: ms('24h') },
+  },
+  lookup: {
+    budget: {
+      perToken: { doc: 'Addresses one access token may look up per lookup.budget.window on /v2/lookup (0: unlimited); past it 429 M_LIMIT_EXCEEDED with retry_after_ms. Sized for a large address book re-synced a few times a day.', format: 'nat', default: 50_000 },
+      perUser: { doc: 'Addresses one user (all their tokens) may look up per lookup.budget.window (0: unlimited).', format: 'nat', default: 100_000 },
+      window: { doc: 'The window of the lookup budgets; a budget refills continuously over it.', format: 'duration', default: ms('1h') },
+    },
   },
   providers: {
     timeout: { doc: 'Deadline of one identity provider call; a provider that misses it is skipped for that request (logged, counted).', format: 'duration', default: ms('5s') },

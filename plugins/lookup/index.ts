@@ -1,11 +1,56 @@
 /**
- * Lookups: which Matrix ID owns a 3PID. Today the legacy v1 lookups (plain addresses); hash
- * lookup (/v2/hash_details, /v2/lookup) joins them here.
+ * Lookups: which Matrix ID owns a 3PID. The legacy v1 lookups (plain addresses) and, with
+ * `hashing.enabled`, hash lookup (/v2/hash_details, /v2/lookup) on tables kept per pepper
+ * (in_memory: the compact index; sql: the storage backend), rebuilt in the worker pool on
+ * rotation and kept current on bind and unbind.
  */
 import fp from 'fastify-plugin';
 import { v1LookupRoutes } from './v1-routes.js';
+import { hashLookupRoutes } from './hash-routes.js';
+import { HashLookup } from './hash-lookup.js';
+import { MemoryHashTables } from './memory-tables.js';
+import { PepperRotation } from './rotation.js';
+import { buildIndex } from './table-builder.js';
+import { legacyHashTables, legacyPeppers } from './legacy-store.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Present when hashing.enabled. */
+    hashLookup?: { service: HashLookup; rotation: PepperRotation };
+  }
+}
 
 export default fp(async (app) => {
-  const { store, providers, signingKey } = app;
-  app.identityApi.add(...v1LookupRoutes({ store, providers, signingKey, serverName: app.config.server.name }));
+  const { store, providers, signingKey, config, workers, events } = app;
+  app.identityApi.add(...v1LookupRoutes({ store, providers, signingKey, serverName: config.server.name }));
+  if (!config.hashing.enabled) return;
+
+  const log = app.log.child({ component: 'hash-lookup' });
+  const memory = config.hashing.hashStorageType === 'in_memory' ? new MemoryHashTables() : null;
+  const tables = memory ?? legacyHashTables(store);
+  const rotation = new PepperRotation({
+    hashing: config.hashing,
+    peppers: legacyPeppers(store),
+    tables,
+    memory,
+    build: (pepper, expected, firstBuild) => buildIndex(pepper, {
+      pool: workers, sources: providers.hashSources(), log, expected, onSourceError: firstBuild ? 'skip' : 'throw',
+    }),
+    providerMapping: async (mapping) => {
+      const sources = new Set(providers.hashSources().map((p) => p.name));
+      const [found] = await providers.bulkLookup([{ medium: mapping.medium, address: mapping.address }]);
+      return found && sources.has(found.provider) ? found : null;
+    },
+    events,
+    log,
+  });
+  const service = new HashLookup({ hashing: config.hashing, budget: config.lookup.budget, rotation, tables, memory, providers, log });
+  app.decorate('hashLookup', { service, rotation });
+  app.identityApi.add(...hashLookupRoutes(service));
+
+  events.on('bind', (mapping) => rotation.bound(mapping));
+  events.on('unbind', (mapping) => rotation.unbound(mapping));
+  // Providers registered by any plugin (external ones included) are known once the app is ready.
+  app.addHook('onReady', () => rotation.start());
+  app.addHook('onClose', async () => rotation.close());
 }, { name: 'unisd-lookup', dependencies: ['unisd-context', 'unisd-api', 'unisd-binds'] });
