@@ -164,3 +164,42 @@ test('lookup budget per token and per user: 429 M_LIMIT_EXCEEDED with retry_afte
   const other = await app.accounts.issue('@other:example.org');
   assert.equal((await lookup(app, other, { algorithm: 'sha256', pepper: 'matrixrocks', addresses: hashes(5) })).statusCode, 200);
 });
+
+test('bind and unbind show in hash lookups at once, without a rebuild; after the unbind the provider\'s mapping shows again', async (t) => {
+  const { TestSmtpServer } = await import('./helpers/smtp.js');
+  const { validatedEmailSession } = await import('./helpers/sessions.js');
+  const { startFakeHomeserver, federationConfig } = await import('./helpers/fake-homeserver.js');
+  const smtp = await new TestSmtpServer().start();
+  t.after(() => smtp.stop());
+  const hs = await startFakeHomeserver();
+  t.after(() => hs.close());
+  for (const hashStorageType of ['in_memory', 'sql']) {
+    const { app, token } = await hashApp({ hashing: { hashStorageType }, email: { smtp: smtp.smtpConfig() }, federation: federationConfig });
+    const mxid = '@newalice:example.org';
+    const userToken = await app.accounts.issue(mxid);
+    const table = app.hashLookup!.memory?.index('matrixrocks');
+    const alice = SPEC_VECTORS[0][2];
+    const carol = lookupHash('carol@example.com', 'email', 'matrixrocks');
+    const ask = async () => (await lookup(app, token, { algorithm: 'sha256', pepper: 'matrixrocks', addresses: [alice, carol] })).json().mappings;
+    assert.deepEqual(await ask(), { [alice]: '@alice:example.org' }, hashStorageType);
+
+    const sessions: Record<string, { sid: string; clientSecret: string }> = {};
+    for (const address of ['Alice@Example.com', 'carol@example.com']) {
+      const session = sessions[address.toLowerCase()] = await validatedEmailSession(app, smtp, address, userToken);
+      const res = await app.inject({ method: 'POST', url: `${V2}/3pid/bind`, headers: bearer(userToken), payload: { sid: session.sid, client_secret: session.clientSecret, mxid } });
+      assert.equal(res.statusCode, 200, res.body);
+    }
+    assert.deepEqual(await ask(), { [alice]: mxid, [carol]: mxid }, `${hashStorageType}: binds show, and win over the provider`);
+
+    const unbind = (address: string) => app.inject({
+      method: 'POST', url: `${V2}/3pid/unbind`, headers: bearer(userToken),
+      payload: { mxid, sid: sessions[address].sid, client_secret: sessions[address].clientSecret, threepid: { medium: 'email', address } },
+    });
+    assert.equal((await unbind('carol@example.com')).statusCode, 200);
+    assert.deepEqual(await ask(), { [alice]: mxid }, `${hashStorageType}: carol's hash is gone`);
+    assert.equal((await unbind('alice@example.com')).statusCode, 200);
+    assert.deepEqual(await ask(), { [alice]: '@alice:example.org' }, `${hashStorageType}: the provider's mapping of alice is back`);
+    assert.equal(app.hashLookup!.memory?.index('matrixrocks'), table, 'the same table, updated in place');
+    await app.close();
+  }
+});

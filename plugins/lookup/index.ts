@@ -16,7 +16,7 @@ import { legacyHashTables, legacyPeppers } from './legacy-store.js';
 declare module 'fastify' {
   interface FastifyInstance {
     /** Present when hashing.enabled. */
-    hashLookup?: { service: HashLookup; rotation: PepperRotation };
+    hashLookup?: { service: HashLookup; rotation: PepperRotation; memory: MemoryHashTables | null };
   }
 }
 
@@ -45,7 +45,7 @@ export default fp(async (app) => {
     log,
   });
   const service = new HashLookup({ hashing: config.hashing, budget: config.lookup.budget, rotation, tables, memory, providers, log });
-  app.decorate('hashLookup', { service, rotation });
+  app.decorate('hashLookup', { service, rotation, memory });
   app.identityApi.add(...hashLookupRoutes(service));
 
   events.on('bind', (mapping) => rotation.bound(mapping));

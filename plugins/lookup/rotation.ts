@@ -126,6 +126,11 @@ export class PepperRotation {
     return this.rotation;
   }
 
+  /** Resolves when no rotation (or adoption) is under way. */
+  async settled(): Promise<void> {
+    while (this.rotation) await this.rotation.catch(() => {});
+  }
+
   /** Re-reads the shared pepper state and adopts a pepper another instance rotated to. */
   async sync(): Promise<void> {
     const state = await this.deps.peppers.getPepperState();
