@@ -16,6 +16,8 @@ Usage:
                                     configuration as YAML, secrets masked
   unisd config keys                 list every configuration key with its environment
                                     variable, default and meaning (Markdown)
+  unisd hash status [-c <file>]     the lookup pepper: age, rotation, alternates, table sizes
+  unisd hash rotate [-c <file>]     rotate the lookup pepper now (running servers follow)
   unisd help, unisd --help          this text
 
 Options:
@@ -64,6 +66,13 @@ async function main(): Promise<void> {
     case 'config keys':
       process.stdout.write(configurationMarkdown());
       return;
+    case 'hash status':
+    case 'hash rotate': {
+      const { hashRotate, hashStatus } = await import('../plugins/lookup/commands.js');
+      const config = loadConfig({ file });
+      process.stdout.write(command === 'hash status' ? await hashStatus(config) : await hashRotate(config));
+      return;
+    }
     case 'start':
       await startServer(loadConfig({ file }));
       return;
