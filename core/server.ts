@@ -3,7 +3,9 @@
  * in-flight requests finish (bounded by server.shutdownTimeout), close the store, exit 0.
  * A second signal exits at once.
  */
+import cluster from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
 import type { Config } from './config/load.js';
 import { buildApp } from './app.js';
 
@@ -24,7 +26,12 @@ export function describeStartupError(err: unknown): string {
   return message;
 }
 
-export async function startServer(config: Config): Promise<FastifyInstance> {
+/** Serves with `server.workers` processes (node:cluster) when more than one, else in this one. */
+export async function startServer(config: Config): Promise<FastifyInstance | null> {
+  if (config.server.workers > 1 && cluster.isPrimary) {
+    await runPrimary(config);
+    return null;
+  }
   const app = await buildApp(config);
   await app.listen({ host: config.server.host, port: config.server.port });
   let stopping = false;
@@ -52,4 +59,41 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   return app;
+}
+
+/**
+ * The cluster's primary: forks the workers (each builds the whole app and listens on the shared
+ * port), replaces one that dies, runs what must happen once for all of them (pepper rotation),
+ * and on SIGTERM/SIGINT passes the signal on and exits when they have.
+ */
+async function runPrimary(config: Config): Promise<void> {
+  const log = pino({ level: config.logging.level }).child({ component: 'cluster' });
+  let stopping = false;
+  if (config.hashing.enabled) (await import('../plugins/lookup/cluster-coordinator.js')).coordinateRotations(config.hashing, log);
+  const listened = new Set<number>();
+  cluster.on('listening', (worker) => listened.add(worker.id));
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(process.exitCode ?? 0);
+      return;
+    }
+    if (!listened.has(worker.id)) {
+      // It failed to start (it said why on stderr): another would too.
+      stop('SIGTERM');
+      process.exitCode = 1;
+      return;
+    }
+    log.error({ worker: worker.id, code, signal }, 'worker exited; starting another');
+    cluster.fork();
+  });
+  for (let i = 0; i < config.server.workers; i++) cluster.fork();
+  log.info({ workers: config.server.workers }, 'cluster started');
+  function stop(signal: NodeJS.Signals): void {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, 'shutting down the workers');
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }

@@ -70,7 +70,7 @@ export class HashLookup {
     if (addresses.length > this.deps.hashing.maxAddresses) {
       throw badRequest('M_TOO_LARGE', `At most ${this.deps.hashing.maxAddresses} addresses per lookup`);
     }
-    if (typeof pepper !== 'string' || !this.deps.rotation.accepts(pepper)) {
+    if (typeof pepper !== 'string' || !await this.deps.rotation.acceptsAfterSync(pepper)) {
       throw badRequest('M_INVALID_PEPPER', 'Unknown or invalid pepper - has it been rotated?', { algorithm, lookup_pepper: this.deps.rotation.pepper });
     }
     this.spend(account, addresses.length);

@@ -4,6 +4,7 @@
  * (in_memory: the compact index; sql: the storage backend), rebuilt in the worker pool on
  * rotation and kept current on bind and unbind.
  */
+import cluster from 'node:cluster';
 import fp from 'fastify-plugin';
 import { v1LookupRoutes } from './v1-routes.js';
 import { hashLookupRoutes } from './hash-routes.js';
@@ -12,6 +13,7 @@ import { MemoryHashTables } from './memory-tables.js';
 import { PepperRotation } from './rotation.js';
 import { buildIndex } from './table-builder.js';
 import { legacyHashTables, legacyPeppers } from './legacy-store.js';
+import { followPrimary } from './cluster-coordinator.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -28,7 +30,9 @@ export default fp(async (app) => {
   const log = app.log.child({ component: 'hash-lookup' });
   const memory = config.hashing.hashStorageType === 'in_memory' ? new MemoryHashTables() : null;
   const tables = memory ?? legacyHashTables(store);
-  const rotation = new PepperRotation({
+  // In a cluster worker, rotations are the primary's (all workers build, then all switch).
+  const follower = cluster.isWorker && config.server.workers > 1 ? followPrimary(() => rotation) : null;
+  const rotation: PepperRotation = new PepperRotation({
     hashing: config.hashing,
     peppers: legacyPeppers(store),
     tables,
@@ -43,6 +47,7 @@ export default fp(async (app) => {
     },
     events,
     log,
+    coordinator: follower ?? undefined,
   });
   const service = new HashLookup({ hashing: config.hashing, budget: config.lookup.budget, rotation, tables, memory, providers, log });
   app.decorate('hashLookup', { service, rotation, memory });
@@ -51,6 +56,9 @@ export default fp(async (app) => {
   events.on('bind', (mapping) => rotation.bound(mapping));
   events.on('unbind', (mapping) => rotation.unbound(mapping));
   // Providers registered by any plugin (external ones included) are known once the app is ready.
-  app.addHook('onReady', () => rotation.start());
+  app.addHook('onReady', async () => {
+    await rotation.start();
+    follower?.ready();
+  });
   app.addHook('onClose', async () => rotation.close());
 }, { name: 'unisd-lookup', dependencies: ['unisd-context', 'unisd-api', 'unisd-binds'] });

@@ -42,6 +42,15 @@ const splitInput = (input: string): [string, string] => {
 
 type Change = { kind: 'bind'; mapping: Mapping } | { kind: 'unbind'; mapping: Mapping; replacement: Mapping | null };
 
+/**
+ * Who runs rotations when several processes share the port (server.workers): the cluster's
+ * primary, which has every worker build the new table (prepareFor) before any switches.
+ */
+export interface RotationCoordinator {
+  /** Asks for a rotation; the switch arrives later through adopt(). */
+  request(): void;
+}
+
 export interface RotationDeps {
   hashing: Config['hashing'];
   peppers: PepperStore;
@@ -54,6 +63,8 @@ export interface RotationDeps {
   providerMapping: (mapping: Mapping) => Promise<Mapping | null>;
   events: EventBus;
   log: FastifyBaseLogger;
+  /** Set in a cluster worker: rotations are the primary's, this process has no rotation timer. */
+  coordinator?: RotationCoordinator;
 }
 
 export interface RotationStatus {
@@ -71,6 +82,11 @@ export class PepperRotation {
   private rotation: Promise<void> | null = null;
   /** Peppers whose table is being built, with the binds and unbinds to replay once it is. */
   private readonly building = new Map<string, Change[]>();
+  /** Peppers whose table is ready ahead of a coordinated switch: accepted, not yet advertised. */
+  private readonly prepared = new Set<string>();
+  private readonly adoptionWaiters: Array<() => void> = [];
+  private lastSync = 0;
+  private syncing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private retireTimer: NodeJS.Timeout | null = null;
   private lastRotationMs: number | null = null;
@@ -101,9 +117,28 @@ export class PepperRotation {
     return this.state.pepper;
   }
 
+  /** When the current pepper became current. */
+  get rotatedAt(): number {
+    return this.state.rotatedAt;
+  }
+
   /** The current pepper, or a replaced one still within its lifetime and count. */
   accepts(pepper: string): boolean {
-    return pepper === this.state.pepper || this.liveAlternates().includes(pepper);
+    return pepper === this.state.pepper || this.liveAlternates().includes(pepper) || this.prepared.has(pepper);
+  }
+
+  /**
+   * accepts(), after re-reading the shared state when `pepper` is unknown here: another process
+   * may have rotated and handed it out already. Reads are at most one per 100 ms, shared.
+   */
+  async acceptsAfterSync(pepper: string): Promise<boolean> {
+    if (this.accepts(pepper)) return true;
+    if (Date.now() - this.lastSync >= 100) {
+      this.lastSync = Date.now();
+      this.syncing ??= this.sync().finally(() => { this.syncing = null; });
+    }
+    await this.syncing;
+    return this.accepts(pepper);
   }
 
   /** The replaced peppers still accepted, newest first (MSC4004's alt_lookup_peppers). */
@@ -122,8 +157,46 @@ export class PepperRotation {
 
   /** Rotates now (or joins the rotation under way); resolves when the new pepper is current. */
   rotate(): Promise<void> {
+    if (this.deps.coordinator) {
+      const adopted = new Promise<void>((resolve) => this.adoptionWaiters.push(resolve));
+      this.deps.coordinator.request();
+      return adopted;
+    }
     this.rotation ??= this.runRotation().finally(() => { this.rotation = null; });
     return this.rotation;
+  }
+
+  /** Coordinated rotation, step 1 (every worker): build the table of `pepper`, accept it, do not advertise it yet. */
+  async prepareFor(pepper: string): Promise<void> {
+    await this.prepare(pepper, false);
+    this.prepared.add(pepper);
+  }
+
+  /** Coordinated rotation, step 2 (one worker): make `pepper` current in the store; the state that won. */
+  async commit(pepper: string): Promise<PepperState> {
+    const previous = this.state;
+    const next: PepperState = {
+      pepper,
+      altPeppers: [previous.pepper, ...this.liveAlternates()].slice(0, this.deps.hashing.altPeppers.count),
+      rotatedAt: Date.now(),
+      requestCount: 0,
+    };
+    if (await this.deps.peppers.swapPepperState(previous.pepper, next)) return next;
+    return (await this.deps.peppers.getPepperState())!;
+  }
+
+  /** A coordinated rotation given up (a worker failed to prepare): its table goes. */
+  async abandon(pepper: string): Promise<void> {
+    if (!this.prepared.delete(pepper)) return;
+    await this.deps.tables.retain([this.state.pepper, ...this.liveAlternates(), ...this.building.keys(), ...this.prepared]);
+  }
+
+  /** Coordinated rotation, step 3 (every worker): switch to `state` (its table prepared, or built now). */
+  async switchTo(state: PepperState): Promise<void> {
+    await this.settled();
+    if (state.pepper === this.state.pepper) return;
+    this.rotation = this.adopt(state, false).finally(() => { this.rotation = null; });
+    await this.rotation;
   }
 
   /** Resolves when no rotation (or adoption) is under way. */
@@ -173,28 +246,19 @@ export class PepperRotation {
   }
 
   private rotateInBackground(): void {
+    if (this.deps.coordinator) return this.deps.coordinator.request();
     this.rotate().catch((err) => this.deps.log.error({ err: (err as Error).message }, 'pepper rotation failed; the current pepper stays'));
   }
 
   private async runRotation(): Promise<void> {
     const started = Date.now();
-    const previous = this.state;
     const pepper = newPepper(this.deps.hashing.pepperLength);
     this.deps.log.info('pepper rotation started');
     await this.prepare(pepper, false);
-    const next: PepperState = {
-      pepper,
-      altPeppers: [previous.pepper, ...this.liveAlternates()].slice(0, this.deps.hashing.altPeppers.count),
-      rotatedAt: Date.now(),
-      requestCount: 0,
-    };
-    if (await this.deps.peppers.swapPepperState(previous.pepper, next)) {
-      await this.adopt(next, false);
-    } else {
-      // Another instance rotated first: its pepper wins, ours is dropped.
-      this.deps.log.info('another instance rotated the pepper first; adopting its pepper');
-      await this.adopt((await this.deps.peppers.getPepperState())!, false);
-    }
+    const state = await this.commit(pepper);
+    // Another instance may have rotated first: its pepper wins, ours is dropped.
+    if (state.pepper !== pepper) this.deps.log.info('another instance rotated the pepper first; adopting its pepper');
+    await this.adopt(state, false);
     this.lastRotationMs = Date.now() - started;
     this.deps.log.info({ ms: this.lastRotationMs, entries: await this.deps.tables.size(this.state.pepper) }, 'pepper rotated');
   }
@@ -222,8 +286,12 @@ export class PepperRotation {
     if (!have) await this.prepare(state.pepper, firstBuild);
     const previous = this.state?.pepper ?? null;
     this.state = state;
-    await this.deps.tables.retain([state.pepper, ...this.liveAlternates(), ...this.building.keys()]);
-    if (previous !== null && previous !== state.pepper) this.deps.events.emit('pepper-rotated', { pepper: state.pepper, previous });
+    this.prepared.delete(state.pepper);
+    await this.deps.tables.retain([state.pepper, ...this.liveAlternates(), ...this.building.keys(), ...this.prepared]);
+    if (previous !== null && previous !== state.pepper) {
+      this.deps.events.emit('pepper-rotated', { pepper: state.pepper, previous });
+      for (const resolve of this.adoptionWaiters.splice(0)) resolve();
+    }
     this.schedule();
   }
 
@@ -233,7 +301,7 @@ export class PepperRotation {
     const { rotationPolicy, delay, altPeppers } = this.deps.hashing;
     const now = Date.now();
     if (this.timer) clearTimeout(this.timer);
-    if (rotationPolicy === 'per_seconds') {
+    if (rotationPolicy === 'per_seconds' && !this.deps.coordinator) {
       this.timer = setTimeout(() => {
         this.timer = null;
         // Another instance may have rotated meanwhile: adopt its pepper, or rotate.
@@ -251,7 +319,7 @@ export class PepperRotation {
     if (this.state.altPeppers.length > 0 && this.state.rotatedAt + altPeppers.lifetime > now) {
       this.retireTimer = setTimeout(() => {
         this.retireTimer = null;
-        this.deps.tables.retain([this.state.pepper, ...this.building.keys()])
+        this.deps.tables.retain([this.state.pepper, ...this.building.keys(), ...this.prepared])
           .catch((err) => this.deps.log.error({ err: (err as Error).message }, 'dropping retired hash tables failed'));
       }, this.state.rotatedAt + altPeppers.lifetime - now);
       this.retireTimer.unref();
