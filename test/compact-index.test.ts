@@ -44,10 +44,12 @@ test('the answer is one JSON object keyed by the client\'s strings; misses and j
   const index = new CompactHashIndex();
   index.set(SPEC_VECTORS[0][2], '@alice:example.org');
   index.set(SPEC_VECTORS[2][2], '@"quoted\\":example.org');
+  index.set(SPEC_VECTORS[1][2], '@lone\ud800\u0001:example.org');
   const keys = [SPEC_VECTORS[0][2], 'not a hash', SPEC_VECTORS[1][2], SPEC_VECTORS[2][2], '"}'];
   const { json, found } = index.answerJson(keys);
-  assert.equal(found, 2);
-  assert.deepEqual(JSON.parse(json), { [SPEC_VECTORS[0][2]]: '@alice:example.org', [SPEC_VECTORS[2][2]]: '@"quoted\\":example.org' });
+  assert.equal(found, 3);
+  assert.deepEqual(JSON.parse(json), { [SPEC_VECTORS[0][2]]: '@alice:example.org', [SPEC_VECTORS[1][2]]: '@lone\ud800\u0001:example.org', [SPEC_VECTORS[2][2]]: '@"quoted\\":example.org' });
+  assert.ok(json.includes('\\ud800'), 'a lone surrogate is escaped, as JSON.stringify does');
   assert.deepEqual(index.answerJson([]), { json: '{}', found: 0 });
 });
 

@@ -56,29 +56,41 @@ function sextet(text: string, i: number): number {
   return code < 128 ? DECODE[code] : -1;
 }
 
+/** No character JSON.stringify would escape (surrogates left to it): the JSON text is the string in quotes. */
+const PLAIN_JSON = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
 /** Matrix IDs, each stored once with its JSON text and a count of the entries using it. */
 class MxidTable {
   private readonly ids = new Map<string, number>();
+  /** The last one acquired: sources list a user's 3PIDs together, so it is often the next one too. */
+  private lastText = '';
+  private lastId = -1;
   readonly json: string[] = [];
   readonly text: string[] = [];
   private readonly uses: number[] = [];
   private readonly free: number[] = [];
 
   acquire(mxid: string): number {
-    let id = this.ids.get(mxid);
+    let id = mxid === this.lastText ? this.lastId : this.ids.get(mxid);
     if (id === undefined) {
       id = this.free.pop() ?? this.text.length;
       this.ids.set(mxid, id);
       this.text[id] = mxid;
-      this.json[id] = JSON.stringify(mxid);
+      this.json[id] = PLAIN_JSON.test(mxid) ? `"${mxid}"` : JSON.stringify(mxid);
       this.uses[id] = 0;
     }
+    this.lastText = mxid;
+    this.lastId = id;
     this.uses[id]++;
     return id;
   }
 
   release(id: number): void {
     if (--this.uses[id] > 0) return;
+    if (id === this.lastId) {
+      this.lastId = -1;
+      this.lastText = '';
+    }
     this.ids.delete(this.text[id]);
     this.text[id] = this.json[id] = '';
     this.free.push(id);
@@ -208,7 +220,8 @@ export class CompactHashIndex {
       return;
     }
     const entry = this.freeEntries.pop() ?? this.newEntry();
-    this.words.set(digest.subarray(at, at + WORDS), entry * WORDS);
+    const words = this.words;
+    for (let k = 0, base = entry * WORDS; k < WORDS; k++) words[base + k] = digest[at + k];
     this.owners[entry] = this.mxids.acquire(mxid);
     this.live++;
     if (this.place(entry)) this.used++;
