@@ -135,3 +135,22 @@ test('MemoryHashTables honours the HashTableStore port: replace (first wins), lo
   await tables.retain([]);
   assert.equal(await tables.size('matrixrocks'), 0);
 });
+
+test('emailSpellings: a case-folded address and the lower-case spellings that fold to it (ß, final ς), at most 8', async () => {
+  const { emailSpellings, hashInputs } = await import('../plugins/lookup/table-builder.js');
+  const { caseFold } = await import('../core/threepid.js');
+  assert.deepEqual(emailSpellings('alice@example.org'), ['alice@example.org']);
+  assert.deepEqual(emailSpellings('strasse@example.org'), ['strasse@example.org', 'straße@example.org']);
+  // The domain is never respelled (a domain is lower-cased, not folded).
+  assert.deepEqual(emailSpellings('a@strasse.de'), ['a@strasse.de']);
+  assert.deepEqual(emailSpellings('οδυσσευσ.σοφοσ@example.gr').length, 4);
+  assert.ok(emailSpellings('οδυσσευσ.σοφοσ@example.gr').includes('οδυσσευς.σοφος@example.gr'));
+  assert.equal(emailSpellings('sssssssssss@x.org').length, 8);
+  // What matrix-js-sdk sends for what the user typed folds to the stored address, and is among the spellings.
+  for (const typed of ['Straße@Example.org', 'ΟΔΥΣΣΕΥΣ@example.gr', 'Jessica.Großmann@example.org']) {
+    const stored = caseFold(typed);
+    assert.ok(emailSpellings(stored).includes(typed.toLowerCase()), typed);
+  }
+  assert.deepEqual(hashInputs({ medium: 'msisdn', address: '4477', mxid: '@a:x' }), ['4477 msisdn']);
+  assert.deepEqual(hashInputs({ medium: 'email', address: 'russ@x.org', mxid: '@a:x' }), ['russ@x.org email', 'ruß@x.org email']);
+});

@@ -66,7 +66,13 @@ test('matrix-js-sdk identityHashedLookup finds a bound 3PID and a provider\'s 3P
   const app = await testApp({
     email: { smtp: smtp.smtpConfig() },
     matrix: { domain: 'example.org' },
-    memory: { enabled: true, hashEnabled: true, identities: [{ username: 'bob', threepids: [{ medium: 'email', address: 'bob@example.org' }, { medium: 'msisdn', address: '447700900001' }] }] },
+    memory: {
+      enabled: true, hashEnabled: true,
+      identities: [
+        { username: 'bob', threepids: [{ medium: 'email', address: 'bob@example.org' }, { medium: 'msisdn', address: '447700900001' }] },
+        { username: 'strauss', threepids: [{ medium: 'email', address: 'Strasse@example.org' }] },
+      ],
+    },
   });
   t.after(() => app.close());
   const alice = '@alice:example.org';
@@ -83,11 +89,13 @@ test('matrix-js-sdk identityHashedLookup finds a bound 3PID and a provider\'s 3P
   });
   const identityToken = await app.accounts.issue('@asker:example.org');
   // What Element does with an address book: the addresses as the user typed them.
-  const found = await client.identityHashedLookup([['Alice@Example.org', 'email'], ['bob@example.org', 'email'], ['447700900001', 'msisdn'], ['nobody@example.org', 'email']], identityToken);
+  // js-sdk hashes the lower case of what was typed (`straße@…`); the address is stored case-folded (`strasse@…`).
+  const found = await client.identityHashedLookup([['Alice@Example.org', 'email'], ['bob@example.org', 'email'], ['447700900001', 'msisdn'], ['Straße@example.org', 'email'], ['nobody@example.org', 'email']], identityToken);
   assert.deepEqual(found.sort((a, b) => a.address.localeCompare(b.address)), [
     { address: '447700900001', mxid: '@bob:example.org' },
     { address: 'Alice@Example.org', mxid: alice },
     { address: 'bob@example.org', mxid: '@bob:example.org' },
+    { address: 'Straße@example.org', mxid: '@strauss:example.org' },
   ]);
   assert.deepEqual(await client.lookupThreePid('email', 'bob@example.org', identityToken), { address: 'bob@example.org', medium: 'email', mxid: '@bob:example.org' });
   client.stopClient();

@@ -11,16 +11,43 @@ import type { IdentityProvider, Mapping } from '../../core/providers/provider.js
 import type { WorkerPool } from '../../core/workers.js';
 import { CompactHashIndex } from './compact-index.js';
 
+/** At most this many spellings of one address are hashed (2^3: three "ss" or final sigmas). */
+const MAX_FORMS = 8;
+
 /**
- * The texts ("<address> <medium>") a mapping is hashed under. Email: the normalised address, and
- * its plain lower-case form where that differs, since matrix-js-sdk hashes `toLowerCase()` of what
- * the user typed, not the case-folded form the spec stores (`Straße` folds to `strasse`).
+ * The spellings of a normalised (case-folded) email that a client may hash: matrix-js-sdk hashes
+ * `toLowerCase()` of what the user typed, which keeps `ß` and a final `ς` where case folding
+ * writes `ss` and `σ` (`Straße@x` is stored `strasse@x`, hashed `straße@x`). Each such spelling
+ * folds to the same address, so under the spec's normalisation it is the same 3PID.
  */
+export function emailSpellings(address: string): string[] {
+  const at = address.lastIndexOf('@');
+  const local = at < 0 ? address : address.slice(0, at);
+  let forms = [''];
+  for (let i = 0; i < local.length; i++) {
+    const rest = local.slice(i);
+    let alternative: string | null = null;
+    let width = 1;
+    if (rest.startsWith('ss')) {
+      alternative = 'ß';
+      width = 2;
+    } else if (rest[0] === 'σ' && !/^\p{L}/u.test(rest.slice(1))) {
+      alternative = 'ς';
+    }
+    const written = rest.slice(0, width);
+    forms = alternative && forms.length * 2 <= MAX_FORMS
+      ? forms.flatMap((form) => [form + written, form + alternative])
+      : forms.map((form) => form + written);
+    i += width - 1;
+  }
+  const domain = at < 0 ? '' : address.slice(at);
+  return forms.map((form) => form + domain);
+}
+
+/** The texts ("<address> <medium>") a mapping is hashed under. */
 export function hashInputs(mapping: Mapping): string[] {
-  const first = `${mapping.address} ${mapping.medium}`;
-  if (mapping.medium !== 'email') return [first];
-  const lower = mapping.address.toLowerCase();
-  return lower === mapping.address ? [first] : [first, `${lower} ${mapping.medium}`];
+  if (mapping.medium !== 'email') return [`${mapping.address} ${mapping.medium}`];
+  return emailSpellings(mapping.address).map((address) => `${address} email`);
 }
 
 export interface BuildOptions {
