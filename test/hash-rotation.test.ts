@@ -141,3 +141,13 @@ test('two instances on one store: one rotates, the other adopts its pepper (its 
   assert.equal((await lookupWith(a.app, a.token, winner)).found, '@user7:example.org');
   assert.equal((await lookupWith(b.app, b.token, winner)).found, '@user7:example.org');
 });
+
+test('provider-data-changed starts a rotation: the new table is read from the sources again', async (t) => {
+  const { app, token } = await rotatingApp({ rotationPolicy: 'per_seconds', delay: '1h' });
+  t.after(() => app.close());
+  const first = await pepperOf(app, token);
+  const next = rotated(app);
+  app.events.emit('provider-data-changed', { provider: 'memory' });
+  assert.equal((await next).previous, first);
+  assert.equal((await lookupWith(app, token, await pepperOf(app, token))).found, '@user7:example.org');
+});

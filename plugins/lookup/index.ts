@@ -55,6 +55,8 @@ export default fp(async (app) => {
 
   events.on('bind', (mapping) => rotation.bound(mapping));
   events.on('unbind', (mapping) => rotation.unbound(mapping));
+  // A source's data changed wholesale: a rotation rebuilds every table from the sources.
+  events.on('provider-data-changed', () => rotation.rotate());
   // Providers registered by any plugin (external ones included) are known once the app is ready.
   app.addHook('onReady', async () => {
     await rotation.start();
