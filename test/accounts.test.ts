@@ -114,13 +114,41 @@ test('an unreachable homeserver is 401, quickly', async (t) => {
   assert.ok(elapsed < 2000, `took ${elapsed} ms`);
 });
 
-test('a homeserver on an address the SSRF guard refuses is 401 and is never contacted', async (t) => {
+test('a homeserver on an address the SSRF guard refuses is 401 as if unreachable (nothing said of its address) and is never contacted', async (t) => {
   const { app, hs } = await setup(t, { federation: { ...federationConfig, allowedAddresses: [] } });
   hs.addOpenIdToken('good', `@alice:${hs.serverName}`);
   const res = await register(app, openIdBody(hs, 'good'));
   assert.equal(res.statusCode, 401);
-  assert.match(res.json().error, /may not contact/);
+  assert.equal(res.json().error, `Could not check the OpenID token: ${hs.serverName} could not be reached`);
   assert.equal(hs.requests.length, 0);
+});
+
+test('register is limited per client network (federation.rateLimit.perClient): past it 429 and the homeserver is not asked', async (t) => {
+  const { app, hs } = await setup(t, { federation: { ...federationConfig, rateLimit: { perClient: 2, window: '1h' } } });
+  hs.addOpenIdToken('good', `@alice:${hs.serverName}`);
+  const from = (remoteAddress: string) => app.inject({ method: 'POST', url: `${V2}/account/register`, payload: openIdBody(hs, 'good'), remoteAddress });
+  assert.equal((await from('192.0.2.1')).statusCode, 200);
+  assert.equal((await from('192.0.2.1')).statusCode, 200);
+  const limited = await from('192.0.2.1');
+  assert.equal(limited.statusCode, 429);
+  assert.equal(limited.json().errcode, 'M_LIMIT_EXCEEDED');
+  assert.ok(limited.json().retry_after_ms > 0);
+  const asked = hs.requests.filter((r) => r.path.startsWith('/_matrix/federation/v1/openid/userinfo')).length;
+  assert.equal(asked, 2);
+  assert.equal((await from('192.0.2.2')).statusCode, 200, 'another network');
+});
+
+test('register while federation.maxConcurrent requests for callers are running and the queue is full is 429 at once', async (t) => {
+  const { app, hs } = await setup(t, { federation: { ...federationConfig, maxConcurrent: 1, maxQueued: 0 } });
+  hs.override('/_matrix/federation/v1/openid/userinfo', { hang: true });
+  const first = register(app, openIdBody(hs, 'slow'));
+  while (hs.requests.length === 0) await new Promise(setImmediate); // the first one is now held by the homeserver
+  const busy = await app.inject({ method: 'POST', url: `${V2}/account/register`, payload: openIdBody(hs, 'other'), remoteAddress: '192.0.2.9' });
+  assert.equal(busy.statusCode, 429);
+  assert.equal(busy.json().errcode, 'M_LIMIT_EXCEEDED');
+  assert.equal(hs.requests.length, 1);
+  await hs.stop();
+  assert.equal((await first).statusCode, 401);
 });
 
 test('TLS certificates are verified unless verifyTls is off', async (t) => {
@@ -161,6 +189,21 @@ test('logout revokes only the token used; a second token of the same user still 
   assert.equal((await app.inject({ method: 'GET', url: `${V2}/account`, headers: bearer(first) })).statusCode, 401);
   assert.equal((await app.inject({ method: 'GET', url: `${V2}/account`, headers: bearer(second) })).statusCode, 200);
   assert.equal((await app.inject({ method: 'POST', url: `${V2}/account/logout`, headers: bearer(first) })).statusCode, 401);
+});
+
+test('a user holds at most accounts.maxTokensPerUser tokens: a new one revokes the oldest', async (t) => {
+  const { app } = await setup(t, { accounts: { maxTokensPerUser: 2 } });
+  mock.timers.enable({ apis: ['Date'], now: Date.now() });
+  t.after(() => mock.timers.reset());
+  const tokens = [];
+  for (let i = 0; i < 3; i++) {
+    tokens.push(await app.accounts.issue('@alice:example.org'));
+    mock.timers.tick(1000);
+  }
+  const other = await app.accounts.issue('@bob:example.org');
+  const account = async (token: string) => (await app.inject({ method: 'GET', url: `${V2}/account`, headers: bearer(token) })).statusCode;
+  assert.deepEqual(await Promise.all(tokens.map(account)), [401, 200, 200]);
+  assert.equal(await account(other), 200);
 });
 
 test('tokens expire after accounts.tokenLifetime', async (t) => {

@@ -207,6 +207,9 @@ const BAD_FILES: Array<[string, string, RegExp[]]> = [
   ['algorithms without sha256', 'hashing:\n  algorithms: [none]\n', [/hashing\.algorithms: expected a list of sha256 \(the spec requires it\) and optionally none, got a list/]],
   ['short pepper', 'hashing:\n  pepperLength: 7\n', [/line 2: hashing\.pepperLength: expected a whole number from 8 to 256, got 7/]],
   ['bad SSRF allow-list entry', 'federation:\n  allowedAddresses: ["127.0.0.1", "10.0.0.0/33"]\n', [/line 2: federation\.allowedAddresses: expected a list of IP addresses or CIDR ranges/]],
+  ['trustProxy: true', 'server:\n  trustProxy: true\n', [/line 2: server\.trustProxy: expected the addresses or CIDR ranges of the reverse proxies in front of unisd, such as \["127\.0\.0\.1"\], or false: true would take the client's address from the left-most X-Forwarded-For entry, which the client writes/]],
+  ['trustProxy: a hop count', 'server:\n  trustProxy: 1\n', [/line 2: server\.trustProxy: expected the addresses or CIDR ranges of the reverse proxies .*, or false, got 1$/]],
+  ['trustProxy: not an address', 'server:\n  trustProxy: [proxy.local]\n', [/server\.trustProxy: expected the addresses or CIDR ranges/]],
   ['bad duration', 'hashing:\n  delay: 2 minutes\n', [/line 2: hashing\.delay: expected a duration such as "2d 4h 12m 34s", "5m 6s" or "12s", got "2 minutes"/]],
   ['duration without unit', 'hashing:\n  delay: 10\n', [/hashing\.delay: expected a duration .*a number needs a unit.*, got 10/]],
   ['policy without terms', 'policy:\n  policies:\n    tos:\n      version: 1.0\n', [/line 3: policy\.policies\.tos\.terms: expected at least one language with \{name, url\}/]],
@@ -232,6 +235,14 @@ for (const [name, yaml, patterns] of BAD_FILES) {
     for (const pattern of patterns) assert.match(message, pattern);
   });
 }
+
+test('server.trustProxy: false, or a list of proxy addresses (in the environment comma-separated)', () => {
+  assert.equal(load('server:\n  trustProxy: false\n').server.trustProxy, false);
+  assert.deepEqual(load('server:\n  trustProxy: ["10.0.0.0/8", "::1"]\n').server.trustProxy, ['10.0.0.0/8', '::1']);
+  assert.deepEqual(loadConfig({ env: { UNISD_SERVER_TRUST_PROXY: '127.0.0.1, 10.1.2.3' } }).server.trustProxy, ['127.0.0.1', '10.1.2.3']);
+  assert.equal(loadConfig({ env: { UNISD_SERVER_TRUST_PROXY: 'false' } }).server.trustProxy, false);
+  assert.match(configError(() => loadConfig({ env: { UNISD_SERVER_TRUST_PROXY: 'true' } })), /server\.trustProxy: .*true would take the client's address/);
+});
 
 test('bad config: an unknown UNISD_ environment variable is refused; UNISD_CONFIG and UNISD_TEST_* are not config keys', () => {
   assert.equal(configError(() => loadConfig({ env: { UNISD_SERVER_PROT: '8091' } })),

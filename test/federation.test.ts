@@ -9,6 +9,9 @@ import { pickSrvTarget, type DnsResolver, type SrvTarget } from '../core/federat
 import { FederationClient, type FederationOptions } from '../core/federation/client.js';
 import { FederationError } from '../core/federation/types.js';
 import { parseXMatrix } from '../core/federation/x-matrix.js';
+import { OutboundGate } from '../core/federation/outbound-gate.js';
+import { AdmissionCache } from '../core/federation/cache.js';
+import { MatrixError } from '../core/errors.js';
 import { generateSigningKey, signJson } from '../core/crypto/signing.js';
 
 const HOUR = 3_600_000;
@@ -114,11 +117,14 @@ class StubDns implements DnsResolver {
 
 const srv = (name: string, port: number): SrvTarget[] => [{ name, port, priority: 0, weight: 0 }];
 
+/** No limits on callers' requests, unless a test sets them. */
+const noCallerLimits = { rateLimit: { perClient: 0, window: HOUR }, maxConcurrent: 0, maxQueued: 0 };
+
 async function resolution(t: TestContext, dns: StubDns, options: Partial<FederationOptions> = {}): Promise<{ hs: FakeHomeserver; client: FederationClient }> {
   const hs = await startFakeHomeserver();
   t.after(() => hs.close());
   const client = new FederationClient({
-    timeout: 5000, maxResponseBytes: 65536, cacheTtl: 24 * HOUR, ...federationConfig, dns, wellKnownPort: hs.port, ...options,
+    timeout: 5000, maxResponseBytes: 65536, cacheTtl: 24 * HOUR, ...noCallerLimits, ...federationConfig, dns, wellKnownPort: hs.port, ...options,
   });
   t.after(() => client.close());
   return { hs, client };
@@ -245,6 +251,39 @@ test('resolutions are cached per Cache-Control, else cacheTtl, at most 48h; erro
   assert.equal(hs.requests.length, 2, 'no-store: not cached');
 });
 
+test('the admission cache: names on probation push out only each other; a vouched-for name stays while in use', () => {
+  const cache = new AdmissionCache<number>(20); // 20 vouched for, 2 on probation
+  cache.propose('real.example', 1);
+  cache.vouch('real.example');
+  for (let i = 0; i < 1000; i++) cache.propose(`made-up-${i}.example`, i);
+  assert.equal(cache.get('real.example'), 1);
+  assert.equal(cache.get('made-up-999.example'), 999);
+  assert.equal(cache.get('made-up-997.example'), undefined, 'probation holds a tenth of the size');
+  // Vouched-for names beyond the size push out the least recently used one, not one in use.
+  for (let i = 0; i < 19; i++) cache.admit(`other-${i}.example`, i);
+  cache.get('real.example');
+  cache.admit('one-more.example', 0);
+  assert.equal(cache.get('real.example'), 1);
+  assert.equal(cache.get('other-0.example'), undefined);
+  cache.propose('real.example', 2);
+  assert.equal(cache.get('real.example'), 2, 'a new value for a vouched-for name keeps it in the main area');
+});
+
+test('resolutions of names made up by callers never push a homeserver that answered out of the cache', async (t) => {
+  const names = Object.fromEntries(['real.test', ...Array.from({ length: 30 }, (_, i) => `made-up-${i}.test`)].map((name) => [name, ['127.0.0.1']]));
+  const { hs, client } = await resolution(t, new StubDns(names), { cacheSize: 10 });
+  hs.override(wellKnownPath, { body: { 'm.server': `127.0.0.1:${hs.port}` } });
+  hs.addOpenIdToken('tok', '@alice:real.test');
+  const userinfo = { method: 'GET' as const, path: '/_matrix/federation/v1/openid/userinfo?access_token=tok' };
+  assert.equal((await client.request('real.test', userinfo)).status, 200);
+  for (let i = 0; i < 30; i++) await client.resolver.resolve(`made-up-${i}.test`);
+  const wellKnownOf = (host: string) => hs.requests.filter((r) => r.path === wellKnownPath && r.host === host).length;
+  assert.equal((await client.request('real.test', userinfo)).status, 200);
+  assert.equal(wellKnownOf('real.test'), 1, 'still cached after 30 made-up names, three times the cache size');
+  await client.resolver.resolve('made-up-0.test');
+  assert.equal(wellKnownOf('made-up-0.test'), 2, 'made-up names push out each other');
+});
+
 // ---------------------------------------------------------------- requests
 
 test('requests reach a delegated homeserver by name, with Host and SNI of the delegated name', async (t) => {
@@ -318,7 +357,7 @@ test('one whole request, resolution included, ends after federation.timeout × 3
   const dns: DnsResolver = { resolveSrv: () => silent, lookup: () => silent };
   const hs = await startFakeHomeserver();
   t.after(() => hs.close());
-  const client = new FederationClient({ timeout: 100, maxResponseBytes: 65536, cacheTtl: HOUR, ...federationConfig, dns, wellKnownPort: hs.port });
+  const client = new FederationClient({ timeout: 100, maxResponseBytes: 65536, cacheTtl: HOUR, ...noCallerLimits, ...federationConfig, dns, wellKnownPort: hs.port });
   t.after(() => client.close());
   assert.equal(client.deadline, 300);
   await assert.rejects(client.request('slow-everywhere.test', { method: 'GET', path: '/_matrix/key/v2/server' }), (err: FederationError) => {
@@ -342,6 +381,52 @@ test('DNS lookups that never answer time out after federation.timeout: the addre
   const elapsed = performance.now() - started;
   // The address lookup, the well-known's address lookup and two SRV lookups: about 4 × 300 ms.
   assert.ok(elapsed >= 1000 && elapsed < 3000, `took ${elapsed} ms`);
+});
+
+test('the outbound gate: maxConcurrent run, maxQueued wait in order, the next caller gets 429 at once; a waiter past its deadline leaves', async () => {
+  const gate = new OutboundGate(1, 2);
+  const releases: Array<() => void> = [];
+  const started: string[] = [];
+  const job = (name: string) => () => new Promise<string>((resolve) => {
+    started.push(name);
+    releases.push(() => resolve(name));
+  });
+  const never = new AbortController().signal;
+  const first = gate.run(job('first'), never);
+  const leaving = new AbortController();
+  const second = gate.run(job('second'), leaving.signal);
+  const third = gate.run(job('third'), never);
+  assert.deepEqual(gate.load, { running: 1, queued: 2 });
+  await assert.rejects(gate.run(job('fourth'), never), (err: MatrixError) => err.statusCode === 429 && err.errcode === 'M_LIMIT_EXCEEDED');
+  leaving.abort(new Error('deadline'));
+  await assert.rejects(second, /deadline/);
+  assert.deepEqual(gate.load, { running: 1, queued: 1 });
+  releases.shift()!();
+  assert.equal(await first, 'first');
+  await new Promise(setImmediate);
+  assert.deepEqual(started, ['first', 'third'], 'the waiter that left never runs');
+  releases.shift()!();
+  assert.equal(await third, 'third');
+  assert.deepEqual(gate.load, { running: 0, queued: 0 });
+});
+
+test('callers\' requests count per caller (federation.rateLimit) and pass the gate; unisd\'s own requests count nowhere', async (t) => {
+  const { hs, client } = await resolution(t, new StubDns(), { rateLimit: { perClient: 2, window: HOUR }, maxConcurrent: 1, maxQueued: 0 });
+  const keys = { method: 'GET' as const, path: '/_matrix/key/v2/server' };
+  for (let i = 0; i < 2; i++) assert.equal((await client.request(hs.serverName, keys, { onBehalfOf: '192.0.2.1' })).status, 200);
+  await assert.rejects(client.request(hs.serverName, keys, { onBehalfOf: '192.0.2.1' }), (err: MatrixError) => err.statusCode === 429 && (err.toJSON().retry_after_ms as number) > 0);
+  assert.equal((await client.request(hs.serverName, keys, { onBehalfOf: '192.0.2.2' })).status, 200, 'another caller');
+  for (let i = 0; i < 5; i++) assert.equal((await client.request(hs.serverName, keys)).status, 200);
+  assert.equal(hs.requests.length, 8);
+
+  hs.override('/hang', { hang: true });
+  const hanging = client.request(hs.serverName, { method: 'GET', path: '/hang' }, { onBehalfOf: '192.0.2.3' });
+  assert.deepEqual(client.load, { running: 1, queued: 0 });
+  await assert.rejects(client.request(hs.serverName, keys, { onBehalfOf: '192.0.2.4' }), (err: MatrixError) => err.statusCode === 429);
+  assert.equal((await client.request(hs.serverName, keys)).status, 200, 'onbind deliveries do not wait for callers');
+  await hs.stop();
+  await assert.rejects(hanging, FederationError);
+  assert.deepEqual(client.load, { running: 0, queued: 0 });
 });
 
 // ---------------------------------------------------------------- X-Matrix
@@ -400,6 +485,22 @@ test('X-Matrix: concurrent requests from an origin whose keys are not cached sha
   const answers = await Promise.all(Array.from({ length: 5 }, () => app.inject({ method: 'GET', url: uri, headers: { authorization: header } })));
   assert.deepEqual(answers.map((res) => res.statusCode), [200, 200, 200, 200, 200]);
   assert.equal(hs.requests.filter((r) => r.path === '/_matrix/key/v2/server').length, 1);
+});
+
+test('X-Matrix: key fetches count against the requester\'s network (federation.rateLimit); verifying with cached keys does not', async (t) => {
+  const { app, hs } = await xmatrixSetup(t, { ...federationConfig, rateLimit: { perClient: 1 } });
+  const other = await startFakeHomeserver();
+  t.after(() => other.close());
+  const uri = '/_matrix/test/signed';
+  const from = (server: FakeHomeserver, remoteAddress: string) =>
+    app.inject({ method: 'GET', url: uri, remoteAddress, headers: { authorization: server.signRequest({ method: 'GET', uri, destination: ID_SERVER }) } });
+  assert.equal((await from(hs, '192.0.2.1')).statusCode, 200);
+  const limited = await from(other, '192.0.2.1');
+  assert.equal(limited.statusCode, 429);
+  assert.equal(limited.json().errcode, 'M_LIMIT_EXCEEDED');
+  assert.equal(other.requests.length, 0, 'no fetch past the limit');
+  assert.equal((await from(hs, '192.0.2.1')).statusCode, 200, 'keys already cached: nothing to fetch, nothing counted');
+  assert.equal((await from(other, '192.0.2.2')).statusCode, 200, 'another network; the refused fetch cached nothing');
 });
 
 test('X-Matrix: a signature over `destination` (server-server spec style) also verifies', async (t) => {
@@ -464,18 +565,19 @@ test('X-Matrix: key responses that are not self-signed, name another server or h
   }
 });
 
-test('X-Matrix: an unreachable origin is 401, an origin the SSRF guard refuses 403', async (t) => {
+test('X-Matrix: an unreachable origin and one the SSRF guard refuses get the same 401: the caller learns nothing of the network', async (t) => {
   const uri = '/_matrix/test/signed';
   const down = await xmatrixSetup(t);
   const header = down.hs.signRequest({ method: 'GET', uri, destination: ID_SERVER });
   await down.hs.stop();
   const unreachable = await down.app.inject({ method: 'GET', url: uri, headers: { authorization: header } });
   assert.equal(unreachable.statusCode, 401);
-  assert.match(unreachable.json().error, /unreachable/);
+  assert.equal(unreachable.json().error, `Could not get the keys of ${down.hs.serverName}: it could not be reached`);
 
   const refused = await xmatrixSetup(t, { ...federationConfig, allowedAddresses: [] });
   const res = await refused.app.inject({ method: 'GET', url: uri, headers: { authorization: refused.hs.signRequest({ method: 'GET', uri, destination: ID_SERVER }) } });
-  assert.equal(res.statusCode, 403);
-  assert.equal(res.json().errcode, 'M_FORBIDDEN');
+  assert.equal(res.statusCode, 401);
+  assert.equal(res.json().errcode, 'M_UNAUTHORIZED');
+  assert.equal(res.json().error, `Could not get the keys of ${refused.hs.serverName}: it could not be reached`);
   assert.equal(refused.hs.requests.length, 0);
 });

@@ -44,6 +44,15 @@ const invite = (extra: Record<string, unknown> = {}) => ({
 });
 const mailField = (raw: string, name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(raw)?.[1];
 
+test('store-invite stores the fields it describes the invitation with, not the body: a large extra field reaches the mail only', async (t) => {
+  const server = await app();
+  t.after(() => server.close());
+  const res = await server.inject({ method: 'POST', url: `${V1}/store-invite`, payload: invite({ padding: 'x'.repeat(500_000), room_name: 42 }) });
+  assert.equal(res.statusCode, 200, res.body);
+  const stored = await server.store.getInvite(res.json().token);
+  assert.deepEqual(stored?.fields, { room_avatar_url: 'mxc://example.org/abc', sender_display_name: 'Bob Smith' });
+});
+
 test('store-invite stores the invite, mails it and answers token, keys and a redacted name (v2)', async (t) => {
   const server = await app();
   t.after(() => server.close());
@@ -82,7 +91,8 @@ test('store-invite stores the invite, mails it and answers token, keys and a red
   assert.equal(stored.address, 'alice@example.com');
   assert.equal(stored.sender, '@bob:example.org');
   assert.equal(stored.roomId, '!room:example.org');
-  assert.equal(stored.fields.custom_field, 'extra value');
+  assert.deepEqual(stored.fields, { room_name: 'Bob\'s Emporium', room_avatar_url: 'mxc://example.org/abc', sender_display_name: 'Bob Smith' },
+    'only the spec\'s display fields are stored, not every field of the body');
   assert.equal(stored.ephemeralPublicKey, ephemeral);
   assert.ok(stored.expiresAt - stored.createdAt === 7 * 24 * 3_600_000, 'invites.lifetime defaults to 7 days');
 });
@@ -176,6 +186,20 @@ test('an address already bound (locally or by a provider) is M_THREEPID_IN_USE w
   }
   assert.equal(smtp.mails.length, since);
   assert.deepEqual(await server.store.findInvites('email', 'grace@example.org', Date.now()), []);
+});
+
+test('the inviter\'s rate limit applies before the "already bound" check, which would otherwise be a free lookup', async (t) => {
+  const server = await app({
+    invites: { rateLimit: { perInviter: 2 } },
+    memory: { enabled: true, identities: [{ username: '@frank:example.org', threepids: [{ medium: 'email', address: 'frank@example.org' }] }] },
+  });
+  t.after(() => server.close());
+  const ask = () => server.inject({ method: 'POST', url: `${V1}/store-invite`, payload: invite({ address: 'frank@example.org' }) });
+  for (let i = 0; i < 2; i++) assert.equal((await ask()).json().errcode, 'M_THREEPID_IN_USE');
+  const limited = await ask();
+  assert.equal(limited.statusCode, 429);
+  assert.equal(limited.json().errcode, 'M_LIMIT_EXCEEDED');
+  assert.equal(limited.json().mxid, undefined, 'no owner past the limit');
 });
 
 test('a mail the SMTP server refuses fails store-invite and stores nothing', async (t) => {

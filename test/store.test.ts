@@ -222,6 +222,18 @@ export function storeConformance(backend: string, open: () => Promise<OpenedStor
       assert.equal(await store.getAccountToken('forever'), null);
     });
 
+    it('keeps a user\'s newest account tokens and deletes the oldest beyond the cap, other users untouched', async () => {
+      for (let i = 0; i < 5; i++) await store.putAccountToken({ tokenHash: `capped-${i}`, userId: '@many:example.org', createdAt: NOW + i, expiresAt: null });
+      await store.putAccountToken({ tokenHash: 'other-user', userId: '@other:example.org', createdAt: NOW - 10, expiresAt: null });
+      assert.equal(await store.deleteOldestAccountTokens('@many:example.org', 3), 2);
+      for (const [i, kept] of [[0, false], [1, false], [2, true], [3, true], [4, true]] as const) {
+        assert.equal(await store.getAccountToken(`capped-${i}`) !== null, kept, `capped-${i}`);
+      }
+      assert.notEqual(await store.getAccountToken('other-user'), null);
+      assert.equal(await store.deleteOldestAccountTokens('@many:example.org', 3), 0);
+      assert.equal(await store.deleteOldestAccountTokens('@nobody:example.org', 0), 0);
+    });
+
     it('accumulates accepted policies per user without duplicates', async () => {
       await store.acceptPolicies('@a:example.org', [{ policy: 'tos', version: '1.0' }]);
       await store.acceptPolicies('@a:example.org', [{ policy: 'privacy', version: '2' }, { policy: 'tos', version: '1.0' }, { policy: 'tos', version: '1.1' }]);

@@ -316,6 +316,21 @@ test('rate limit per requester IP', async (t) => {
   assert.equal((await from('2001:db8:1:3::1', 'f@example.org')).statusCode, 200, 'another /64 is another requester');
 });
 
+test('behind a trusted proxy the client is the right-most X-Forwarded-For entry: a forged left-most entry changes nothing', async (t) => {
+  const s = await setup(t, { server: { trustProxy: ['127.0.0.1'] }, validation: { rateLimit: { perRequester: 2 } } });
+  const via = (remoteAddress: string, forwardedFor: string, email: string) => requestEmailToken(s, { client_secret: 'secret', email, send_attempt: 1 },
+    { remoteAddress, headers: { ...s.auth, 'x-forwarded-for': forwardedFor } });
+  // nginx appends the peer it saw: whatever the client wrote stays on the left.
+  assert.equal((await via('127.0.0.1', '198.51.100.1, 203.0.113.7', 'a@example.org')).statusCode, 200);
+  assert.equal((await via('127.0.0.1', '198.51.100.2, 203.0.113.7', 'b@example.org')).statusCode, 200);
+  expectError(await via('127.0.0.1', '198.51.100.3, 203.0.113.7', 'c@example.org'), 429, 'M_LIMIT_EXCEEDED');
+  assert.equal((await via('127.0.0.1', '203.0.113.8', 'c@example.org')).statusCode, 200, 'another client behind the proxy');
+  // A peer that is not a trusted proxy is the client, whatever it forwards.
+  assert.equal((await via('192.0.2.50', '203.0.113.9', 'd@example.org')).statusCode, 200);
+  assert.equal((await via('192.0.2.50', '203.0.113.10', 'e@example.org')).statusCode, 200);
+  expectError(await via('192.0.2.50', '203.0.113.11', 'f@example.org'), 429, 'M_LIMIT_EXCEEDED');
+});
+
 test('wrong tokens per session are limited, so codes cannot be guessed; the window reopens', async (t) => {
   const s = await setup(t, { validation: { rateLimit: { perSession: 3, window: '1h' } } });
   const clock = controlClock(t);

@@ -74,8 +74,28 @@ const commaList = (text: string): string[] => text.split(',').map((item) => item
 addFormat('string-list', 'a list of strings (in an environment variable: comma-separated)',
   (v) => Array.isArray(v) && v.every((item) => typeof item === 'string'), commaList);
 
-addFormat('address-list', 'a list of IP addresses or CIDR ranges such as "127.0.0.1" or "10.0.0.0/8"',
-  (v) => Array.isArray(v) && v.every((item) => typeof item === 'string' && parseAddressRange(item) !== null), commaList);
+const isAddressList = (v: unknown): boolean => Array.isArray(v) && v.every((item) => typeof item === 'string' && parseAddressRange(item) !== null);
+
+addFormat('address-list', 'a list of IP addresses or CIDR ranges such as "127.0.0.1" or "10.0.0.0/8"', isAddressList, commaList);
+
+/**
+ * The reverse proxies whose X-Forwarded-For is believed: their addresses, or false for none.
+ * `true` (Fastify's "trust every hop") would take the left-most entry, which the client writes;
+ * a hop count cannot check that the peer is a proxy at all (Fastify refuses it too).
+ */
+const TRUST_PROXY_EXPECTED = 'the addresses or CIDR ranges of the reverse proxies in front of unisd, such as ["127.0.0.1"], or false';
+FORMAT_EXPECTED['trust-proxy'] = TRUST_PROXY_EXPECTED;
+convict.addFormat({
+  name: 'trust-proxy',
+  validate(value: unknown) {
+    if (value === true) throw new Error(`expected ${TRUST_PROXY_EXPECTED}: true would take the client's address from the left-most X-Forwarded-For entry, which the client writes`);
+    if (value !== false && !isAddressList(value)) throw new Error(`expected ${TRUST_PROXY_EXPECTED}`);
+  },
+  coerce: (text: string) => {
+    if (/^\s*\d+\s*$/.test(text)) return Number(text); // a hop count: refused with the expected form
+    return BOOLEAN_WORDS[text.trim().toLowerCase()] ?? commaList(text);
+  },
+});
 
 export const LOOKUP_ALGORITHMS = ['sha256', 'none'];
 addFormat('lookup-algorithms', 'a list of sha256 (the spec requires it) and optionally none',

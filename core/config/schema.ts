@@ -30,7 +30,10 @@ export const schema = {
     publicUrl: { doc: 'Public URL clients and mail recipients reach this server at (validation links, key_validity_url).', format: 'http-url', default: 'http://localhost:8090' },
     host: { doc: 'Address to listen on.', format: String, default: '127.0.0.1' },
     port: { doc: 'Port to listen on.', format: 'port', default: 8090 },
-    trustProxy: { doc: 'Trust X-Forwarded-* headers from a reverse proxy.', format: 'boolean', default: false },
+    trustProxy: {
+      doc: 'Addresses or CIDR ranges of the reverse proxies in front of unisd: a request from one of them is taken to come from the right-most X-Forwarded-For entry no trusted proxy wrote (rate limits count that client). false: none (X-Forwarded-* ignored). true is refused.',
+      format: 'trust-proxy', default: false as false | string[],
+    },
     bodyLimit: { doc: 'Largest request body accepted, in bytes (larger → 413 M_TOO_LARGE).', format: 'nat', default: 1_048_576 },
     workers: { doc: 'HTTP processes serving the same port (node:cluster); each builds its own in_memory hash table, and pepper rotations are coordinated so all switch together. 1: no cluster.', format: 'nat', default: 1 },
     shutdownTimeout: { doc: 'How long SIGTERM waits for in-flight requests before closing.', format: 'duration', default: ms('10s') },
@@ -63,6 +66,7 @@ export const schema = {
   accounts: {
     tokenLifetime: { doc: 'Lifetime of identity access tokens; "never" keeps them until logout.', format: 'duration-or-never', default: 0 },
     allowedHomeservers: { doc: 'Homeserver names allowed to register accounts; empty allows any.', format: 'string-list', default: [] as string[] },
+    maxTokensPerUser: { doc: 'Access tokens one user may hold (one per client that registered); a new one beyond it revokes that user\'s oldest (0: no cap).', format: 'nat', default: 100 },
   },
   federation: {
     timeout: { doc: 'Timeout of each step of an outbound request to a homeserver (DNS lookup, connection, request); a whole request, resolution included, gets three times it.', format: 'duration', default: ms('10s') },
@@ -70,12 +74,11 @@ export const schema = {
     allowedAddresses: { doc: 'Addresses or CIDR ranges exempt from the SSRF guard (private, loopback, link-local are refused otherwise).', format: 'address-list', default: [] as string[] },
     verifyTls: { doc: 'Verify homeservers\' TLS certificates. Turn off only for tests or closed networks.', format: 'boolean', default: true },
     cacheTtl: { doc: 'Cache lifetime of a server name resolution whose /.well-known/matrix/server answer has no Cache-Control max-age (at most 48h).', format: 'duration', default: ms('24h') },
-  },
-  lookup: {
-    budget: {
-      perToken: { doc: 'Addresses one access token may look up per lookup.budget.window on /v2/lookup (0: unlimited); past it 429 M_LIMIT_EXCEEDED with retry_after_ms. Sized for a large address book re-synced a few times a day.', format: 'nat', default: 50_000 },
-      perUser: { doc: 'Addresses one user (all their tokens) may look up per lookup.budget.window (0: unlimited).', format: 'nat', default: 100_000 },
-      window: { doc: 'The window of the lookup budgets; a budget refills continuously over it.', format: 'duration', default: ms('1h') },
+    maxConcurrent: { doc: 'Outbound requests made for callers (register\'s OpenID check, key fetches for X-Matrix signed unbinds) that run at once (0: no cap).', format: 'nat', default: 32 },
+    maxQueued: { doc: 'Callers\' outbound requests that may wait for one of federation.maxConcurrent; past it 429 M_LIMIT_EXCEEDED.', format: 'nat', default: 128 },
+    rateLimit: {
+      perClient: { doc: 'Outbound requests one client network (IPv4 address, IPv6 /64) may make unisd send per window: each register, each X-Matrix unbind whose keys are not cached; past it 429 M_LIMIT_EXCEEDED (0: unlimited).', format: 'nat', default: 60 },
+      window: { doc: 'Window of federation.rateLimit.perClient.', format: 'duration', default: ms('1h') },
     },
   },
   providers: {
@@ -138,6 +141,17 @@ export const schema = {
     initialBackoff: { doc: 'Delay before the first retry; doubles on each failure.', format: 'duration', default: ms('5s') },
     maxBackoff: { doc: 'Longest delay between retries.', format: 'duration', default: ms('1h') },
   },
+  lookup: {
+    rateLimit: {
+      perClient: { doc: 'Addresses one client may look up per window (v1 lookup and bulk_lookup: a client network, IPv4 address or IPv6 /64): the whole budget at once, then refilled continuously; past it 429 M_LIMIT_EXCEEDED with retry_after_ms (0: unlimited).', format: 'nat', default: 10_000 },
+      window: { doc: 'Window of lookup.rateLimit.perClient.', format: 'duration', default: ms('1h') },
+    },
+    budget: {
+      perToken: { doc: 'Addresses one access token may look up per lookup.budget.window on /v2/lookup (0: unlimited); past it 429 M_LIMIT_EXCEEDED with retry_after_ms. Sized for a large address book re-synced a few times a day.', format: 'nat', default: 50_000 },
+      perUser: { doc: 'Addresses one user (all their tokens) may look up per lookup.budget.window (0: unlimited).', format: 'nat', default: 100_000 },
+      window: { doc: 'The window of the lookup budgets; a budget refills continuously over it.', format: 'duration', default: ms('1h') },
+    },
+  },
   hashing: {
     enabled: { doc: 'Hash lookup (MSC2134): GET /v2/hash_details and POST /v2/lookup, with pepper rotation. ma1sd documented false as its default; the spec requires these routes.', format: 'boolean', default: true },
     pepperLength: { doc: 'Length of the pepper (letters and digits from a CSPRNG), at least 8.', format: 'pepper-length', default: 20 },
@@ -146,7 +160,7 @@ export const schema = {
     algorithms: { doc: 'Lookup algorithms offered: sha256 (required by the spec), and none (plain addresses, like the v1 bulk lookup).', format: 'lookup-algorithms', default: ['sha256', 'none'] },
     delay: { doc: 'Rotation period for rotationPolicy per_seconds.', format: 'duration', default: ms('10s') },
     requests: { doc: 'Lookups between rotations for rotationPolicy per_requests.', format: 'nat', default: 10 },
-    maxAddresses: { doc: 'Most addresses one lookup may ask (more: 400 M_TOO_LARGE).', format: 'nat', default: 10_000 },
+    maxAddresses: { doc: 'Most addresses one lookup may ask (v2 /lookup, v1 bulk_lookup); more is 400 M_TOO_LARGE.', format: 'nat', default: 10_000 },
     altPeppers: {
       lifetime: { doc: 'How long a pepper stays accepted after a rotation replaced it (a client that fetched hash_details just before still gets answers).', format: 'duration', default: ms('1m') },
       count: { doc: 'How many replaced peppers stay accepted at most.', format: 'nat', default: 1 },

@@ -18,6 +18,6 @@ declare module 'fastify' {
 export default fp(async (app) => {
   const federation = new FederationClient(app.config.federation);
   app.decorate('federation', federation);
-  app.decorate('xmatrix', new XMatrixVerifier(new ServerKeys(federation), app.config.server.name));
+  app.decorate('xmatrix', new XMatrixVerifier(new ServerKeys(federation, app.log.child({ component: 'federation' })), app.config.server.name));
   app.addHook('onClose', () => federation.close());
 }, { name: 'unisd-federation', dependencies: ['unisd-context'] });

@@ -3,13 +3,14 @@
  * port → direct; else /.well-known/matrix/server (delegation), else SRV _matrix-fed._tcp then
  * _matrix._tcp, else port 8448. Results are cached for as long as the well-known answer they
  * follow may be: its Cache-Control max-age, else federation.cacheTtl, at most 48 hours; an
- * error for an hour.
+ * error for an hour. A resolution is cached on probation until a request to it is answered
+ * (`vouch`), so names made up by callers cannot push real homeservers out of the cache.
  */
 import { FederationError } from './types.js';
 import type { Destination, OutboundHttp, OutboundResponse } from './http.js';
 import { pickSrvTarget, type DnsResolver } from './dns.js';
 import { bareHost, parseServerName, urlHost, type ServerName } from './server-name.js';
-import { SingleFlight, setBounded } from './single-flight.js';
+import { AdmissionCache, SingleFlight } from './cache.js';
 
 const HOUR = 3_600_000;
 const MAX_CACHE_TIME = 48 * HOUR;
@@ -23,6 +24,8 @@ export interface ResolverOptions {
   cacheTtl: number;
   /** Port of /.well-known requests: 443, except in tests, which cannot bind it. */
   wellKnownPort?: number;
+  /** Names cached (besides those on probation); tests use a small number. */
+  cacheSize?: number;
 }
 
 interface WellKnownOutcome {
@@ -31,12 +34,13 @@ interface WellKnownOutcome {
 }
 
 export class ServerResolver {
-  private readonly cache = new Map<string, { destination: Destination; expiresAt: number }>();
+  private readonly cache: AdmissionCache<{ destination: Destination; expiresAt: number }>;
   private readonly resolving = new SingleFlight<Destination>();
   private readonly wellKnownPort: number;
 
   constructor(private readonly http: OutboundHttp, private readonly dns: DnsResolver, private readonly options: ResolverOptions) {
     this.wellKnownPort = options.wellKnownPort ?? 443;
+    this.cache = new AdmissionCache(options.cacheSize ?? MAX_CACHED_NAMES);
   }
 
   async resolve(serverName: string): Promise<Destination> {
@@ -50,9 +54,14 @@ export class ServerResolver {
     return this.resolving.run(serverName, async () => {
       const wellKnown = await this.fetchWellKnown(name.host);
       const destination = wellKnown.delegated ? await this.resolveDelegated(wellKnown.delegated.text, wellKnown.delegated.name) : await this.viaSrv(name.host);
-      setBounded(this.cache, serverName, { destination, expiresAt: wellKnown.expiresAt }, MAX_CACHED_NAMES);
+      this.cache.propose(serverName, { destination, expiresAt: wellKnown.expiresAt });
       return destination;
     });
+  }
+
+  /** `serverName` answered a request: its resolution leaves probation. */
+  vouch(serverName: string): void {
+    this.cache.vouch(serverName);
   }
 
   private async resolveDelegated(text: string, delegated: ServerName): Promise<Destination> {

@@ -3,13 +3,15 @@
  * and cached until valid_until_ts (at most 7 days, as the spec caps it). A response counts only
  * when it names the origin and is signed by the origin with the keys it lists. An origin is
  * asked again at most once a minute, and concurrent requests share one fetch, so unknown key ids
- * or a burst of signed requests cannot make unisd flood a server.
+ * or a burst of signed requests cannot make unisd flood a server. Verified keys enter the main
+ * cache; failures stay on probation, so made-up origins cannot push real homeservers out.
  */
-import { FederationError, type Federation } from './types.js';
+import type { FastifyBaseLogger } from 'fastify';
+import { FAILURE_FOR_CALLER, FederationError, type Federation } from './types.js';
 import { MatrixError, unauthorized } from '../errors.js';
 import { decodeBase64 } from '../crypto/base64.js';
 import { verifyJsonSignature } from '../crypto/signing.js';
-import { SingleFlight, setBounded } from './single-flight.js';
+import { AdmissionCache, SingleFlight } from './cache.js';
 
 const MAX_KEY_LIFETIME = 7 * 24 * 3_600_000;
 const REFETCH_INTERVAL = 60_000;
@@ -21,46 +23,51 @@ interface CachedKeys {
   expiresAt: number;
   fetchedAt: number;
   /** Why the last fetch failed, answered until the next one. */
-  problem: { status: 401 | 403; message: string } | null;
+  problem: string | null;
 }
 
 export class ServerKeys {
-  private readonly cache = new Map<string, CachedKeys>();
+  private readonly cache = new AdmissionCache<CachedKeys>(MAX_CACHED_ORIGINS);
   private readonly fetching = new SingleFlight<CachedKeys>();
 
-  constructor(private readonly federation: Federation) {}
+  constructor(private readonly federation: Federation, private readonly log?: FastifyBaseLogger) {}
 
-  /** The public key `keyId` of `origin`; throws a 401 (403 when the origin's address is refused) MatrixError otherwise. */
-  async publicKey(origin: string, keyId: string): Promise<Uint8Array> {
+  /**
+   * The public key `keyId` of `origin`; throws a 401 MatrixError otherwise. A fetch counts
+   * against `caller` (see RequestOptions.onBehalfOf), whose limits may answer 429.
+   */
+  async publicKey(origin: string, keyId: string, caller?: string): Promise<Uint8Array> {
     const now = Date.now();
     let entry = this.cache.get(origin);
     const known = entry && entry.expiresAt > now && entry.keys.has(keyId);
-    if (!entry || (!known && now - entry.fetchedAt >= REFETCH_INTERVAL)) entry = await this.refresh(origin, now);
+    if (!entry || (!known && now - entry.fetchedAt >= REFETCH_INTERVAL)) entry = await this.refresh(origin, now, caller);
     const key = entry.expiresAt > now ? entry.keys.get(keyId) : undefined;
     if (key) return key;
-    if (entry.problem) throw new MatrixError(entry.problem.status, entry.problem.status === 403 ? 'M_FORBIDDEN' : 'M_UNAUTHORIZED', entry.problem.message);
+    if (entry.problem) throw unauthorized(entry.problem);
     throw unauthorized(`${origin} has no current key ${keyId}`);
   }
 
   /** Fetches and caches the keys of `origin`, joining a fetch already under way. */
-  private refresh(origin: string, now: number): Promise<CachedKeys> {
+  private refresh(origin: string, now: number, caller: string | undefined): Promise<CachedKeys> {
     return this.fetching.run(origin, async () => {
-      const entry = await this.fetch(origin, now);
-      setBounded(this.cache, origin, entry, MAX_CACHED_ORIGINS);
+      const entry = await this.fetch(origin, now, caller);
+      if (entry.problem) this.cache.propose(origin, entry);
+      else this.cache.admit(origin, entry);
       return entry;
     });
   }
 
-  /** Never rejects: a failure is kept in the entry's `problem`. */
-  private async fetch(origin: string, now: number): Promise<CachedKeys> {
+  /** A failure is kept in the entry's `problem`; only a caller over its limits (429) is thrown, and nothing cached. */
+  private async fetch(origin: string, now: number, caller: string | undefined): Promise<CachedKeys> {
     try {
-      const response = await this.federation.request(origin, { method: 'GET', path: '/_matrix/key/v2/server' });
+      const response = await this.federation.request(origin, { method: 'GET', path: '/_matrix/key/v2/server' }, { onBehalfOf: caller });
       const { keys, validUntil } = verifiedKeys(origin, response.status, response.json, now);
       return { keys, expiresAt: Math.min(validUntil, now + MAX_KEY_LIFETIME), fetchedAt: now, problem: null };
     } catch (err) {
-      const message = `Could not get the keys of ${origin}: ${(err as Error).message}`;
-      const status = err instanceof FederationError && err.reason === 'forbidden-address' ? 403 : 401;
-      return { keys: new Map(), expiresAt: 0, fetchedAt: now, problem: { status, message } };
+      if (err instanceof MatrixError) throw err;
+      this.log?.info({ origin, reason: (err as FederationError).reason, detail: (err as Error).message }, 'fetching a homeserver\'s keys failed');
+      const why = err instanceof FederationError ? `it ${FAILURE_FOR_CALLER[err.reason]}` : (err as Error).message;
+      return { keys: new Map(), expiresAt: 0, fetchedAt: now, problem: `Could not get the keys of ${origin}: ${why}` };
     }
   }
 }

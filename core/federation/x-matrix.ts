@@ -9,6 +9,7 @@ import type { XMatrix } from './types.js';
 import { unauthorized } from '../errors.js';
 import { verifyJsonSignature } from '../crypto/signing.js';
 import { isValidServerName } from './server-name.js';
+import { requesterKey } from '../rate-limit.js';
 import type { ServerKeys } from './server-keys.js';
 
 export interface XMatrixParams {
@@ -95,7 +96,7 @@ export class XMatrixVerifier implements XMatrix {
     }
     if (!isValidServerName(params.origin)) throw unauthorized('The X-Matrix origin is not a valid server name');
     if (!params.key.startsWith('ed25519:')) throw unauthorized('Unsupported X-Matrix key algorithm');
-    const publicKey = await this.keys.publicKey(params.origin, params.key);
+    const publicKey = await this.keys.publicKey(params.origin, params.key, requesterKey(request.ip));
 
     const { origin, key, sig } = params;
     const signed: Record<string, unknown> = {

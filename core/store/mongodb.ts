@@ -151,7 +151,7 @@ export class MongoStore implements Store {
         { key: { expiresAt: 1 }, name: 'expiry' },
       ]),
       this.ephemeralKeys.createIndexes([{ key: { expiresAt: 1 }, name: 'expiry' }]),
-      this.accountTokens.createIndexes([{ key: { expiresAt: 1 }, name: 'expiry' }]),
+      this.accountTokens.createIndexes([{ key: { expiresAt: 1 }, name: 'expiry' }, { key: { userId: 1, createdAt: -1 }, name: 'user_created' }]),
       this.acceptedPolicies.createIndexes([{ key: { userId: 1, policy: 1, version: 1 }, name: 'user_policy_version', unique: true }]),
       this.hashEntries.createIndexes([
         { key: { generation: 1, hash: 1 }, name: 'generation_hash', unique: true },
@@ -323,6 +323,13 @@ export class MongoStore implements Store {
   async deleteAccountTokensBefore(expiresBefore: number): Promise<number> {
     // $lt on a number never matches null (comparisons stay within one BSON type): tokens without expiry stay.
     return (await this.accountTokens.deleteMany({ expiresAt: { $lt: integer(expiresBefore, 'expiresBefore') } })).deletedCount;
+  }
+
+  async deleteOldestAccountTokens(userId: string, keep: number): Promise<number> {
+    const beyond = await this.accountTokens.find({ userId: text(userId, 'userId') }, { projection: { _id: 1 } })
+      .sort({ createdAt: -1, _id: -1 }).skip(integer(keep, 'keep')).toArray();
+    if (beyond.length === 0) return 0;
+    return (await this.accountTokens.deleteMany({ _id: { $in: beyond.map((doc) => doc._id) } })).deletedCount;
   }
 
   async acceptPolicies(userId: string, policies: AcceptedPolicy[]): Promise<void> {

@@ -43,7 +43,7 @@ export interface PendingInvite extends ThreePid {
   token: string;
   roomId: string;
   sender: string;
-  /** Every field of the store-invite request, for templates and onbind. */
+  /** The spec's display fields of the store-invite request (room_name, sender_display_name…), never the whole body. */
   fields: Record<string, unknown>;
   ephemeralPublicKey: string;
   createdAt: number;
@@ -151,6 +151,8 @@ export interface Store {
   deleteAccountToken(tokenHash: string): Promise<void>;
   /** Purges expired tokens; tokens with expiresAt null are never purged. */
   deleteAccountTokensBefore(expiresBefore: number): Promise<number>;
+  /** Deletes the user's tokens but the `keep` newest (by createdAt); returns how many went. */
+  deleteOldestAccountTokens(userId: string, keep: number): Promise<number>;
 
   // Terms
   /** Adds to what the user accepted; earlier acceptances stay. */

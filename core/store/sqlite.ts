@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS ephemeral_keys (public_key TEXT PRIMARY KEY, expires_
 CREATE TABLE IF NOT EXISTS account_tokens (
   token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER);
 CREATE INDEX IF NOT EXISTS account_tokens_expiry ON account_tokens (expires_at);
+CREATE INDEX IF NOT EXISTS account_tokens_user ON account_tokens (user_id, created_at);
 CREATE TABLE IF NOT EXISTS accepted_policies (
   user_id TEXT NOT NULL, policy TEXT NOT NULL, version TEXT NOT NULL, PRIMARY KEY (user_id, policy, version));
 CREATE TABLE IF NOT EXISTS pepper_state (
@@ -262,6 +263,11 @@ export class SqliteStore implements Store {
 
   async deleteAccountTokensBefore(expiresBefore: number): Promise<number> {
     return this.prepared('DELETE FROM account_tokens WHERE expires_at IS NOT NULL AND expires_at < ?').run(expiresBefore).changes;
+  }
+
+  async deleteOldestAccountTokens(userId: string, keep: number): Promise<number> {
+    return this.prepared(`DELETE FROM account_tokens WHERE token_hash IN (
+      SELECT token_hash FROM account_tokens WHERE user_id = ? ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?)`).run(userId, keep).changes;
   }
 
   async acceptPolicies(userId: string, policies: AcceptedPolicy[]): Promise<void> {

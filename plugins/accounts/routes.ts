@@ -1,5 +1,6 @@
 import type { IdentityRoute } from '../../core/api.js';
 import type { AccountService } from './service.js';
+import { requesterKey } from '../../core/rate-limit.js';
 
 interface OpenIdToken {
   access_token: string;
@@ -20,7 +21,7 @@ export function accountRoutes(accounts: AccountService): IdentityRoute[] {
       },
       handler: async (request) => {
         const body = request.body as OpenIdToken;
-        const token = await accounts.register(body.access_token, body.matrix_server_name);
+        const token = await accounts.register(body.access_token, body.matrix_server_name, requesterKey(request.ip));
         // Current Element reads `token`, older clients `access_token`.
         return { token, access_token: token };
       },

@@ -3,27 +3,17 @@ import type { Account } from '../../core/api.js';
 import type { Store } from '../../core/store/port.js';
 import { hashSecret, randomToken } from '../../core/crypto/tokens.js';
 import { forbidden, invalidParam, unauthorized } from '../../core/errors.js';
-import { FederationError, type Federation } from '../../core/federation/types.js';
+import { FAILURE_FOR_CALLER, FederationError, type Federation } from '../../core/federation/types.js';
 import { isValidServerName, userIdServerName } from '../../core/federation/server-name.js';
 import type { FastifyBaseLogger } from 'fastify';
-
-/**
- * What a client is told when the homeserver cannot be asked: the kind of failure only. The
- * network detail (refused port, certificate error) goes to the log, so that register cannot be
- * used to probe which ports of a host are open.
- */
-const FAILURE_TO_CLIENT: Record<FederationError['reason'], string> = {
-  'unreachable': 'could not be reached',
-  'forbidden-address': 'is on an address this identity server may not contact',
-  'bad-response': 'gave an unusable answer',
-  'invalid-server-name': 'is not a valid server name',
-};
 
 export interface AccountOptions {
   /** ms; 0 = tokens never expire. */
   tokenLifetime: number;
   /** Homeserver names allowed to register; empty allows any. */
   allowedHomeservers: readonly string[];
+  /** Tokens one user may hold; a new one beyond it drops the oldest (0: no cap). */
+  maxTokensPerUser: number;
 }
 
 export class AccountService {
@@ -41,12 +31,13 @@ export class AccountService {
     return { userId: stored.userId, tokenHash };
   }
 
-  /** A new token for `userId`; only its hash is stored. */
+  /** A new token for `userId`; only its hash is stored. The user's oldest tokens beyond maxTokensPerUser go. */
   async issue(userId: string): Promise<string> {
     const token = randomToken(32);
     const now = Date.now();
     const lifetime = this.options.tokenLifetime;
     await this.store.putAccountToken({ tokenHash: hashSecret(token), userId, createdAt: now, expiresAt: lifetime > 0 ? now + lifetime : null });
+    if (this.options.maxTokensPerUser > 0) await this.store.deleteOldestAccountTokens(userId, this.options.maxTokensPerUser);
     return token;
   }
 
@@ -63,25 +54,26 @@ export class AccountService {
    * Exchanges a homeserver's OpenID token for an identity token: the homeserver `serverName`
    * (resolved as federation does) must vouch for a user of its own through openid/userinfo.
    */
-  async register(openIdToken: string, serverName: string): Promise<string> {
+  async register(openIdToken: string, serverName: string, requester: string): Promise<string> {
     if (!isValidServerName(serverName)) throw invalidParam('matrix_server_name is not a valid server name');
     const allowed = this.options.allowedHomeservers;
     if (allowed.length > 0 && !allowed.includes(serverName)) throw forbidden('M_FORBIDDEN', `This identity server does not accept accounts from ${serverName}`);
-    const userId = await this.openIdUser(openIdToken, serverName);
+    const userId = await this.openIdUser(openIdToken, serverName, requester);
     return this.issue(userId);
   }
 
-  private async openIdUser(openIdToken: string, serverName: string): Promise<string> {
+  /** The user `serverName` vouches for; the request counts against `requester` (a client network: federation.rateLimit). */
+  private async openIdUser(openIdToken: string, serverName: string, requester: string): Promise<string> {
     let response;
     try {
       response = await this.federation.request(serverName, {
         method: 'GET',
         path: `/_matrix/federation/v1/openid/userinfo?access_token=${encodeURIComponent(openIdToken)}`,
-      });
+      }, { onBehalfOf: requester });
     } catch (err) {
       if (err instanceof FederationError) {
         this.log.info({ homeserver: serverName, reason: err.reason, detail: err.message }, 'OpenID check failed');
-        throw unauthorized(`Could not check the OpenID token: ${serverName} ${FAILURE_TO_CLIENT[err.reason]}`);
+        throw unauthorized(`Could not check the OpenID token: ${serverName} ${FAILURE_FOR_CALLER[err.reason]}`);
       }
       throw err;
     }

@@ -79,6 +79,12 @@ function decodePrivateKey(text: string): SigningKey | null {
   return key;
 }
 
+/** The request's fields the spec defines to describe an invitation: the only ones stored (as text). */
+const DISPLAY_FIELDS = ['room_alias', 'room_avatar_url', 'room_join_rules', 'room_name', 'room_type', 'sender_display_name', 'sender_avatar_url'];
+
+const displayFields = (request: InviteRequest): Record<string, string> =>
+  Object.fromEntries(DISPLAY_FIELDS.flatMap((name) => (typeof request[name] === 'string' ? [[name, request[name]]] : [])));
+
 /** Every string field of the request, for the mail template, under its own name. */
 const stringFields = (fields: Record<string, unknown>): Record<string, string> =>
   Object.fromEntries(Object.entries(fields).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
@@ -109,10 +115,11 @@ export class InviteService {
     const address = normaliseEmail(request.address);
     if (address === null) throw badRequest('M_INVALID_EMAIL', 'The address is not a valid email address');
     if (requester !== null && request.sender !== requester) throw forbidden('M_UNAUTHORIZED', 'The sender must be the user of the access token');
-    const bound = await this.providers.lookup({ medium: 'email', address });
-    if (bound) throw badRequest('M_THREEPID_IN_USE', 'This address is already bound to a Matrix user', { mxid: bound.mxid });
+    // Counted before the lookup: the "already bound" answer names the owner, so unthrottled it would be a free lookup.
     throwIfLimited(Math.max(this.perInviter.retryAfter(inviterKey), this.perAddress.retryAfter(address)));
     this.perInviter.record(inviterKey);
+    const bound = await this.providers.lookup({ medium: 'email', address });
+    if (bound) throw badRequest('M_THREEPID_IN_USE', 'This address is already bound to a Matrix user', { mxid: bound.mxid });
     this.perAddress.record(address);
 
     // Stored before the mail goes out, so a mailed token always exists; removed if the mail fails.
@@ -124,7 +131,7 @@ export class InviteService {
     const expiresAt = now + this.options.lifetime;
     await this.store.putEphemeralKey(ephemeral.publicKeyBase64, expiresAt);
     await this.store.putInvite({
-      token, medium: 'email', address, roomId: request.room_id, sender: request.sender, fields: { ...request },
+      token, medium: 'email', address, roomId: request.room_id, sender: request.sender, fields: displayFields(request),
       ephemeralPublicKey: ephemeral.publicKeyBase64, createdAt: now, expiresAt, deliveredAt: null,
     });
     try {

@@ -81,6 +81,12 @@ export class HashLookup {
     return `{"mappings":${mappings}}`;
   }
 
+  /** Forgets tokens and users whose budget is full again. */
+  sweep(): void {
+    this.perToken.sweep();
+    this.perUser.sweep();
+  }
+
   /** Budgets in addresses per window, per token and per user: a 429 spends nothing. */
   private spend(account: Account, cost: number): void {
     const token = `token:${account.tokenHash}`;

@@ -2,10 +2,13 @@
  * Lookups: which Matrix ID owns a 3PID. The legacy v1 lookups (plain addresses) and, with
  * `hashing.enabled`, hash lookup (/v2/hash_details, /v2/lookup) on tables kept per pepper
  * (in_memory: the compact index; sql: the storage backend), rebuilt in the worker pool on
- * rotation and kept current on bind and unbind.
+ * rotation and kept current on bind and unbind. Budgets count addresses looked up: v1 per client
+ * network (lookup.rateLimit), v2 per token and per user (lookup.budget).
  */
 import cluster from 'node:cluster';
 import fp from 'fastify-plugin';
+import { RateLimiter } from '../../core/rate-limit.js';
+import { runEvery } from '../../core/jobs.js';
 import { v1LookupRoutes } from './v1-routes.js';
 import { hashLookupRoutes } from './hash-routes.js';
 import { HashLookup } from './hash-lookup.js';
@@ -24,7 +27,9 @@ declare module 'fastify' {
 
 export default fp(async (app) => {
   const { store, providers, signingKey, config, workers, events } = app;
-  app.identityApi.add(...v1LookupRoutes({ store, providers, signingKey, serverName: config.server.name }));
+  const budget = new RateLimiter(config.lookup.rateLimit.perClient, config.lookup.rateLimit.window);
+  app.identityApi.add(...v1LookupRoutes({ store, providers, signingKey, serverName: config.server.name, maxAddresses: config.hashing.maxAddresses, budget }));
+  runEvery(app, 'forgetting refilled lookup budgets', config.validation.purgeInterval, async () => budget.sweep());
   if (!config.hashing.enabled) return;
 
   const log = app.log.child({ component: 'hash-lookup' });
@@ -52,6 +57,7 @@ export default fp(async (app) => {
   const service = new HashLookup({ hashing: config.hashing, budget: config.lookup.budget, rotation, tables, memory, providers, log });
   app.decorate('hashLookup', { service, rotation, memory });
   app.identityApi.add(...hashLookupRoutes(service));
+  runEvery(app, 'forgetting refilled hash lookup budgets', config.validation.purgeInterval, async () => service.sweep());
 
   events.on('bind', (mapping) => rotation.bound(mapping));
   events.on('unbind', (mapping) => rotation.unbound(mapping));
