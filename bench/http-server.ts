@@ -66,6 +66,7 @@ if (cluster.isPrimary && workers > 1) {
   };
   const app = await buildApp(config, { logger: false, extra: [references] });
   await app.ready();
+  await app.hashLookup!.rotation.ready;
   const pepper = app.hashLookup!.rotation.pepper;
   const index = app.hashLookup!.memory!.index(pepper)!;
   const addresses = lookupAddresses(count, pepper);

@@ -36,6 +36,7 @@ export async function hashApp(overrides: Record<string, any> = {}, pepper = 'mat
     ...Object.fromEntries(Object.entries(overrides).filter(([key]) => key !== 'hashing')),
   }, { store });
   const token = await app.accounts.issue('@asker:example.org');
+  await app.hashLookup?.rotation.ready;
   return { app, token, store };
 }
 

@@ -23,6 +23,7 @@ async function rotatingApp(hashing: Record<string, unknown>, store?: SqliteStore
     memory: { enabled: true, hashEnabled: true, identities },
     hashing,
   }, store ? { store } : {});
+  await app.hashLookup!.rotation.ready;
   return { app, token: await app.accounts.issue('@asker:example.org') };
 }
 
@@ -150,4 +151,34 @@ test('provider-data-changed starts a rotation: the new table is read from the so
   app.events.emit('provider-data-changed', { provider: 'memory' });
   assert.equal((await next).previous, first);
   assert.equal((await lookupWith(app, token, await pepperOf(app, token))).found, '@user7:example.org');
+});
+
+test('a slow first build does not hold the start: the app is ready at once, lookups wait for the table and then answer', async (t) => {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => { open = resolve; });
+  const slowSource = async (app: FastifyInstance) => {
+    app.providers.register({
+      name: 'slow', priority: 5,
+      capabilities: { media: ['email'], bulk: true, hashSource: true },
+      lookup: async () => null,
+      bulkLookup: async () => [],
+      mappings: async function* () {
+        await gate;
+        yield [{ medium: 'email', address: 'late@example.org', mxid: '@late:example.org' }];
+      },
+    });
+  };
+  const app = await testApp({ hashing: { delay: '1h' } }, { extra: [slowSource] });
+  t.after(() => app.close());
+  const token = await app.accounts.issue('@asker:example.org');
+  let answered = false;
+  const details = app.inject({ method: 'GET', url: `${V2}/hash_details`, headers: { authorization: `Bearer ${token}` } })
+    .then((res) => { answered = true; return res.json().lookup_pepper as string; });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(answered, false, 'waiting for the first table');
+  open();
+  const pepper = await details;
+  const hash = lookupHash('late@example.org', 'email', pepper);
+  const res = await app.inject({ method: 'POST', url: `${V2}/lookup`, headers: { authorization: `Bearer ${token}` }, payload: { algorithm: 'sha256', pepper, addresses: [hash] } });
+  assert.deepEqual(res.json(), { mappings: { [hash]: '@late:example.org' } });
 });

@@ -43,7 +43,8 @@ export class HashLookup {
     this.perUser = new RateLimiter(perUser, window);
   }
 
-  details(): { lookup_pepper: string; algorithms: string[] } {
+  async details(): Promise<{ lookup_pepper: string; algorithms: string[] }> {
+    await this.deps.rotation.ready;
     const now = Date.now();
     if (now - this.lastSync >= SYNC_INTERVAL_MS) {
       this.lastSync = now;
@@ -70,6 +71,7 @@ export class HashLookup {
     if (addresses.length > this.deps.hashing.maxAddresses) {
       throw badRequest('M_TOO_LARGE', `At most ${this.deps.hashing.maxAddresses} addresses per lookup`);
     }
+    await this.deps.rotation.ready;
     if (typeof pepper !== 'string' || !await this.deps.rotation.acceptsAfterSync(pepper)) {
       throw badRequest('M_INVALID_PEPPER', 'Unknown or invalid pepper - has it been rotated?', { algorithm, lookup_pepper: this.deps.rotation.pepper });
     }

@@ -63,10 +63,10 @@ export default fp(async (app) => {
   events.on('unbind', (mapping) => rotation.unbound(mapping));
   // A source's data changed wholesale: a rotation rebuilds every table from the sources.
   events.on('provider-data-changed', () => rotation.rotate());
-  // Providers registered by any plugin (external ones included) are known once the app is ready.
+  // Providers registered by any plugin (external ones included) are known once the app is
+  // ready; the first build is not awaited there (see rotation.ready): lookups wait for it.
   app.addHook('onReady', async () => {
-    await rotation.start();
-    follower?.ready();
+    rotation.start().then(() => follower?.ready(), (err) => log.error({ err: (err as Error).message }, 'building the first hash table failed'));
   });
   app.addHook('onClose', async () => rotation.close());
 }, { name: 'unisd-lookup', dependencies: ['unisd-context', 'unisd-api', 'unisd-binds'] });

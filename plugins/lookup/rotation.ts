@@ -87,24 +87,48 @@ export class PepperRotation {
   private readonly adoptionWaiters: Array<() => void> = [];
   private lastSync = 0;
   private syncing: Promise<void> | null = null;
+  /** Binds and unbinds seen while the first tables are built, replayed once they are. */
+  private startupChanges: Change[] | null = [];
+  private markReady!: () => void;
+  private markFailed!: (err: unknown) => void;
+  /**
+   * Settles when the first tables are built. Not part of the app's start (Fastify gives a
+   * plugin 10 s; a table of millions may need more on a busy machine): the server listens at
+   * once and lookups wait for this.
+   */
+  readonly ready = new Promise<void>((resolve, reject) => {
+    this.markReady = resolve;
+    this.markFailed = reject;
+  });
   private timer: NodeJS.Timeout | null = null;
   private retireTimer: NodeJS.Timeout | null = null;
   private lastRotationMs: number | null = null;
   private closed = false;
 
-  constructor(private readonly deps: RotationDeps) {}
+  constructor(private readonly deps: RotationDeps) {
+    this.ready.catch(() => {}); // awaited by every lookup; a failure is logged by start()
+  }
 
   /** Loads (or creates) the pepper state and builds the tables it needs; then rotations are scheduled. */
   async start(): Promise<void> {
-    let state = await this.deps.peppers.getPepperState();
-    if (!state) {
-      const pepper = newPepper(this.deps.hashing.pepperLength);
-      await this.prepare(pepper, true);
-      const fresh: PepperState = { pepper, altPeppers: [], rotatedAt: Date.now(), requestCount: 0 };
-      if (await this.deps.peppers.swapPepperState(null, fresh)) state = fresh;
-      else state = (await this.deps.peppers.getPepperState())!;
+    try {
+      let state = await this.deps.peppers.getPepperState();
+      if (!state) {
+        const pepper = newPepper(this.deps.hashing.pepperLength);
+        await this.prepare(pepper, true);
+        const fresh: PepperState = { pepper, altPeppers: [], rotatedAt: Date.now(), requestCount: 0 };
+        if (await this.deps.peppers.swapPepperState(null, fresh)) state = fresh;
+        else state = (await this.deps.peppers.getPepperState())!;
+      }
+      await this.adopt(state, true);
+      const changes = this.startupChanges!;
+      this.startupChanges = null;
+      for (const change of changes) for (const pepper of this.livePeppers()) await this.applyTo(pepper, change);
+      this.markReady();
+    } catch (err) {
+      this.markFailed(err);
+      throw err;
     }
-    await this.adopt(state, true);
   }
 
   close(): void {
@@ -156,14 +180,15 @@ export class PepperRotation {
   }
 
   /** Rotates now (or joins the rotation under way); resolves when the new pepper is current. */
-  rotate(): Promise<void> {
+  async rotate(): Promise<void> {
+    await this.ready;
     if (this.deps.coordinator) {
       const adopted = new Promise<void>((resolve) => this.adoptionWaiters.push(resolve));
       this.deps.coordinator.request();
       return adopted;
     }
     this.rotation ??= this.runRotation().finally(() => { this.rotation = null; });
-    return this.rotation;
+    await this.rotation;
   }
 
   /** Coordinated rotation, step 1 (every worker): build the table of `pepper`, accept it, do not advertise it yet. */
@@ -206,9 +231,11 @@ export class PepperRotation {
 
   /** Re-reads the shared pepper state and adopts a pepper another instance rotated to. */
   async sync(): Promise<void> {
+    await this.ready;
+    await this.settled();
     const state = await this.deps.peppers.getPepperState();
-    if (state && state.pepper !== this.state.pepper && !this.rotation) {
-      this.rotation = this.adopt(state, false).finally(() => { this.rotation = null; });
+    if (state && state.pepper !== this.state.pepper) {
+      this.rotation ??= this.adopt(state, false).finally(() => { this.rotation = null; });
       await this.rotation;
     }
   }
@@ -231,7 +258,9 @@ export class PepperRotation {
   }
 
   private async apply(change: Change): Promise<void> {
+    this.startupChanges?.push(change);
     for (const pending of this.building.values()) pending.push(change);
+    if (!this.state) return;
     for (const pepper of this.livePeppers()) await this.applyTo(pepper, change);
   }
 
