@@ -92,7 +92,8 @@ export async function rehash(pool: WorkerPool, count: number): Promise<Row[]> {
   })();
   loopDelay.enable();
   let start = performance.now();
-  const built = await poolBuild(pool, count);
+  // As a rotation does: room for the previous table's size made at once.
+  const built = await poolBuild(pool, count, count);
   const pooled = performance.now() - start;
   loopDelay.disable();
   building = false;
@@ -101,7 +102,7 @@ export async function rehash(pool: WorkerPool, count: number): Promise<Row[]> {
   gc();
 
   start = performance.now();
-  const index = new CompactHashIndex();
+  const index = new CompactHashIndex(count);
   const bytes = new Uint8Array(1000 * 32);
   const words = new Uint32Array(bytes.buffer);
   for (let i = 0; i < count; i += 1000) {
