@@ -204,3 +204,17 @@ test('bind and unbind show in hash lookups at once, without a rebuild; after the
     await app.close();
   }
 });
+
+test('a source address holding a line break is left out of the table, and the 3PIDs around it are still found', async (t) => {
+  const { app, token } = await hashApp({
+    memory: { enabled: true, hashEnabled: true, identities: [
+      { username: 'before', threepids: [{ medium: 'email', address: 'before@example.org' }] },
+      { username: 'broken', threepids: [{ medium: 'email', address: 'two\nlines@example.org' }] },
+      { username: 'after', threepids: [{ medium: 'email', address: 'after@example.org' }] },
+    ] },
+  });
+  t.after(() => app.close());
+  const hashes = ['before@example.org', 'two\nlines@example.org', 'after@example.org'].map((a) => lookupHash(a, 'email', 'matrixrocks'));
+  const res = await lookup(app, token, { algorithm: 'sha256', pepper: 'matrixrocks', addresses: hashes });
+  assert.deepEqual(res.json(), { mappings: { [hashes[0]]: '@before:example.org', [hashes[2]]: '@after:example.org' } });
+});

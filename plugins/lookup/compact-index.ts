@@ -7,7 +7,8 @@
  *   the digest's first word and the tag being its second word: a miss costs one cache line of
  *   the slot table, a hit one more for the digest compare (SHA-256 bits are uniform, so no
  *   further mixing is needed);
- * - Matrix IDs interned once, kept pre-serialised as JSON, so an answer is built as one string.
+ * - Matrix IDs stored by number (see MxidTable), their JSON text kept, so an answer is built as
+ *   one string.
  * Removal leaves a tombstone in the slot table and puts the entry number on a free list; the
  * slot table is rebuilt when live entries plus tombstones pass 3/4 of it.
  * At 1M entries: 36 bytes of entry + ~17 of slot table (see bench/).
@@ -59,45 +60,50 @@ function sextet(text: string, i: number): number {
 /** No character JSON.stringify would escape (surrogates left to it): the JSON text is the string in quotes. */
 const PLAIN_JSON = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
 
-/** Matrix IDs, each stored once with its JSON text and a count of the entries using it. */
+/**
+ * The Matrix IDs of a table, by number, each with a count of the entries using it. A Matrix ID
+ * is stored once for a run of entries (a source lists a user's 3PIDs together), without a Map
+ * from string to number: on the rehash's main thread such a Map of a million IDs cost 5–8 times
+ * the rest of the interning (bench/), and more memory than it saved when users have one or two
+ * 3PIDs. Its JSON text is made on its first answer and kept.
+ */
 class MxidTable {
-  private readonly ids = new Map<string, number>();
-  /** The last one acquired: sources list a user's 3PIDs together, so it is often the next one too. */
-  private lastText = '';
-  private lastId = -1;
-  readonly json: string[] = [];
   readonly text: string[] = [];
+  private readonly json: string[] = [];
   private readonly uses: number[] = [];
   private readonly free: number[] = [];
+  private lastText = '';
+  private lastId = -1;
 
   acquire(mxid: string): number {
-    let id = mxid === this.lastText ? this.lastId : this.ids.get(mxid);
-    if (id === undefined) {
+    let id = mxid === this.lastText ? this.lastId : -1;
+    if (id < 0) {
       id = this.free.pop() ?? this.text.length;
-      this.ids.set(mxid, id);
       this.text[id] = mxid;
-      this.json[id] = PLAIN_JSON.test(mxid) ? `"${mxid}"` : JSON.stringify(mxid);
+      this.json[id] = '';
       this.uses[id] = 0;
+      this.lastText = mxid;
+      this.lastId = id;
     }
-    this.lastText = mxid;
-    this.lastId = id;
     this.uses[id]++;
     return id;
   }
 
   release(id: number): void {
     if (--this.uses[id] > 0) return;
+    this.text[id] = this.json[id] = '';
+    this.free.push(id);
     if (id === this.lastId) {
       this.lastId = -1;
       this.lastText = '';
     }
-    this.ids.delete(this.text[id]);
-    this.text[id] = this.json[id] = '';
-    this.free.push(id);
   }
 
-  get size(): number {
-    return this.ids.size;
+  jsonOf(id: number): string {
+    const json = this.json[id];
+    if (json !== '') return json;
+    const mxid = this.text[id];
+    return (this.json[id] = PLAIN_JSON.test(mxid) ? `"${mxid}"` : JSON.stringify(mxid));
   }
 }
 
@@ -179,7 +185,7 @@ export class CompactHashIndex {
   answerJson(keys: readonly string[]): { json: string; found: number } {
     const scratch = this.scratch;
     const words = this.scratchWords;
-    const json = this.mxids.json;
+    const mxids = this.mxids;
     let out = '{';
     let found = 0;
     for (let i = 0; i < keys.length; i++) {
@@ -187,7 +193,7 @@ export class CompactHashIndex {
       if (!decodeDigest(key, scratch)) continue;
       const entry = this.find(words, 0);
       if (entry < 0) continue;
-      out += (found++ === 0 ? '"' : ',"') + key + '":' + json[this.owners[entry]];
+      out += (found++ === 0 ? '"' : ',"') + key + '":' + mxids.jsonOf(this.owners[entry]);
     }
     return { json: out + '}', found };
   }

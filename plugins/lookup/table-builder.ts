@@ -23,6 +23,7 @@ const MAX_FORMS = 8;
 export function emailSpellings(address: string): string[] {
   const at = address.lastIndexOf('@');
   const local = at < 0 ? address : address.slice(0, at);
+  if (!local.includes('ss') && !local.includes('σ')) return [address];
   let forms = [''];
   for (let i = 0; i < local.length; i++) {
     const rest = local.slice(i);
@@ -100,6 +101,8 @@ export async function buildIndex(pepper: string, options: BuildOptions): Promise
           const inputs: string[] = [];
           const mxids: string[] = [];
           for (const mapping of batch) {
+            // No client can send a line break in an address; the pool's batches are lines.
+            if (mapping.address.includes('\n') || mapping.medium.includes('\n')) continue;
             for (const input of hashInputs(mapping)) {
               inputs.push(input);
               mxids.push(mapping.mxid);
