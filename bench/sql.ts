@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteStore } from '../core/store/sqlite.js';
+import { openSqliteStore } from '../core/store/sqlite/index.js';
 import type { WorkerPool } from '../core/workers.js';
 import { buildIndex } from '../plugins/lookup/table-builder.js';
 import { PEPPER, lookupAddresses, silentLog, syntheticProvider } from './fixtures.js';
@@ -11,19 +11,18 @@ import { percentile, timeRuns, type Row } from './report.js';
 export async function sqlStorage(pool: WorkerPool, count: number): Promise<Row[]> {
   const section = `5. sql on SQLite, N=${count.toLocaleString('en-US')}`;
   const dir = mkdtempSync(join(tmpdir(), 'unisd-bench-'));
-  const store = new SqliteStore(join(dir, 'bench.sqlite'));
+  const store = await openSqliteStore(join(dir, 'bench.sqlite'));
   try {
-    await store.init();
     const index = await buildIndex(PEPPER, { pool, sources: [syntheticProvider(count)], log: silentLog, onSourceError: 'throw' });
     let start = performance.now();
-    await store.replaceHashes(PEPPER, index.entries(5000));
+    await store.hashes.replace(PEPPER, index.entries(5000));
     const written = performance.now() - start;
-    const rows: Row[] = [{ section, measure: 'write the table (replaceHashes)', value: written / 1000, unit: 's', note: `${(count / (written / 1000) / 1000).toFixed(0)}k rows/s` }];
+    const rows: Row[] = [{ section, measure: 'write the table (hashes.replace)', value: written / 1000, unit: 's', note: `${(count / (written / 1000) / 1000).toFixed(0)}k rows/s` }];
     for (const size of [1000, 10_000]) {
       const requests = Array.from({ length: 10 }, () => lookupAddresses(count, PEPPER, size));
       let k = 0;
       let found = 0;
-      const runs = await timeRuns(size === 1000 ? 30 : 10, async () => { found = (await store.lookupHashes(PEPPER, requests[k++ % requests.length])).length; });
+      const runs = await timeRuns(size === 1000 ? 30 : 10, async () => { found = (await store.hashes.lookup(PEPPER, requests[k++ % requests.length])).length; });
       if (found < size * 0.4) throw new Error(`only ${found} of ${size} found`);
       rows.push({ section, measure: `lookup of ${size.toLocaleString('en-US')} hashes`, value: percentile(runs, 0.5), unit: 'ms', note: `median; p95 ${percentile(runs, 0.95).toFixed(1)} ms` });
     }

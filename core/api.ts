@@ -2,7 +2,8 @@
  * The identity API is declared once and mounted twice. Feature plugins add their routes to
  * `fastify.identityApi` with paths relative to the API root (`/3pid/bind`); the `v2` plugin
  * mounts them under /_matrix/identity/v2 behind the bearer-token and terms gates, the `v1`
- * plugin under /_matrix/identity/api/v1 without them. A handler sees `request.api` and
+ * plugin under /_matrix/identity/api/v1 without them, each route as it is added: plugins may
+ * load before or after v1/v2, in any order, until the app is ready. A handler sees `request.api` and
  * `request.account` (the token's user on v2, null on v1).
  */
 import fp from 'fastify-plugin';
@@ -40,6 +41,8 @@ export interface IdentityRoute {
   auth?: AuthMode;
   /** v2 only; false for routes that must never answer M_TERMS_NOT_SIGNED (POST /terms). Default true. */
   terms?: boolean;
+  /** v2 only: the errcode of the 401 for a token the server does not know; default M_UNAUTHORIZED (a missing token always is). */
+  unknownToken?: 'M_UNAUTHORIZED' | 'M_UNKNOWN_TOKEN';
   schema?: FastifySchema;
   handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }
@@ -49,13 +52,34 @@ export interface Account {
   tokenHash: string;
 }
 
+const serves = (route: IdentityRoute, api: ApiVersion): boolean => (route.apis ?? ['v1', 'v2']).includes(api);
+
 export class IdentityApi {
   readonly routes: IdentityRoute[] = [];
+  private readonly mounts: Array<{ api: ApiVersion; mount: (route: IdentityRoute) => void }> = [];
+  private ready = false;
+
   add(...routes: IdentityRoute[]): void {
-    this.routes.push(...routes);
+    if (this.ready) throw new Error('identity API routes can only be added while plugins load');
+    for (const route of routes) {
+      this.routes.push(route);
+      for (const { api, mount } of this.mounts) if (serves(route, api)) mount(route);
+    }
   }
+
   for(api: ApiVersion): IdentityRoute[] {
-    return this.routes.filter((route) => (route.apis ?? ['v1', 'v2']).includes(api));
+    return this.routes.filter((route) => serves(route, api));
+  }
+
+  /** Calls `mount` with each route `api` serves: those added so far, then each one as it is added. */
+  mount(api: ApiVersion, mount: (route: IdentityRoute) => void): void {
+    for (const route of this.for(api)) mount(route);
+    this.mounts.push({ api, mount });
+  }
+
+  /** The app is ready: the routes are final. */
+  close(): void {
+    this.ready = true;
   }
 }
 
@@ -72,7 +96,9 @@ declare module 'fastify' {
 export const asHandler = (route: IdentityRoute): RouteHandlerMethod => route.handler as RouteHandlerMethod;
 
 export default fp(async (app) => {
-  app.decorate('identityApi', new IdentityApi());
+  const identityApi = new IdentityApi();
+  app.decorate('identityApi', identityApi);
+  app.addHook('onReady', async () => identityApi.close());
   app.decorateRequest('api', null);
   app.decorateRequest('account', null);
 }, { name: 'unisd-api', fastify: '5.x' });

@@ -1,49 +1,55 @@
 /**
  * Builds the Fastify app: HTTP conventions (JSON bodies, Matrix errors, 404/405, CORS),
- * the shared context (config, store, signing key, providers, workers), then the plugins the
- * config enables (core/plugins.ts).
+ * the shared context (config, store, signing key, providers, workers, events), the identity API
+ * table and the federation client, then the plugins the config enables (built-in ones from
+ * core/plugins.ts, external ones from plugins.modules), in the order of their dependencies.
  */
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import cors from '@fastify/cors';
 import type { Config } from './config/load.js';
 import type { Store } from './store/port.js';
-import { createStore } from './store/index.js';
+import { openStore } from './store/index.js';
 import { loadOrCreateSigningKey } from './crypto/key-file.js';
 import type { SigningKey } from './crypto/signing.js';
 import { installBodyParsers } from './http/body.js';
 import { installErrorHandler, toMatrixError } from './http/errors.js';
 import { MatrixError } from './errors.js';
 import { installNotFound } from './http/not-found.js';
+import { installVersions } from './http/versions.js';
+import { SERVER_OPTIONS, clientErrorHandler, installFrameworkAnswers } from './http/framework-answers.js';
 import { loggerOptions } from './http/logging.js';
 import context from './context.js';
 import api from './api.js';
-import { PLUGINS, type PluginEntry } from './plugins.js';
-
-/** Versions of the Identity Service API this server implements. */
-export const SPEC_VERSIONS = ['r0.3.0', 'v1.1', 'v1.2', 'v1.3', 'v1.4', 'v1.5', 'v1.6', 'v1.7', 'v1.8', 'v1.9', 'v1.10', 'v1.11', 'v1.12', 'v1.13', 'v1.14', 'v1.15', 'v1.16', 'v1.17', 'v1.18'];
+import federation from './federation/plugin.js';
+import { BUILTIN_PLUGINS } from './plugins.js';
+import type { PluginManifest } from './plugin/manifest.js';
+import { registerPlugins } from './plugin/loader.js';
+import { notImplementedWarnings } from './not-implemented.js';
 
 export interface BuildOptions {
   /** An already created store (tests); else one is created from config.storage. */
   store?: Store;
   /** A signing key (tests); else loaded from config.keys.path, created on first start. */
   signingKey?: SigningKey;
-  /** The plugin table (tests use their own to check loading); default core/plugins.ts. */
-  plugins?: PluginEntry[];
-  /** Extra plugins registered after the enabled ones and before v1/v2 mount (tests). */
+  /** Every plugin manifest (loadConfiguration's, with the external ones); default core/plugins.ts. */
+  plugins?: readonly PluginManifest[];
+  /** Extra plugins registered after the enabled ones (tests). */
   extra?: FastifyPluginAsync[];
   logger?: boolean;
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const tls = config.server.tls.cert
-    ? { https: { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } }
-    : {};
+    ? { https: { ...SERVER_OPTIONS, cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } }
+    : { http: SERVER_OPTIONS };
   const app = Fastify({
     logger: options.logger === false ? false : loggerOptions(config.logging.level),
     bodyLimit: config.server.bodyLimit,
     trustProxy: config.server.trustProxy,
-    return503OnClosing: true,
+    // Answered with Matrix bodies by core/http/framework-answers.ts.
+    return503OnClosing: false,
+    clientErrorHandler,
     // No implicit HEAD: a link checker's HEAD on a mailed validation link must not validate it.
     exposeHeadRoutes: false,
     forceCloseConnections: 'idle',
@@ -56,9 +62,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ...tls,
   }) as unknown as FastifyInstance;
 
+  for (const warning of notImplementedWarnings(config)) app.log.warn(warning);
   installBodyParsers(app);
   installErrorHandler(app);
   installNotFound(app);
+  installFrameworkAnswers(app);
+  installVersions(app);
   await app.register(cors, {
     origin: '*',
     methods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
@@ -66,29 +75,23 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     strictPreflight: false,
   });
 
-  const store = options.store ?? await openStore(config.storage);
+  const store = options.store ?? await openConfiguredStore(config.storage);
   const signingKey = options.signingKey ?? loadOrCreateSigningKey(config.keys.path);
   await app.register(context, { config, store, signingKey });
   await app.register(api);
 
-  app.get('/_matrix/identity/versions', async () => ({ versions: SPEC_VERSIONS }));
-
-  const enabled = (options.plugins ?? PLUGINS).filter((plugin) => plugin.enabled(config));
-  const mounts = enabled.filter((plugin) => plugin.name === 'v1' || plugin.name === 'v2');
-  for (const plugin of enabled.filter((p) => !mounts.includes(p))) await app.register((await plugin.load()).default);
+  await app.register(federation);
+  const loaded = await registerPlugins(app, options.plugins ?? BUILTIN_PLUGINS, config);
   for (const plugin of options.extra ?? []) await app.register(plugin);
-  for (const plugin of mounts) await app.register((await plugin.load()).default);
-  app.log.info({ plugins: enabled.map((plugin) => plugin.name) }, 'plugins loaded');
+  app.log.info({ plugins: loaded }, 'plugins loaded');
   return app;
 }
 
 /** Opens the configured store; its errors name the backend (never the MongoDB URI: it holds a password). */
-async function openStore(storage: Config['storage']): Promise<Store> {
+async function openConfiguredStore(storage: Config['storage']): Promise<Store> {
   const where = storage.backend === 'sqlite' ? `sqlite ${storage.sqlite.path}` : `mongodb database ${storage.mongodb.database}`;
   try {
-    const store = await createStore(storage);
-    await store.init();
-    return store;
+    return await openStore(storage);
   } catch (err) {
     throw new Error(`storage error (${where}): ${(err as Error).message.split('\n')[0]}`);
   }

@@ -4,8 +4,8 @@
  * is one line `unisd: …` on stderr and exit status 1, never a stack trace.
  */
 import { stringify } from 'yaml';
-import { ConfigError, loadConfig, printableConfig } from './config/load.js';
-import { configurationMarkdown } from './config/docs.js';
+import { ConfigError, loadConfiguration, printableConfig } from './config/load.js';
+import { configurationMarkdown, exampleConfiguration } from './config/docs.js';
 import { describeStartupError, startServer } from './server.js';
 
 const HELP = `unisd — a Matrix identity server
@@ -14,8 +14,11 @@ Usage:
   unisd [start] [-c <file>]         start the server (default command)
   unisd config check [-c <file>]    validate a configuration and print the effective
                                     configuration as YAML, secrets masked
-  unisd config keys                 list every configuration key with its environment
-                                    variable, default and meaning (Markdown)
+  unisd config keys [-c <file>]     list every configuration key with its environment
+                                    variable, default and meaning (Markdown); with -c,
+                                    the keys of its plugins.modules too
+  unisd config example [-c <file>]  print config/unisd.example.yaml: every section with
+                                    commented example values (with -c, its plugins' too)
   unisd hash status [-c <file>]     the lookup pepper: age, rotation, alternates, table sizes
   unisd hash rotate [-c <file>]     rotate the lookup pepper now (running servers follow)
   unisd help, unisd --help          this text
@@ -57,25 +60,31 @@ async function main(): Promise<void> {
       process.stdout.write(HELP);
       return;
     case 'config check': {
-      const config = loadConfig({ file });
+      const { config, plugins } = await loadConfiguration({ file });
       const source = file ?? process.env.UNISD_CONFIG;
       process.stdout.write(`# configuration is valid (${source ? source : 'defaults'}); secrets masked\n`);
-      process.stdout.write(stringify(printableConfig(config)));
+      process.stdout.write(stringify(printableConfig(config, plugins)));
       return;
     }
     case 'config keys':
-      process.stdout.write(configurationMarkdown());
+      // With -c, the keys of the external plugins it loads (plugins.modules) are listed too.
+      process.stdout.write(configurationMarkdown(file ? (await loadConfiguration({ file })).plugins : undefined));
+      return;
+    case 'config example':
+      process.stdout.write(exampleConfiguration(file ? (await loadConfiguration({ file })).plugins : undefined));
       return;
     case 'hash status':
     case 'hash rotate': {
       const { hashRotate, hashStatus } = await import('../plugins/lookup/commands.js');
-      const config = loadConfig({ file });
-      process.stdout.write(command === 'hash status' ? await hashStatus(config) : await hashRotate(config));
+      const { config, plugins } = await loadConfiguration({ file });
+      process.stdout.write(command === 'hash status' ? await hashStatus(config) : await hashRotate(config, plugins));
       return;
     }
-    case 'start':
-      await startServer(loadConfig({ file }));
+    case 'start': {
+      const { config, plugins } = await loadConfiguration({ file });
+      await startServer(config, plugins);
       return;
+    }
     default:
       throw new UsageError(`unknown command "${command}" (see unisd --help)`);
   }

@@ -1,30 +1,33 @@
 /**
- * The plugins unisd can load, in registration order, and the config that enables each.
- * Feature plugins add routes to the identity API; `v1` and `v2` come last and mount them.
- * To add a plugin: one folder under plugins/, one line here (see docs/plugins.md).
+ * The built-in plugins: one manifest per folder of plugins/. Registration follows their
+ * declared dependencies (a plugin after those it depends on), otherwise this order.
+ * To add a plugin: one folder under plugins/ with its manifest.ts, one line here (docs/plugins.md).
  */
-import type { FastifyPluginAsync } from 'fastify';
-import type { Config } from './config/load.js';
+import type { PluginManifest } from './plugin/manifest.js';
+import accounts from '../plugins/accounts/manifest.js';
+import terms from '../plugins/terms/manifest.js';
+import keys from '../plugins/keys/manifest.js';
+import memoryProvider from '../plugins/memory-provider/manifest.js';
+import email from '../plugins/email/manifest.js';
+import sms from '../plugins/sms/manifest.js';
+import validation from '../plugins/validation/manifest.js';
+import invites from '../plugins/invites/manifest.js';
+import binds from '../plugins/binds/manifest.js';
+import lookup from '../plugins/lookup/manifest.js';
+import v1 from '../plugins/v1/manifest.js';
+import v2 from '../plugins/v2/manifest.js';
 
-export interface PluginEntry {
-  /** Short name, as in logs and docs. */
-  name: string;
-  enabled: (config: Config) => boolean;
-  load: () => Promise<{ default: FastifyPluginAsync<any> }>;
-}
-
-export const PLUGINS: PluginEntry[] = [
-  { name: 'federation', enabled: () => true, load: () => import('./federation/plugin.js') },
-  { name: 'accounts', enabled: () => true, load: () => import('../plugins/accounts/index.js') },
-  { name: 'terms', enabled: () => true, load: () => import('../plugins/terms/index.js') },
-  { name: 'keys', enabled: () => true, load: () => import('../plugins/keys/index.js') },
-  { name: 'memory-provider', enabled: (c) => c.memory.enabled, load: () => import('../plugins/memory-provider/index.js') },
-  { name: 'email', enabled: () => true, load: () => import('../plugins/email/index.js') },
-  { name: 'sms', enabled: () => true, load: () => import('../plugins/sms/index.js') },
-  { name: 'validation', enabled: () => true, load: () => import('../plugins/validation/index.js') },
-  { name: 'invites', enabled: () => true, load: () => import('../plugins/invites/index.js') },
-  { name: 'binds', enabled: () => true, load: () => import('../plugins/binds/index.js') },
-  { name: 'lookup', enabled: () => true, load: () => import('../plugins/lookup/index.js') },
-  { name: 'v1', enabled: (c) => c.matrix.v1, load: () => import('../plugins/v1/index.js') },
-  { name: 'v2', enabled: (c) => c.matrix.v2, load: () => import('../plugins/v2/index.js') },
+export const BUILTIN_PLUGINS: readonly PluginManifest[] = [
+  accounts,
+  terms,
+  keys,
+  memoryProvider,
+  email,
+  sms,
+  validation,
+  invites,
+  binds,
+  lookup,
+  v1,
+  v2,
 ];

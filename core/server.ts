@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type { Config } from './config/load.js';
 import { buildApp } from './app.js';
+import type { PluginManifest } from './plugin/manifest.js';
 
 const firstLine = (text: string): string => text.split('\n')[0];
 
@@ -27,12 +28,12 @@ export function describeStartupError(err: unknown): string {
 }
 
 /** Serves with `server.workers` processes (node:cluster) when more than one, else in this one. */
-export async function startServer(config: Config): Promise<FastifyInstance | null> {
+export async function startServer(config: Config, plugins?: readonly PluginManifest[]): Promise<FastifyInstance | null> {
   if (config.server.workers > 1 && cluster.isPrimary) {
     await runPrimary(config);
     return null;
   }
-  const app = await buildApp(config);
+  const app = await buildApp(config, { plugins });
   await app.listen({ host: config.server.host, port: config.server.port });
   let stopping = false;
   const stop = async (signal: string) => {

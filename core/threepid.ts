@@ -1,25 +1,25 @@
 /**
- * 3PID normalisation, in one place (appendices: 3PID Types). Email: trimmed, Unicode
- * full case folding (`Strauß@Example.com` → `strauss@example.com`). msisdn: E.164 digits
- * without `+`, parsed with the `country` a client gives.
+ * 3PID normalisation, in one place (appendices: 3PID Types). Email: what Synapse's
+ * `canonicalise_email` makes of it (Python's strip, local part case-folded, domain lower-cased:
+ * `Strauß@Example.com` → `strauss@example.com`), so that addresses read from Synapse and
+ * addresses bound here hash alike. msisdn: E.164 digits without `+`, parsed with the `country` a
+ * client gives.
  */
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
-
-/**
- * Full case folding: NFKC_Casefold is not in JS, but lower-casing the upper-cased text maps the
- * full folds (ß → SS → ss, ﬁ → FI → fi) and NFC keeps composed forms stable.
- */
-export function caseFold(text: string): string {
-  return text.normalize('NFC').toUpperCase().toLowerCase().normalize('NFC');
-}
+import { caseFold, lowerCase, strip } from './unicode-case.js';
 
 /** local@domain.tld: no spaces, control characters (NUL, BEL, DEL…) or the specials that would make it more than an address. */
 const EMAIL = /^[^\s\p{Cc}@<>()[\]\\,;:"]+@[^\s\p{Cc}@<>()[\]\\,;:"]+\.[^\s\p{Cc}@<>()[\]\\,;:"]+$/u;
 
-/** The normalised email address, or null when it is not one. */
+/**
+ * The normalised email address, or null when it is not one. The domain is lower-cased, not
+ * folded: `straße.de` and `strasse.de` are different IDNA2008 domains.
+ */
 export function normaliseEmail(address: string): string | null {
-  const folded = caseFold(address.trim());
-  return folded.length <= 254 && EMAIL.test(folded) ? folded : null;
+  const parts = strip(address).split('@');
+  if (parts.length !== 2) return null;
+  const canonical = `${caseFold(parts[0]!)}@${lowerCase(parts[1]!)}`;
+  return canonical.length <= 254 && EMAIL.test(canonical) ? canonical : null;
 }
 
 /**

@@ -45,10 +45,10 @@ test('register exchanges an OpenID token for an identity token stored only as it
   assert.equal(account.statusCode, 200);
   assert.deepEqual(account.json(), { user_id: `@alice:${hs.serverName}` });
 
-  const stored = await app.store.getAccountToken(hashSecret(token));
+  const stored = await app.store.accounts.get(hashSecret(token));
   assert.equal(stored?.userId, `@alice:${hs.serverName}`);
   assert.equal(stored?.expiresAt, null, 'tokens never expire by default');
-  assert.equal(await app.store.getAccountToken(token), null, 'the clear token is not a key of the store');
+  assert.equal(await app.store.accounts.get(token), null, 'the clear token is not a key of the store');
 });
 
 test('register accepts the full OpenID object as clients send it and answers both token names', async (t) => {
@@ -191,6 +191,17 @@ test('logout revokes only the token used; a second token of the same user still 
   assert.equal((await app.inject({ method: 'POST', url: `${V2}/account/logout`, headers: bearer(first) })).statusCode, 401);
 });
 
+test('logout with an unknown token: 401 M_UNKNOWN_TOKEN (v2_auth.yaml); without a token: 401 M_UNAUTHORIZED', async (t) => {
+  const { app } = await setup(t);
+  const unknown = await app.inject({ method: 'POST', url: `${V2}/account/logout`, headers: bearer('neverIssued') });
+  assert.equal(unknown.statusCode, 401);
+  assert.deepEqual(unknown.json(), { errcode: 'M_UNKNOWN_TOKEN', error: 'Unrecognised access token' });
+  const missing = await app.inject({ method: 'POST', url: `${V2}/account/logout` });
+  assert.equal(missing.statusCode, 401);
+  assert.equal(missing.json().errcode, 'M_UNAUTHORIZED');
+  assert.equal((await app.inject({ method: 'GET', url: `${V2}/account`, headers: bearer('neverIssued') })).json().errcode, 'M_UNAUTHORIZED', 'other routes: the general rule');
+});
+
 test('a user holds at most accounts.maxTokensPerUser tokens: a new one revokes the oldest', async (t) => {
   const { app } = await setup(t, { accounts: { maxTokensPerUser: 2 } });
   mock.timers.enable({ apis: ['Date'], now: Date.now() });
@@ -221,13 +232,13 @@ test('tokens expire after accounts.tokenLifetime', async (t) => {
   assert.equal(expired.statusCode, 401);
   assert.equal(expired.json().errcode, 'M_UNAUTHORIZED');
   // The purge job then removes it; a token without expiry stays.
-  const forever = await app.store.getAccountToken(hashSecret(token));
+  const forever = await app.store.accounts.get(hashSecret(token));
   assert.ok(forever, 'refused, not yet purged');
-  await app.store.putAccountToken({ tokenHash: hashSecret('kept'), userId: '@bob:x', createdAt: Date.now(), expiresAt: null });
+  await app.store.accounts.put({ tokenHash: hashSecret('kept'), userId: '@bob:x', createdAt: Date.now(), expiresAt: null });
   mock.timers.tick(1000);
   assert.equal(await app.accounts.purgeExpired(), 1);
-  assert.equal(await app.store.getAccountToken(hashSecret(token)), null);
-  assert.ok(await app.store.getAccountToken(hashSecret('kept')));
+  assert.equal(await app.store.accounts.get(hashSecret(token)), null);
+  assert.ok(await app.store.accounts.get(hashSecret('kept')));
 });
 
 test('register is v2 only', async (t) => {

@@ -74,7 +74,7 @@ test('a v1 bind needs no token; a rebind replaces the previous one', async (t) =
   const bulk = await server.inject({ method: 'POST', url: `${V1}/bulk_lookup`, payload: { threepids: [['email', 'bob@example.org']] } });
   assert.deepEqual(bulk.json(), { threepids: [['email', 'bob@example.org', '@robert:example.org']] });
   const stored = [];
-  for await (const a of server.store.streamAssociations()) stored.push(a.mxid);
+  for await (const a of server.store.binds.stream()) stored.push(a.mxid);
   assert.deepEqual(stored, ['@robert:example.org'], 'one bind per 3PID');
 });
 
@@ -104,7 +104,7 @@ test('bind errors: someone else\'s mxid, bad mxid, missing fields, unknown/unval
   });
   await expectError(await bind(server, { sid: pending.json().sid, client_secret: 'pendingsecret', mxid: good.mxid }, token), 400, 'M_SESSION_NOT_VALIDATED');
 
-  await server.store.updateSession(session.sid, { updatedAt: Date.now() - 25 * 3_600_000 });
+  await server.store.sessions.update(session.sid, { updatedAt: Date.now() - 25 * 3_600_000 });
   await expectError(await bind(server, good, token), 400, 'M_SESSION_EXPIRED');
 
   assert.deepEqual(await lookup(server, 'carol@example.org'), {}, 'no failed bind stored anything');
@@ -278,7 +278,7 @@ test('binds: a committed bind and unbind are announced on app.events, after the 
   const server = await app();
   t.after(() => server.close());
   const seen: string[] = [];
-  server.events.on('bind', async (e) => { seen.push(`bind ${e.medium} ${e.address} ${e.mxid} stored=${(await server.store.getAssociation(e.medium, e.address))?.mxid}`); });
+  server.events.on('bind', async (e) => { seen.push(`bind ${e.medium} ${e.address} ${e.mxid} stored=${(await server.store.binds.get(e.medium, e.address))?.mxid}`); });
   server.events.on('unbind', (e) => { seen.push(`unbind ${e.medium} ${e.address} ${e.mxid}`); });
   const session = await validatedEmailSession(server, smtp, 'Heidi@example.org');
   await bind(server, { sid: session.sid, client_secret: session.clientSecret, mxid: '@heidi:example.org' });

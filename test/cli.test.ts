@@ -112,10 +112,9 @@ test('hash status and hash rotate read and move the stored pepper, and status ne
   const rotated = await unisd(['hash', 'rotate', '-c', file]);
   assert.equal(rotated.code, 0, rotated.stderr);
   assert.match(rotated.stdout, /pepper rotated \(new pepper current\)/);
-  const { SqliteStore } = await import('../core/store/sqlite.js');
-  const store = new SqliteStore(join(data, 'db.sqlite'));
-  await store.init();
-  const first = (await store.getPepperState())!;
+  const { openSqliteStore } = await import('../core/store/sqlite/index.js');
+  const store = await openSqliteStore(join(data, 'db.sqlite'));
+  const first = (await store.peppers.getPepperState())!;
   assert.equal(first.altPeppers.length, 1, 'the start made one pepper, the rotation the next');
   const after = await unisd(['hash', 'status', '-c', file]);
   assert.match(after.stdout, /pepper: 20 characters, current since/);
@@ -123,6 +122,6 @@ test('hash status and hash rotate read and move the stored pepper, and status ne
   assert.match(after.stdout, /alternate peppers still accepted: 1/);
   assert.doesNotMatch(after.stdout, new RegExp(first.pepper), 'the pepper itself is not printed');
   await unisd(['hash', 'rotate', '-c', file]);
-  assert.notEqual((await store.getPepperState())!.pepper, first.pepper);
+  assert.notEqual((await store.peppers.getPepperState())!.pepper, first.pepper);
   await store.close();
 });

@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { request } from 'undici';
 import { stringify } from 'yaml';
-import { SqliteStore } from '../core/store/sqlite.js';
+import { openSqliteStore } from '../core/store/sqlite/index.js';
 import { hashSecret, randomToken } from '../core/crypto/tokens.js';
 import { lookupHash } from '../core/crypto/lookup-hash.js';
 
@@ -25,9 +25,8 @@ test('two workers: rotations under continuous lookups fail none, and both worker
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const database = join(dir, 'db.sqlite');
   const token = randomToken();
-  const store = new SqliteStore(database);
-  await store.init();
-  await store.putAccountToken({ tokenHash: hashSecret(token), userId: '@asker:example.org', createdAt: Date.now(), expiresAt: null });
+  const store = await openSqliteStore(database);
+  await store.accounts.put({ tokenHash: hashSecret(token), userId: '@asker:example.org', createdAt: Date.now(), expiresAt: null });
   await store.close();
 
   const config = join(dir, 'config.yaml');

@@ -138,7 +138,7 @@ test('MemoryHashTables honours the HashTableStore port: replace (first wins), lo
 
 test('emailSpellings: a case-folded address and the lower-case spellings that fold to it (ß, final ς), at most 8', async () => {
   const { emailSpellings, hashInputs } = await import('../plugins/lookup/table-builder.js');
-  const { caseFold } = await import('../core/threepid.js');
+  const { caseFold } = await import('../core/unicode-case.js');
   assert.deepEqual(emailSpellings('alice@example.org'), ['alice@example.org']);
   assert.deepEqual(emailSpellings('strasse@example.org'), ['strasse@example.org', 'straße@example.org']);
   // The domain is never respelled (a domain is lower-cased, not folded).

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { ConfigError, envName, loadConfig, printableConfig, schemaKeys, MASK } from '../core/config/load.js';
 import { formatDuration, parseDuration } from '../core/config/duration.js';
-import { configurationMarkdown } from '../core/config/docs.js';
+import { configurationMarkdown, exampleConfiguration } from '../core/config/docs.js';
 
 const root = resolve(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'unisd-config-'));
@@ -105,7 +105,7 @@ test('every ```.yaml snippet of the seed loads unchanged', { skip: seedFile ? fa
 
   const { hashing } = find('hashing:');
   assert.deepEqual(hashing, {
-    enabled: true, pepperLength: 20, rotationPolicy: 'per_requests', hashStorageType: 'sql',
+    enabled: true, maxAddresses: 10_000, pepperLength: 20, rotationPolicy: 'per_requests', hashStorageType: 'sql',
     algorithms: ['none', 'sha256'], delay: 120_000, requests: 10,
   });
   assert.equal(find('synapseSql:').synapseSql.lookup.query, 'select user_id as mxid, medium, address from user_threepid_id_server');
@@ -163,6 +163,13 @@ test('booleans: YAML 1.1 words as ma1sd wrote them, and no surprises from the en
   for (const [text, value] of [['no', false], ['0', false], ['FALSE', false], ['yes', true], ['1', true], ['true', true]] as const) {
     assert.equal(loadConfig({ env: { UNISD_MATRIX_V1: text } }).matrix.v1, value, text);
   }
+});
+
+test('hashing.hashStorageType: the seed\'s sql and in_memory, and ma1sd\'s store read as sql', () => {
+  assert.equal(load('hashing:\n  hashStorageType: in_memory\n').hashing.hashStorageType, 'in_memory');
+  assert.equal(load('hashing:\n  hashStorageType: store\n').hashing.hashStorageType, 'sql');
+  assert.equal(loadConfig({ env: { UNISD_HASHING_HASH_STORAGE_TYPE: 'store' } }).hashing.hashStorageType, 'sql');
+  assert.match(configError(() => load('hashing:\n  hashStorageType: disk\n')), /line 2: hashing\.hashStorageType: expected one of sql, in_memory, got "disk"$/);
 });
 
 test('an empty section (every key commented out) is accepted', () => {
@@ -308,11 +315,12 @@ test('config/unisd.example.yaml loads and shows every key', () => {
   assert.ok(Object.keys(config.policy.policies).length > 0, 'the example has a terms policy');
   const written = parse(readFileSync(file, 'utf8'));
   const missing = schemaKeys().filter(({ key }) => key.split('.').reduce((n: any, k) => (n && typeof n === 'object' && k in n ? n[k] : undefined), written) === undefined);
-  assert.deepEqual(missing.map((k) => k.key), [], 'add these keys to config/unisd.example.yaml, with a comment');
+  assert.deepEqual(missing.map((k) => k.key), [], 'add these keys to their plugin manifest\'s example (or core/config/example.ts), with a comment');
+  assert.ok(readFileSync(file, 'utf8') === exampleConfiguration(), 'config/unisd.example.yaml is out of date: run `npm run docs`');
 });
 
 test('docs/configuration.md is generated from the schema and up to date', () => {
   const doc = readFileSync(join(root, 'docs/configuration.md'), 'utf8');
-  assert.ok(doc === configurationMarkdown(), 'docs/configuration.md is out of date: run `npx tsx core/cli.ts config keys > docs/configuration.md`');
+  assert.ok(doc === configurationMarkdown(), 'docs/configuration.md is out of date: run `npm run docs`');
   for (const { key, env } of schemaKeys()) assert.ok(doc.includes(`| \`${key}\` | \`${env}\` |`), key);
 });

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { testApp } from './helpers/app.js';
-import { SqliteStore } from '../core/store/sqlite.js';
+import { openSqliteStore, type SqliteStore } from '../core/store/sqlite/index.js';
 import { lookupHash } from '../core/crypto/lookup-hash.js';
 
 const V2 = '/_matrix/identity/v2';
@@ -26,9 +26,8 @@ const IDENTITIES = [
 
 /** An app whose memory provider knows the spec's three 3PIDs, with the pepper preset to `pepper`. */
 export async function hashApp(overrides: Record<string, any> = {}, pepper = 'matrixrocks'): Promise<{ app: FastifyInstance; token: string; store: SqliteStore }> {
-  const store = new SqliteStore(':memory:');
-  await store.init();
-  await store.swapPepperState(null, { pepper, altPeppers: [], rotatedAt: Date.now(), requestCount: 0 });
+  const store = await openSqliteStore(':memory:');
+  await store.peppers.swapPepperState(null, { pepper, altPeppers: [], rotatedAt: Date.now(), requestCount: 0 });
   const app = await testApp({
     matrix: { domain: 'example.org' },
     memory: { enabled: true, hashEnabled: true, identities: IDENTITIES },

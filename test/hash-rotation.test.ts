@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { lookupHash } from '../core/crypto/lookup-hash.js';
-import { SqliteStore } from '../core/store/sqlite.js';
+import { openSqliteStore, type SqliteStore } from '../core/store/sqlite/index.js';
 import { testApp } from './helpers/app.js';
 import { newPepper } from '../plugins/lookup/rotation.js';
 
@@ -117,8 +117,7 @@ test('per_requests: one rotation after `requests` lookups, however many arrive w
 test('two instances on one store: one rotates, the other adopts its pepper (its own in_memory table), both answer it', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'unisd-rotation-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const stores = [new SqliteStore(join(dir, 'db.sqlite')), new SqliteStore(join(dir, 'db.sqlite'))];
-  for (const store of stores) await store.init();
+  const stores = [await openSqliteStore(join(dir, 'db.sqlite')), await openSqliteStore(join(dir, 'db.sqlite'))];
   const a = await rotatingApp({ rotationPolicy: 'per_seconds', delay: '1h' }, stores[0]);
   t.after(() => a.app.close());
   const b = await rotatingApp({ rotationPolicy: 'per_seconds', delay: '1h' }, stores[1]);
@@ -136,7 +135,7 @@ test('two instances on one store: one rotates, the other adopts its pepper (its 
 
   // Both rotate at once: the compare-and-swap lets one pepper win, and both end on it.
   await Promise.all([a.app.hashLookup!.rotation.rotate(), b.app.hashLookup!.rotation.rotate()]);
-  const winner = (await stores[0].getPepperState())!.pepper;
+  const winner = (await stores[0].peppers.getPepperState())!.pepper;
   assert.equal(await pepperOf(a.app, a.token), winner);
   assert.equal(await pepperOf(b.app, b.token), winner);
   assert.equal((await lookupWith(a.app, a.token, winner)).found, '@user7:example.org');

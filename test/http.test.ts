@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { FastifyInstance, HTTPMethods } from 'fastify';
+import fp from 'fastify-plugin';
 import { testApp } from './helpers/app.js';
+import { SPEC_VERSIONS } from '../core/http/versions.js';
 
 test('versions and ping answer JSON with CORS headers', async (t) => {
   const app = await testApp();
@@ -9,8 +12,46 @@ test('versions and ping answer JSON with CORS headers', async (t) => {
   assert.equal(versions.statusCode, 200);
   assert.match(versions.headers['content-type'] as string, /^application\/json/);
   assert.equal(versions.headers['access-control-allow-origin'], '*');
-  assert.ok(versions.json().versions.includes('v1.1'));
+  assert.ok(Array.isArray(versions.json().versions));
   assert.deepEqual((await app.inject({ method: 'GET', url: '/_matrix/identity/v2' })).json(), {});
+});
+
+/** The versions whose every required endpoint the router has, asked route by route (app.hasRoute). */
+const routedVersions = (app: FastifyInstance) => SPEC_VERSIONS
+  .filter(({ requires }) => requires.every((required) => {
+    const [method, url] = required.split(' ') as [HTTPMethods, string];
+    return app.hasRoute({ method, url: url.replace(/\{(\w+)\}/g, ':$1') });
+  }))
+  .map(({ version }) => version);
+
+/** A plugin mounting what hash lookup will (GET /hash_details, POST /lookup on v2), answering nothing. */
+const hashLookupRoutes = fp(async (app) => {
+  app.identityApi.add(
+    { method: 'GET', url: '/hash_details', apis: ['v2'], handler: async () => ({}) },
+    { method: 'POST', url: '/lookup', apis: ['v2'], handler: async () => ({}) },
+  );
+}, { name: 'hash-lookup-stand-in', dependencies: ['unisd-api'] });
+
+test('versions: only versions whose required endpoints are mounted; none while hash lookup (required since r0.3.0) is not served', async (t) => {
+  const app = await testApp();
+  t.after(() => app.close());
+  const { versions } = (await app.inject({ method: 'GET', url: '/_matrix/identity/versions' })).json();
+  assert.deepEqual(versions, []);
+  assert.deepEqual(versions, routedVersions(app));
+  assert.equal(app.hasRoute({ method: 'GET', url: '/_matrix/identity/v2/hash_details' }), false);
+});
+
+test('versions: routes a plugin mounts make the versions needing them appear; a switched-off v2 makes them disappear', async (t) => {
+  const app = await testApp({}, { extra: [hashLookupRoutes] });
+  t.after(() => app.close());
+  const { versions } = (await app.inject({ method: 'GET', url: '/_matrix/identity/versions' })).json();
+  assert.deepEqual(versions, SPEC_VERSIONS.map(({ version }) => version));
+  assert.deepEqual(versions, routedVersions(app));
+  assert.ok(versions.includes('r0.3.0') && versions.includes('v1.1'));
+
+  const v1Only = await testApp({ matrix: { v2: false } }, { extra: [hashLookupRoutes] });
+  t.after(() => v1Only.close());
+  assert.deepEqual((await v1Only.inject({ method: 'GET', url: '/_matrix/identity/versions' })).json().versions, []);
 });
 
 test('unknown path is 404 M_UNRECOGNIZED, wrong method 405 M_UNRECOGNIZED', async (t) => {

@@ -49,7 +49,7 @@ test('store-invite stores the fields it describes the invitation with, not the b
   t.after(() => server.close());
   const res = await server.inject({ method: 'POST', url: `${V1}/store-invite`, payload: invite({ padding: 'x'.repeat(500_000), room_name: 42 }) });
   assert.equal(res.statusCode, 200, res.body);
-  const stored = await server.store.getInvite(res.json().token);
+  const stored = await server.store.invites.get(res.json().token);
   assert.deepEqual(stored?.fields, { room_avatar_url: 'mxc://example.org/abc', sender_display_name: 'Bob Smith' });
 });
 
@@ -86,7 +86,7 @@ test('store-invite stores the invite, mails it and answers token, keys and a red
   assert.equal(mailField(mail.raw, 'avatar'), 'mxc://example.org/abc');
   assert.equal(mailField(mail.raw, 'custom'), 'extra value', 'every request field reaches the template');
 
-  const stored = await server.store.getInvite(body.token);
+  const stored = await server.store.invites.get(body.token);
   assert.ok(stored);
   assert.equal(stored.address, 'alice@example.com');
   assert.equal(stored.sender, '@bob:example.org');
@@ -166,7 +166,7 @@ test('store-invite errors: medium, address, sender, missing fields, no token; ro
 
   const odd = await call(invite({ room_id: 'room-without-sigil' }));
   assert.equal(odd.statusCode, 200, odd.body);
-  assert.equal((await server.store.getInvite(odd.json().token))?.roomId, 'room-without-sigil');
+  assert.equal((await server.store.invites.get(odd.json().token))?.roomId, 'room-without-sigil');
 });
 
 test('an address already bound (locally or by a provider) is M_THREEPID_IN_USE with the mxid, and gets no mail', async (t) => {
@@ -185,7 +185,7 @@ test('an address already bound (locally or by a provider) is M_THREEPID_IN_USE w
     assert.equal(typeof res.json().error, 'string');
   }
   assert.equal(smtp.mails.length, since);
-  assert.deepEqual(await server.store.findInvites('email', 'grace@example.org', Date.now()), []);
+  assert.deepEqual(await server.store.invites.find('email', 'grace@example.org', Date.now()), []);
 });
 
 test('the inviter\'s rate limit applies before the "already bound" check, which would otherwise be a free lookup', async (t) => {
@@ -210,7 +210,7 @@ test('a mail the SMTP server refuses fails store-invite and stores nothing', asy
   const res = await server.inject({ method: 'POST', url: `${V1}/store-invite`, payload: invite({ address: 'refused@example.org' }) });
   assert.equal(res.statusCode, 400);
   assert.equal(res.json().errcode, 'M_EMAIL_SEND_ERROR');
-  assert.deepEqual(await server.store.findInvites('email', 'refused@example.org', Date.now()), []);
+  assert.deepEqual(await server.store.invites.find('email', 'refused@example.org', Date.now()), []);
 });
 
 test('store-invite is rate-limited per address and per inviter: no mail past the limit', async (t) => {
@@ -277,13 +277,13 @@ test('invites and their ephemeral keys expire after invites.lifetime and are pur
   t.mock.timers.tick(60 * 60_000 + 1);
   assert.equal(await isValid(), false);
   assert.equal((await sign()).statusCode, 404, 'an expired invite is unknown');
-  assert.deepEqual(await server.store.findInvites('email', 'alice@example.com', Date.now()), []);
-  assert.ok(await server.store.getInvite(stored.token), 'still in the store until the purge runs');
+  assert.deepEqual(await server.store.invites.find('email', 'alice@example.com', Date.now()), []);
+  assert.ok(await server.store.invites.get(stored.token), 'still in the store until the purge runs');
 
   t.mock.timers.tick(60 * 60_000);
   // The purge job ran on its interval; let its store call finish.
   await new Promise((resolve) => setImmediate(resolve));
-  assert.equal(await server.store.getInvite(stored.token), null);
+  assert.equal(await server.store.invites.get(stored.token), null);
 });
 
 test('display names are redacted', () => {

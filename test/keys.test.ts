@@ -66,8 +66,8 @@ test('ephemeral keys are valid until they expire', async (t) => {
   t.after(() => app.close());
   const live = generateSigningKey();
   const expired = generateSigningKey();
-  await app.store.putEphemeralKey(live.publicKeyBase64, Date.now() + 60_000);
-  await app.store.putEphemeralKey(expired.publicKeyBase64, Date.now() - 1);
+  await app.store.invites.putEphemeralKey(live.publicKeyBase64, Date.now() + 60_000);
+  await app.store.invites.putEphemeralKey(expired.publicKeyBase64, Date.now() - 1);
   const check = async (publicKey: string) => (await app.inject({ method: 'GET', url: `/_matrix/identity/v2/pubkey/ephemeral/isvalid?public_key=${encodeURIComponent(publicKey)}` })).json();
   assert.deepEqual(await check(live.publicKeyBase64), { valid: true });
   assert.deepEqual(await check(encodeBase64Url(live.publicKey)), { valid: true });

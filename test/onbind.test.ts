@@ -10,7 +10,7 @@ import { startFakeHomeserver, federationConfig, type FakeHomeserver } from './he
 import { validatedEmailSession } from './helpers/sessions.js';
 import { generateSigningKey, verifyJsonSignature, type SigningKey } from '../core/crypto/signing.js';
 import { decodeBase64, encodeBase64 } from '../core/crypto/base64.js';
-import { SqliteStore } from '../core/store/sqlite.js';
+import { openSqliteStore, type SqliteStore } from '../core/store/sqlite/index.js';
 import { ONBIND_PATH } from '../plugins/invites/onbind.js';
 
 const V1 = '/_matrix/identity/api/v1';
@@ -51,7 +51,7 @@ async function bindTo(server: FastifyInstance, address: string, mxid: string) {
 /** After a test that stopped the homeserver, even a failed one: back up for the next (already up: nothing to do). */
 const homeserverUp = () => hs.start().catch(() => undefined);
 
-const queued = (server: FastifyInstance) => server.store.dueOnbind(Number.MAX_SAFE_INTEGER, 100);
+const queued = (server: FastifyInstance) => server.store.onbind.due(Number.MAX_SAFE_INTEGER, 100);
 
 test('a bind hands the pending invites to the bound user\'s homeserver, signed with the long-term key, once', async (t) => {
   const server = await app();
@@ -88,9 +88,9 @@ test('a bind hands the pending invites to the bound user\'s homeserver, signed w
   assert.deepEqual(body.invites, answer.invites);
   assert.ok(hs.requests.some((r) => r.method === 'POST' && r.path === ONBIND_PATH), 'POST, as Synapse serves it');
 
-  assert.deepEqual(await server.store.findInvites('email', 'invitee@example.org', Date.now()), [], 'delivered invites are no longer pending');
-  assert.equal(typeof (await server.store.getInvite(second.token))?.deliveredAt, 'number');
-  assert.equal((await server.store.findInvites('email', 'someone-else@example.org', Date.now()))[0]?.token, unrelated.token, 'other addresses keep theirs');
+  assert.deepEqual(await server.store.invites.find('email', 'invitee@example.org', Date.now()), [], 'delivered invites are no longer pending');
+  assert.equal(typeof (await server.store.invites.get(second.token))?.deliveredAt, 'number');
+  assert.equal((await server.store.invites.find('email', 'someone-else@example.org', Date.now()))[0]?.token, unrelated.token, 'other addresses keep theirs');
   // A client joining with the mailed ephemeral key can still have it sign for the delivered invite.
   const ephemeral = generateSigningKey();
   const signed = await server.inject({ method: 'POST', url: `${V1}/sign-ed25519`, payload: { mxid, token: first.token, private_key: encodeBase64(ephemeral.secretKey) } });
@@ -164,7 +164,7 @@ test('homeserver hanging, then down, then back: the bind never waits, retries ba
   assert.equal(hs.onbinds.length, delivered + 1);
   assert.deepEqual((hs.onbinds[delivered] as { invites: unknown }).invites, answer.invites);
   assert.deepEqual(await queued(server), []);
-  assert.notEqual((await server.store.getInvite(stored.token))?.deliveredAt, null);
+  assert.notEqual((await server.store.invites.get(stored.token))?.deliveredAt, null);
   t.mock.timers.tick(60 * MINUTE);
   await server.onbind.flush();
   assert.equal(hs.onbinds.length, delivered + 1, 'delivered once');
@@ -177,8 +177,7 @@ test('what is queued survives a restart and is delivered by the next process', a
   const path = join(dir, 'unisd.db');
   const signingKey = generateSigningKey();
   const open = async () => {
-    const store = new SqliteStore(path);
-    await store.init();
+    const store = await openSqliteStore(path);
     return app({}, { store, signingKey });
   };
   const delivered = hs.onbinds.length;
@@ -217,7 +216,7 @@ test('onbind.maxAttempts drops a delivery after its last attempt; the invites st
   t.mock.timers.tick(MINUTE);
   await server.onbind.flush();
   assert.deepEqual(await queued(server), []);
-  assert.ok(await server.store.getInvite(stored.token), 'still pending: a later bind sends it again');
+  assert.ok(await server.store.invites.get(stored.token), 'still pending: a later bind sends it again');
 });
 
 test('a homeserver\'s 4xx is final; a 5xx is retried', async (t) => {
@@ -233,14 +232,14 @@ test('a homeserver\'s 4xx is final; a 5xx is retried', async (t) => {
   const [retry] = await queued(server);
   assert.equal(retry.attempts, 1);
   assert.equal(retry.lastError, 'HTTP 500');
-  await server.store.deleteOnbind(retry.id);
+  await server.store.onbind.delete(retry.id);
 
   hs.onbindStatus = 403;
   const refused = await storeInvite(server, 'refused@example.org', '!refused:example.org');
   await bindTo(server, 'refused@example.org', `@refused:${hs.serverName}`);
   await server.onbind.idle();
   assert.deepEqual(await queued(server), [], 'not retried');
-  assert.ok(await server.store.getInvite(refused.token), 'not delivered, so still pending');
+  assert.ok(await server.store.invites.get(refused.token), 'not delivered, so still pending');
   assert.equal(hs.onbinds.length, delivered);
 });
 
@@ -250,9 +249,9 @@ test('a store failure after the homeserver accepted: the delivery stays queued a
   t.after(() => server.close());
   const delivered = hs.onbinds.length;
   const stored = await storeInvite(server, 'hiccup@example.org', '!hiccup:example.org');
-  const markDelivered = server.store.markInvitesDelivered.bind(server.store);
+  const markDelivered = server.store.invites.markDelivered.bind(server.store.invites);
   let failures = 1;
-  t.mock.method(server.store, 'markInvitesDelivered', async (...args: Parameters<typeof markDelivered>) => {
+  t.mock.method(server.store.invites, 'markDelivered', async (...args: Parameters<typeof markDelivered>) => {
     if (failures-- > 0) throw new Error('store unavailable');
     return markDelivered(...args);
   });
@@ -263,11 +262,11 @@ test('a store failure after the homeserver accepted: the delivery stays queued a
   const [leased] = await queued(server);
   assert.ok(leased, 'still queued');
   assert.equal(leased.attempts, 0, 'not counted as a failed attempt');
-  assert.equal((await server.store.getInvite(stored.token))?.deliveredAt, null);
+  assert.equal((await server.store.invites.get(stored.token))?.deliveredAt, null);
 
   t.mock.timers.tick(leased.nextAttemptAt - Date.now());
   await server.onbind.flush();
   assert.equal(hs.onbinds.length, delivered + 2, 'sent again');
   assert.deepEqual(await queued(server), []);
-  assert.equal(typeof (await server.store.getInvite(stored.token))?.deliveredAt, 'number');
+  assert.equal(typeof (await server.store.invites.get(stored.token))?.deliveredAt, 'number');
 });

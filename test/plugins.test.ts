@@ -1,12 +1,14 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { testApp, testConfig } from './helpers/app.js';
 import { buildApp } from '../core/app.js';
-import { PLUGINS, type PluginEntry } from '../core/plugins.js';
+import { BUILTIN_PLUGINS } from '../core/plugins.js';
+import { definePlugin, type PluginManifest } from '../core/plugin/manifest.js';
+import { checkPlugins, pluginOrder } from '../core/plugin/loader.js';
 import { describeStartupError } from '../core/server.js';
-import { SqliteStore } from '../core/store/sqlite.js';
+import { openSqliteStore } from '../core/store/sqlite/index.js';
 import { generateSigningKey } from '../core/crypto/signing.js';
 import { API_PREFIX } from '../core/api.js';
 import type { ApiVersion } from '../core/api.js';
@@ -64,48 +66,86 @@ for (const [api, other] of [['v1', 'v2'], ['v2', 'v1']] as const) {
   });
 }
 
-/** A plugin table entry for a test plugin named unisd-<name>. */
-function entry(name: string, enabled: PluginEntry['enabled'], dependencies: string[] = []): PluginEntry {
-  const plugin = fp(async (app: FastifyInstance) => { app.decorate(`loaded_${name}`, true); }, { name: `unisd-${name}`, dependencies });
-  return { name, enabled, load: async () => ({ default: plugin }) };
+/** A test plugin `name` that decorates `loaded_<name>`. */
+function manifest(name: string, enabled: PluginManifest['enabled'], dependencies: string[] = []): PluginManifest {
+  const plugin = async (app: FastifyInstance) => { app.decorate(`loaded_${name}`, true); };
+  return definePlugin({ name, description: `test plugin ${name}`, enabled, dependencies, plugin: async () => ({ default: plugin }) });
 }
 
-async function build(plugins: PluginEntry[], overrides: Record<string, unknown> = {}): Promise<FastifyInstance> {
-  const store = new SqliteStore(':memory:');
-  await store.init();
+async function build(plugins: PluginManifest[], overrides: Record<string, unknown> = {}): Promise<FastifyInstance> {
+  const store = await openSqliteStore(':memory:');
   const app = await buildApp(testConfig(overrides), { store, signingKey: generateSigningKey(), logger: false, plugins });
   await app.ready();
   return app;
 }
 
-test('a plugin whose dependency is not registered fails at start with one line naming both', async () => {
-  const error = await build([entry('needy', () => true, ['unisd-absent'])]).then(() => null, (err: unknown) => err);
-  assert.ok(error, 'the start fails');
-  assert.equal(describeStartupError(error), 'plugin error: unisd-needy needs plugin unisd-absent, which is not loaded (is it enabled in the configuration?)');
-});
-
-test('a dependency disabled by config fails the plugin that needs it; enabled, both load', async () => {
-  const table = (c: { memory: { enabled: boolean } }) => c.memory.enabled;
-  const plugins = [entry('base', table), entry('dependent', () => true, ['unisd-base'])];
+test('a plugin whose dependency is disabled by config fails at start with one line naming both; enabled, both load', async () => {
+  const plugins = [manifest('dependent', () => true, ['base']), manifest('base', (c) => c.memory.enabled)];
   const error = await build(plugins).then(() => null, (err: unknown) => err);
-  assert.match(describeStartupError(error), /^plugin error: unisd-dependent needs plugin unisd-base, which is not loaded/);
+  assert.ok(error, 'the start fails');
+  assert.equal(describeStartupError(error), 'plugin error: unisd-dependent needs plugin unisd-base, which is not loaded (is it enabled in the configuration?)');
   const app = await build(plugins, memory);
   assert.equal((app as unknown as Record<string, unknown>).loaded_dependent, true);
   await app.close();
 });
 
 test('a plugin needing a decorator nobody provides fails in one line', async () => {
-  const plugin = fp(async () => {}, { name: 'unisd-wants-mailer', decorators: { fastify: ['mailer'] } });
-  const error = await build([{ name: 'wants-mailer', enabled: () => true, load: async () => ({ default: plugin }) }]).then(() => null, (err: unknown) => err);
+  const plugin = fp(async () => {}, { decorators: { fastify: ['mailer'] } });
+  const wants = definePlugin({ name: 'wants-mailer', description: 'test', enabled: () => true, plugin: async () => ({ default: plugin }) });
+  const error = await build([wants]).then(() => null, (err: unknown) => err);
   assert.equal(describeStartupError(error), 'plugin error: unisd-wants-mailer needs app.mailer, which no loaded plugin provides');
 });
 
-test('the plugin table: unique names, each module is a fastify-plugin named unisd-<name>, v1 and v2 last', async () => {
-  const names = PLUGINS.map((p) => p.name);
-  assert.equal(new Set(names).size, names.length);
-  assert.deepEqual(names.slice(-2), ['v1', 'v2']);
-  for (const plugin of PLUGINS) {
-    const loaded = (await plugin.load()).default as unknown as Record<symbol, { name?: string }>;
-    assert.equal(loaded[Symbol.for('plugin-meta')]?.name, `unisd-${plugin.name}`, plugin.name);
+test('an enabled plugin whose module fails to import, or exports no function, stops the start in one line naming it', async () => {
+  const broken = definePlugin({ name: 'broken', description: 'test', enabled: () => true, plugin: async () => { throw new Error('SyntaxError in index.js\n    at somewhere'); } });
+  const error = await build([broken]).then(() => null, (err: unknown) => err);
+  assert.equal(describeStartupError(error), 'plugin error: broken: cannot load its plugin: SyntaxError in index.js');
+  const empty = definePlugin({ name: 'empty', description: 'test', enabled: () => true, plugin: async () => ({}) as never });
+  assert.equal(describeStartupError(await build([empty]).then(() => null, (err: unknown) => err)), 'plugin error: empty: its plugin module has no default export function');
+  const disabled = definePlugin({ ...broken, enabled: () => false });
+  await (await build([disabled])).close();
+});
+
+test('registration order: each plugin after its dependencies, otherwise in list order', () => {
+  const order = pluginOrder([
+    manifest('a', () => true, ['c']), manifest('b', () => true), manifest('c', () => true, ['d']), manifest('d', () => true), manifest('e', () => true, ['b']),
+  ]).map((p) => p.name);
+  assert.deepEqual(order, ['d', 'c', 'a', 'b', 'e']);
+  assert.throws(() => pluginOrder([manifest('x', () => true, ['y']), manifest('y', () => true, ['x'])]), /^PluginError: plugin error: dependency cycle: x → y → x$/);
+});
+
+test('bad manifest sets are refused in one line naming the plugin', () => {
+  const core = ['server', 'matrix'];
+  const fails = (plugins: PluginManifest[], message: string) => assert.throws(() => checkPlugins(plugins, core), (err: Error) => err.message === message);
+  fails([manifest('a', () => true), manifest('a', () => true)], 'plugin error: two plugins are named a');
+  fails([manifest('a', () => true, ['nothere'])], 'plugin error: plugin a depends on nothere, which is no known plugin');
+  const section = { enabled: { doc: 'Turn it on.', format: 'boolean', default: false } };
+  fails([{ ...manifest('a', () => true), config: { matrix: section } }], 'plugin error: plugin a declares config section matrix, which the core owns');
+  fails([{ ...manifest('a', () => true), config: { x: section } }, { ...manifest('b', () => true), config: { x: section } }], 'plugin error: plugin b declares config section x, which plugin a owns');
+});
+
+test('identity routes added by a plugin registered after v1 and v2 are mounted on both', async (t) => {
+  const late = definePlugin({
+    name: 'late', description: 'test', enabled: () => true, dependencies: ['v1', 'v2'],
+    plugin: async () => ({ default: async (app: FastifyInstance) => { app.identityApi.add({ method: 'GET', url: '/late', auth: 'none', handler: async () => ({ late: true }) }); } }),
+  });
+  const app = await build([...BUILTIN_PLUGINS, late]);
+  t.after(() => app.close());
+  for (const prefix of [API_PREFIX.v1, API_PREFIX.v2]) {
+    const res = await app.inject({ method: 'GET', url: `${prefix}/late` });
+    assert.equal(res.statusCode, 200, prefix);
+    assert.deepEqual(res.json(), { late: true });
   }
+  assert.throws(() => app.identityApi.add({ method: 'GET', url: '/too-late', handler: async () => ({}) }), /only be added while plugins load/);
+});
+
+test('the built-in plugins: unique names, known dependencies, each module exports a plugin function', async () => {
+  checkPlugins(BUILTIN_PLUGINS, ['server']);
+  for (const plugin of BUILTIN_PLUGINS) {
+    assert.equal(typeof (await plugin.plugin()).default, 'function', plugin.name);
+  }
+  const app = await testApp();
+  after(() => app.close());
+  const names = [...BUILTIN_PLUGINS.map((p) => `unisd-${p.name}`)].filter((name) => name !== 'unisd-memory-provider');
+  for (const name of names) assert.ok(app.hasPlugin(name), `${name} is registered under its name`);
 });

@@ -84,7 +84,7 @@ test('gateway failures: M_SEND_ERROR (400, as the spec says) and no session; ref
   const failed = await requestSmsToken(app, auth, UK_NUMBER);
   assert.equal(failed.statusCode, 400);
   assert.equal(failed.json().errcode, 'M_SEND_ERROR');
-  assert.equal(await app.store.findSession('msisdn', '447700900001', 'secret'), null);
+  assert.equal(await app.store.sessions.find('msisdn', '447700900001', 'secret'), null);
 
   twilio.failure = { status: 400, code: 21408, message: 'Permission to send an SMS has not been enabled for the region' };
   const region = await requestSmsToken(app, auth, UK_NUMBER);
@@ -92,7 +92,7 @@ test('gateway failures: M_SEND_ERROR (400, as the spec says) and no session; ref
   twilio.failure = { status: 400, code: 21211, message: "The 'To' number is not a valid phone number" };
   const number = await requestSmsToken(app, auth, UK_NUMBER);
   assert.deepEqual([number.statusCode, number.json().errcode], [400, 'M_INVALID_ADDRESS']);
-  assert.equal(await app.store.findSession('msisdn', '447700900001', 'secret'), null);
+  assert.equal(await app.store.sessions.find('msisdn', '447700900001', 'secret'), null);
 
   twilio.failure = null;
   assert.equal((await requestSmsToken(app, auth, UK_NUMBER)).statusCode, 200);

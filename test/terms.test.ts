@@ -5,7 +5,7 @@ import { testApp } from './helpers/app.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteStore } from '../core/store/sqlite.js';
+import { openSqliteStore } from '../core/store/sqlite/index.js';
 
 const V2 = '/_matrix/identity/v2';
 
@@ -77,7 +77,7 @@ test('the gate: not signed, partly signed, then fully signed; any language count
   await app.inject({ method: 'POST', url: `${V2}/terms`, headers: auth, payload: { user_accepts: ['https://id.example.test/privacy-1.2-en.html'] } });
   const signed = await app.inject({ method: 'GET', url: `${V2}/account`, headers: auth });
   assert.equal(signed.statusCode, 200);
-  assert.deepEqual(await app.store.getAcceptedPolicies('@alice:example.org'), [
+  assert.deepEqual(await app.store.terms.accepted('@alice:example.org'), [
     { policy: 'privacy', version: '1.2' }, { policy: 'terms_of_service', version: '2.0' },
   ]);
 });
@@ -87,7 +87,7 @@ test('unknown URLs accept nothing; auth is checked before terms', async (t) => {
   t.after(() => app.close());
   const token = await app.accounts.issue('@bob:example.org');
   await app.inject({ method: 'POST', url: `${V2}/terms`, headers: { authorization: `Bearer ${token}` }, payload: { user_accepts: ['https://elsewhere.test/tos.html'] } });
-  assert.deepEqual(await app.store.getAcceptedPolicies('@bob:example.org'), []);
+  assert.deepEqual(await app.store.terms.accepted('@bob:example.org'), []);
   const noToken = await app.inject({ method: 'GET', url: `${V2}/account` });
   assert.equal(noToken.statusCode, 401);
   assert.equal(noToken.json().errcode, 'M_UNAUTHORIZED');
@@ -100,7 +100,7 @@ test('unknown URLs accept nothing; auth is checked before terms', async (t) => {
 test('a version bump asks again; logout does not wipe acceptance', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'unisd-terms-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const openStore = async () => { const store = new SqliteStore(join(dir, 'unisd.db')); await store.init(); return store; };
+  const openStore = () => openSqliteStore(join(dir, 'unisd.db'));
 
   const before = await testApp(policies('2.0'), { store: await openStore() });
   const token = await before.accounts.issue('@carol:example.org');

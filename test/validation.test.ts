@@ -8,6 +8,7 @@ import { deepMerge, testApp } from './helpers/app.js';
 import { freePort } from './helpers/net.js';
 import { TestSmtpServer, header, type ReceivedMail } from './helpers/smtp.js';
 import { MatrixError } from '../core/errors.js';
+import { hashSecret } from '../core/crypto/tokens.js';
 import type { ValidationService } from '../plugins/validation/service.js';
 
 const V2 = '/_matrix/identity/v2';
@@ -207,15 +208,15 @@ test('purge: expired sessions are deleted, fresh ones kept', async (t) => {
   clock.tick(DAY + 1);
   const fresh = await startSession(s, 'fresh');
   assert.equal(await (s.app.validation as ValidationService).purgeExpired(), 1);
-  assert.equal(await s.app.store.getSession(old.sid), null);
-  assert.ok(await s.app.store.getSession(fresh.sid));
+  assert.equal(await s.app.store.sessions.get(old.sid), null);
+  assert.ok(await s.app.store.sessions.get(fresh.sid));
 });
 
 test('purge job: runs every validation.purgeInterval and stops when the app closes', async (t) => {
   mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_800_000_000_000 });
   t.after(() => mock.timers.reset());
   const app = await testApp({ validation: { purgeInterval: '5m' } });
-  const purge = mock.method(app.store, 'deleteSessionsBefore');
+  const purge = mock.method(app.store.sessions, 'deleteBefore');
   mock.timers.tick(5 * 60_000 - 1);
   assert.equal(purge.mock.callCount(), 0);
   mock.timers.tick(1);
@@ -228,8 +229,8 @@ test('purge job: runs every validation.purgeInterval and stops when the app clos
   assert.equal(purge.mock.callCount(), 2);
 });
 
-test('resend "always" (default): the same send_attempt sends again, same sid; only the latest token validates', async (t) => {
-  const s = await setup(t);
+test('resend "always": every request sends again, same sid, validated or not; only the latest token validates', async (t) => {
+  const s = await setup(t, { validation: { resend: 'always' } });
   const first = await startSession(s, 'secret');
   const second = await startSession(s, 'secret');
   assert.equal(second.sid, first.sid);
@@ -240,13 +241,15 @@ test('resend "always" (default): the same send_attempt sends again, same sid; on
   expectError(await submitToken(s, { sid: first.sid, client_secret: 'secret', token: oldToken }), 400, 'M_TOKEN_INCORRECT');
   assert.deepEqual((await submitToken(s, { sid: first.sid, client_secret: 'secret', token: newToken })).json(), { success: true });
 
-  const afterValidation = await requestEmailToken(s, { client_secret: 'secret', email: 'alice@example.org', send_attempt: 2 });
-  assert.equal(afterValidation.json().sid, first.sid);
-  assert.equal(s.smtp.mails.length, 2, 'a validated session is not re-sent');
+  const afterValidation = await startSession(s, 'secret');
+  assert.equal(afterValidation.sid, first.sid);
+  assert.equal(s.smtp.mails.length, 3, 'a validated session is re-sent too');
+  assert.equal((await getValidated(s, first.sid, 'secret')).statusCode, 200, 'and stays validated');
+  assert.deepEqual((await submitToken(s, { sid: first.sid, client_secret: 'secret', token: afterValidation.link.searchParams.get('token')! })).json(), { success: true });
 });
 
-test('resend "on_new_attempt": the same or a lower send_attempt answers the same sid without sending; a greater one sends', async (t) => {
-  const s = await setup(t, { validation: { resend: 'on_new_attempt' } });
+test('resend "on_new_attempt" (default): the same or a lower send_attempt answers the same sid without sending; a greater one sends, validated or not', async (t) => {
+  const s = await setup(t);
   const send = (attempt: number | string) => requestEmailToken(s, { client_secret: 'secret', email: 'alice@example.org', send_attempt: attempt });
   const sid = (await send(1)).json().sid;
   assert.equal((await send('1')).json().sid, sid);
@@ -258,16 +261,47 @@ test('resend "on_new_attempt": the same or a lower send_attempt answers the same
   assert.equal(s.smtp.mails.length, 2);
   const token = linkIn(s.smtp.mails[1]).searchParams.get('token')!;
   assert.deepEqual((await submitToken(s, { sid, client_secret: 'secret', token })).json(), { success: true });
+
+  assert.equal((await send(2)).json().sid, sid);
+  assert.equal(s.smtp.mails.length, 2, 'validated, same send_attempt: nothing sent');
+  assert.equal((await send(3)).json().sid, sid);
+  assert.equal(s.smtp.mails.length, 3, 'validated, greater send_attempt: sent');
+  assert.equal((await getValidated(s, sid, 'secret')).statusCode, 200, 'and stays validated');
+});
+
+test('a re-send stores the new token before the message leaves: the token in the message already validates while it is sent', async (t) => {
+  const s = await setup(t);
+  await startSession(s, 'secret');
+  const send = s.app.mailer.send.bind(s.app.mailer);
+  const storedWhenSent: boolean[] = [];
+  mock.method(s.app.mailer, 'send', async (kind: Parameters<typeof send>[0], to: string, values: Record<string, string>) => {
+    storedWhenSent.push((await s.app.store.sessions.get(values.sid!))?.tokenHash === hashSecret(values.token!));
+    return send(kind, to, values);
+  });
+  assert.equal((await requestEmailToken(s, { client_secret: 'secret', email: 'alice@example.org', send_attempt: 2 })).statusCode, 200);
+  assert.deepEqual(storedWhenSent, [true]);
+});
+
+test('a re-send of a validated session does not extend it: its lifetime still runs from the validation (controlled clock)', async (t) => {
+  const s = await setup(t);
+  const clock = controlClock(t);
+  const { sid, link } = await startSession(s, 'secret');
+  assert.equal((await openInBrowser(s, link)).statusCode, 200);
+  clock.tick(DAY - 1000);
+  assert.equal((await requestEmailToken(s, { client_secret: 'secret', email: 'alice@example.org', send_attempt: 2 })).json().sid, sid);
+  assert.equal(s.smtp.mails.length, 2);
+  clock.tick(1000);
+  expectError(await getValidated(s, sid, 'secret'), 400, 'M_SESSION_EXPIRED');
 });
 
 test('concurrent requestTokens for one (address, client_secret) share one session', async (t) => {
   const s = await setup(t);
   // Both requests look the session up before either creates it: the race a second instance or a retry causes.
-  const findSession = s.app.store.findSession.bind(s.app.store);
+  const findSession = s.app.store.sessions.find.bind(s.app.store.sessions);
   let arrived = 0;
   let bothArrived!: () => void;
   const barrier = new Promise<void>((resolve) => { bothArrived = resolve; });
-  mock.method(s.app.store, 'findSession', async (...args: Parameters<typeof findSession>) => {
+  mock.method(s.app.store.sessions, 'find', async (...args: Parameters<typeof findSession>) => {
     if (++arrived <= 2) {
       if (arrived === 2) bothArrived();
       await barrier;
@@ -291,7 +325,7 @@ test('rate limit per address: 429 M_LIMIT_EXCEEDED with retry_after_ms, nothing 
   // The budget refills continuously, one message every window / perAddress (30 min) from the first send.
   assert.equal(limited.json().retry_after_ms, 20 * 60_000);
   assert.equal(s.smtp.mails.length, 2);
-  assert.equal(await s.app.store.findSession('email', 'alice@example.org', 'three'), null, 'no session left behind');
+  assert.equal(await s.app.store.sessions.find('email', 'alice@example.org', 'three'), null, 'no session left behind');
   assert.equal((await requestEmailToken(s, { client_secret: 'other', email: 'bob@example.org', send_attempt: 1 })).statusCode, 200, 'other addresses are not limited');
 
   clock.tick(20 * 60_000);
@@ -346,7 +380,7 @@ test('wrong tokens per session are limited, so codes cannot be guessed; the wind
 test('SMTP down: 400 M_EMAIL_SEND_ERROR (the spec\'s status) and no session is stored', async (t) => {
   const s = await setup(t, { email: { smtp: { host: '127.0.0.1', port: await freePort() } } });
   expectError(await requestEmailToken(s, { client_secret: 'secret', email: 'alice@example.org', send_attempt: 1 }), 400, 'M_EMAIL_SEND_ERROR');
-  assert.equal(await s.app.store.findSession('email', 'alice@example.org', 'secret'), null);
+  assert.equal(await s.app.store.sessions.find('email', 'alice@example.org', 'secret'), null);
 });
 
 test('a failed re-send changes nothing: the earlier link still validates', async (t) => {
@@ -354,7 +388,7 @@ test('a failed re-send changes nothing: the earlier link still validates', async
   const { sid, link } = await startSession(s, 'secret');
   s.smtp.refused.add('alice@example.org');
   expectError(await requestEmailToken(s, { client_secret: 'secret', email: 'alice@example.org', send_attempt: 2 }), 400, 'M_EMAIL_SEND_ERROR');
-  assert.equal((await s.app.store.getSession(sid))?.sendAttempt, 1);
+  assert.equal((await s.app.store.sessions.get(sid))?.sendAttempt, 1);
   assert.equal((await openInBrowser(s, link)).statusCode, 200);
 });
 

@@ -1,9 +1,13 @@
 /**
- * docs/configuration.md, generated from the schema by `unisd config keys` so that it cannot
- * drift from the keys the server accepts (test/config.test.ts compares the two).
+ * docs/configuration.md and config/unisd.example.yaml, generated from the schema and the
+ * manifests by `unisd config keys` and `unisd config example` so that they cannot drift from
+ * the keys the server accepts (test/config.test.ts compares them).
  */
 import { describeFormat } from './formats.js';
 import { schemaKeys, writtenValue } from './load.js';
+import type { PluginManifest } from '../plugin/manifest.js';
+import { BUILTIN_PLUGINS } from '../plugins.js';
+import { CORE_EXAMPLE } from './example.js';
 
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
@@ -15,8 +19,8 @@ function defaultCell(value: unknown): string {
 
 const INTRO = `# Configuration reference
 
-<!-- Generated from core/config/schema.ts by \`unisd config keys\`; do not edit by hand:
-     npx tsx core/cli.ts config keys > docs/configuration.md -->
+<!-- Generated from core/config/schema.ts and the plugins' manifests by \`npm run docs\`
+     (\`unisd config keys\`); do not edit by hand. -->
 
 unisd reads its configuration in this order, each step overriding the previous one:
 
@@ -38,14 +42,30 @@ Keys marked *secret* are masked by \`unisd config check\` and never appear in er
 A commented example of every section is in [config/unisd.example.yaml](../config/unisd.example.yaml).
 `;
 
-export function configurationMarkdown(): string {
-  const rows = schemaKeys().map(({ key, env, spec }) => {
+const HEADER = `| Key | Environment variable | Default | Expected | Description |
+| --- | --- | --- | --- | --- |`;
+
+/** One table per owner of sections: the core, then each plugin that has some, with its description. */
+export function configurationMarkdown(plugins: readonly PluginManifest[] = BUILTIN_PLUGINS): string {
+  const owner = new Map<string, PluginManifest>();
+  for (const plugin of plugins) for (const section of Object.keys(plugin.config ?? {})) owner.set(section, plugin);
+  const tables = new Map<PluginManifest | null, string[]>([[null, []]]);
+  for (const { key, env, spec } of schemaKeys(plugins)) {
+    const plugin = owner.get(key.split('.')[0]) ?? null;
     const doc = spec.sensitive ? `${spec.doc} *secret*` : spec.doc;
-    return `| \`${key}\` | \`${env}\` | ${cell(defaultCell(writtenValue(spec, spec.default)))} | ${cell(describeFormat(spec))} | ${cell(doc)} |`;
+    const rows = tables.get(plugin) ?? [];
+    rows.push(`| \`${key}\` | \`${env}\` | ${cell(defaultCell(writtenValue(spec, spec.default)))} | ${cell(describeFormat(spec))} | ${cell(doc)} |`);
+    tables.set(plugin, rows);
+  }
+  const sections = [...tables].map(([plugin, rows]) => {
+    const title = plugin ? `## Plugin \`${plugin.name}\`: ${plugin.description}` : '## Core';
+    return `${title}\n\n${HEADER}\n${rows.join('\n')}\n`;
   });
-  return `${INTRO}
-| Key | Environment variable | Default | Expected | Description |
-| --- | --- | --- | --- | --- |
-${rows.join('\n')}
-`;
+  return `${INTRO}\n${sections.join('\n')}`;
+}
+
+/** The example configuration: the core's sections, then each plugin's (those that have some). */
+export function exampleConfiguration(plugins: readonly PluginManifest[] = BUILTIN_PLUGINS): string {
+  const parts = [CORE_EXAMPLE, ...plugins.flatMap((plugin) => (plugin.example ? [plugin.example] : []))];
+  return `${parts.map((part) => part.trim()).join('\n\n')}\n`;
 }

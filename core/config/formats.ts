@@ -25,6 +25,10 @@ export interface ConfigKey<T = unknown> {
   check?: (value: unknown) => void;
   /** What a valid value looks like, when the format does not say it (format: Object). */
   expected?: string;
+  /** Numbers inside the value are read from a YAML file as written (a version 1.0 stays "1.0"). */
+  numbersAsWritten?: boolean;
+  /** Turns the validated value into its loaded form (policy versions into text). */
+  normalise?: (value: any) => unknown;
 }
 
 const FORMAT_EXPECTED: Record<string, string> = {
@@ -34,7 +38,8 @@ const FORMAT_EXPECTED: Record<string, string> = {
   regexp: 'a regular expression',
 };
 
-function addFormat(name: string, expected: string, isValid: (value: unknown) => boolean, coerce?: (text: string) => unknown): void {
+/** Registers a named format (plugins register theirs from their manifest module). */
+export function addFormat(name: string, expected: string, isValid: (value: unknown) => boolean, coerce?: (text: string) => unknown): void {
   FORMAT_EXPECTED[name] = expected;
   convict.addFormat({
     name,
@@ -56,8 +61,8 @@ addFormat('boolean', 'true or false', (v) => typeof v === 'boolean', (text) => B
 addFormat('nat', 'a whole number (0 or more)', (v) => Number.isSafeInteger(v) && (v as number) >= 0, wholeNumber);
 addFormat('int', 'a whole number', Number.isSafeInteger, (text) => (/^\s*-?\d+\s*$/.test(text) ? Number(text) : text));
 addFormat('port', 'a port number (0-65535)', (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535, wholeNumber);
-// Maps and memory.identities given as text (environment variables) are JSON; convict's own coercion throws on bad JSON.
-const tryJson = (text: string): unknown => {
+// Maps given as text (environment variables) are JSON; convict's own coercion throws on bad JSON.
+export const tryJson = (text: string): unknown => {
   try { return JSON.parse(text); } catch { return text; }
 };
 addFormat('object', 'a map', isPlainObject, tryJson);
@@ -70,7 +75,7 @@ addFormat('duration', DURATION_EXPECTED, (v) => typeof v === 'number', tryDurati
 addFormat('duration-or-never', `${DURATION_EXPECTED}, or "never"`, (v) => typeof v === 'number',
   (text) => (text.trim() === 'never' ? 0 : tryDuration(text)));
 
-const commaList = (text: string): string[] => text.split(',').map((item) => item.trim()).filter(Boolean);
+export const commaList = (text: string): string[] => text.split(',').map((item) => item.trim()).filter(Boolean);
 addFormat('string-list', 'a list of strings (in an environment variable: comma-separated)',
   (v) => Array.isArray(v) && v.every((item) => typeof item === 'string'), commaList);
 
@@ -97,13 +102,6 @@ convict.addFormat({
   },
 });
 
-export const LOOKUP_ALGORITHMS = ['sha256', 'none'];
-addFormat('lookup-algorithms', 'a list of sha256 (the spec requires it) and optionally none',
-  (v) => Array.isArray(v) && v.includes('sha256') && v.every((item) => LOOKUP_ALGORITHMS.includes(item)), commaList);
-
-addFormat('pepper-length', 'a whole number from 8 to 256', (v) => Number.isInteger(v) && (v as number) >= 8 && (v as number) <= 256,
-  (text) => (/^\d+$/.test(text.trim()) ? Number(text) : text));
-
 addFormat('http-url', 'an http(s) URL such as "https://id.example.org"',
   (v) => typeof v === 'string' && /^https?:\/\/[^/\s?#]+(\/\S*)?$/.test(v));
 
@@ -111,66 +109,10 @@ addFormat('http-url', 'an http(s) URL such as "https://id.example.org"',
 addFormat('server-name', 'a server name such as "id.example.org" or "id.example.org:8443" (no https://, no path)',
   (v) => typeof v === 'string' && /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/.test(v));
 
-export const MEMORY_IDENTITIES_EXPECTED = 'a list of {username, threepids: [{medium, address}]}';
-addFormat('memory-identities', MEMORY_IDENTITIES_EXPECTED, (v) => {
-  checkMemoryIdentities(v);
-  return true;
-}, tryJson);
-
-function checkKeys(value: Record<string, unknown>, allowed: string[], where: string): void {
+/** Throws `<where><key>: unknown key, expected …` for a key of `value` not in `allowed`. */
+export function checkKeys(value: Record<string, unknown>, allowed: string[], where: string): void {
   const unknown = Object.keys(value).find((key) => !allowed.includes(key));
   if (unknown !== undefined) throw new Error(`${where}${unknown}: unknown key, expected ${allowed.join(', ')}`);
-}
-
-const MEDIA = ['email', 'msisdn'];
-
-function checkMemoryIdentities(value: unknown): void {
-  if (!Array.isArray(value)) throw new Error(`expected ${MEMORY_IDENTITIES_EXPECTED}`);
-  value.forEach((identity: unknown, i) => {
-    if (!isPlainObject(identity)) throw new Error(`[${i}]: expected {username, threepids}`);
-    checkKeys(identity, ['username', 'threepids'], `[${i}].`);
-    if (typeof identity.username !== 'string' || identity.username === '') {
-      throw new Error(`[${i}].username: expected a localpart or a full Matrix ID`);
-    }
-    if (identity.threepids === undefined) return;
-    if (!Array.isArray(identity.threepids)) throw new Error(`[${i}].threepids: expected a list of {medium, address}`);
-    identity.threepids.forEach((threepid: unknown, j) => {
-      const where = `[${i}].threepids[${j}]`;
-      if (!isPlainObject(threepid)) throw new Error(`${where}: expected {medium, address}`);
-      checkKeys(threepid, ['medium', 'address'], `${where}.`);
-      if (typeof threepid.medium !== 'string' || !MEDIA.includes(threepid.medium)) throw new Error(`${where}.medium: expected ${MEDIA.join(' or ')}`);
-      if (typeof threepid.address !== 'string' || threepid.address.trim() === '') throw new Error(`${where}.address: expected an address`);
-    });
-  });
-}
-
-export const POLICIES_EXPECTED = 'a map of policy name to {version, terms: {<lang>: {name, url}}, regexp: [...]}';
-
-/** The seed's `policy.policies` (MSC2140 terms). */
-export function checkPolicies(value: unknown): void {
-  if (!isPlainObject(value)) throw new Error(`expected ${POLICIES_EXPECTED}`);
-  for (const [name, policy] of Object.entries(value)) {
-    if (!isPlainObject(policy)) throw new Error(`${name}: expected {version, terms, regexp}`);
-    checkKeys(policy, ['version', 'terms', 'regexp'], `${name}.`);
-    if (!((typeof policy.version === 'string' && policy.version.trim() !== '') || typeof policy.version === 'number')) {
-      throw new Error(`${name}.version: expected a version such as 1.0`);
-    }
-    if (!isPlainObject(policy.terms) || Object.keys(policy.terms).length === 0) {
-      throw new Error(`${name}.terms: expected at least one language with {name, url}`);
-    }
-    for (const [lang, text] of Object.entries(policy.terms)) {
-      if (!isPlainObject(text)) throw new Error(`${name}.terms.${lang}: expected {name, url}`);
-      checkKeys(text, ['name', 'url'], `${name}.terms.${lang}.`);
-      if (typeof text.name !== 'string') throw new Error(`${name}.terms.${lang}.name: expected text`);
-      if (typeof text.url !== 'string' || !/^https?:\/\/\S+$/.test(text.url)) throw new Error(`${name}.terms.${lang}.url: expected an http(s) URL`);
-    }
-    if (policy.regexp === undefined) continue;
-    if (!Array.isArray(policy.regexp)) throw new Error(`${name}.regexp: expected a list of regular expressions`);
-    policy.regexp.forEach((pattern: unknown, i) => {
-      if (typeof pattern !== 'string') throw new Error(`${name}.regexp[${i}]: expected a regular expression (text)`);
-      try { new RegExp(pattern); } catch { throw new Error(`${name}.regexp[${i}]: expected a valid regular expression`); }
-    });
-  }
 }
 
 /** What a key's value must look like, in words. */

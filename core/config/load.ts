@@ -1,20 +1,24 @@
 /**
  * Loads the configuration: schema defaults, then the YAML file (`-c file` or UNISD_CONFIG),
- * then UNISD_* environment variables (they win over the file); validated strictly. Every
- * failure is a ConfigError whose message is one line naming where the value came from (file and
- * line, or environment variable), the key, and what was expected.
+ * then UNISD_* environment variables (they win over the file); validated strictly. The schema
+ * is the core's sections (./schema.ts) plus every plugin manifest's; `loadConfiguration` first
+ * imports the external plugins named by `plugins.modules`. Every failure is a ConfigError whose
+ * message is one line naming where the value came from (file and line, or environment
+ * variable), the key, and what was expected.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import convict from 'convict';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Document } from 'yaml';
 import { schema } from './schema.js';
-import { describeFormat, isPlainObject, type ConfigKey } from './formats.js';
+import { commaList, describeFormat, isPlainObject, type ConfigKey } from './formats.js';
 import { formatDuration } from './duration.js';
+import type { Config } from './types.js';
+import type { ConfigSection, PluginManifest } from '../plugin/manifest.js';
+import { checkPlugins, importPluginModules } from '../plugin/loader.js';
+import { BUILTIN_PLUGINS } from '../plugins.js';
 
-const createConvict = () => convict(schema, { env: {}, args: [] });
-
-export type Config = ReturnType<ReturnType<typeof createConvict>['getProperties']>;
+export type { Config } from './types.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -26,9 +30,11 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Values applied after the file and before the environment (used by tests and tools). */
   overrides?: Record<string, unknown>;
+  /** The plugin manifests whose sections join the core's; default the built-in ones. */
+  plugins?: readonly PluginManifest[];
 }
 
-interface Section { [name: string]: Section | ConfigKey }
+type Section = ConfigSection;
 
 const isKey = (node: unknown): node is ConfigKey =>
   typeof node === 'object' && node !== null && 'doc' in node && 'default' in node;
@@ -51,20 +57,38 @@ function leafKeys(section: Section, path: string[]): KeyInfo[] {
   });
 }
 
-/** The schema is fixed: its leaf keys, their lookup by name and their variables are built once. */
-const KEYS = leafKeys(schema as unknown as Section, []);
-const KEY_BY_NAME = new Map(KEYS.map((info) => [info.key, info]));
-const KEY_ENV_NAMES = new Set(KEYS.map((info) => info.env));
+/** The composed schema: its root section, its leaf keys (in order), by name, and their variables. */
+interface ComposedSchema {
+  root: Section;
+  keys: KeyInfo[];
+  byName: Map<string, KeyInfo>;
+  envNames: Set<string>;
+}
 
-/** Every leaf key of the schema, in schema order. */
-export function schemaKeys(): KeyInfo[] {
-  return KEYS;
+const composed = new WeakMap<readonly PluginManifest[], ComposedSchema>();
+
+/** The core's sections and every plugin's, checked (one owner per section) and indexed once per plugin list. */
+function composeSchema(plugins: readonly PluginManifest[]): ComposedSchema {
+  let found = composed.get(plugins);
+  if (found) return found;
+  checkPlugins(plugins, Object.keys(schema));
+  const root: Section = { ...(schema as unknown as Section) };
+  for (const plugin of plugins) Object.assign(root, plugin.config);
+  const keys = leafKeys(root, []);
+  found = { root, keys, byName: new Map(keys.map((info) => [info.key, info])), envNames: new Set(keys.map((info) => info.env)) };
+  composed.set(plugins, found);
+  return found;
+}
+
+/** Every leaf key of the schema composed with `plugins`, core keys first, in schema order. */
+export function schemaKeys(plugins: readonly PluginManifest[] = BUILTIN_PLUGINS): KeyInfo[] {
+  return composeSchema(plugins).keys;
 }
 
 /** The schema leaf at `key` or above it (`policy.policies.tos.version` → policy.policies). */
-function leafOf(path: Array<string | number>): KeyInfo | undefined {
+function leafOf(byName: Map<string, KeyInfo>, path: Array<string | number>): KeyInfo | undefined {
   for (let i = path.length; i > 0; i--) {
-    const found = KEY_BY_NAME.get(path.slice(0, i).join('.'));
+    const found = byName.get(path.slice(0, i).join('.'));
     if (found) return found;
   }
   return undefined;
@@ -94,6 +118,7 @@ function showValue(value: unknown): string {
 
 interface YamlFile {
   path: string;
+  source: string;
   data: Record<string, unknown>;
   doc: Document;
   lines: LineCounter;
@@ -108,18 +133,31 @@ interface Problem {
 }
 
 /**
- * YAML reads `version: 1.0` as the number 1; a policy version is text, so it is taken from the
- * source exactly as the operator wrote it.
+ * YAML reads `version: 1.0` as the number 1: inside a key marked `numbersAsWritten` (a policy
+ * version is text), every number is taken from the source exactly as the operator wrote it.
  */
-function keepPolicyVersionsAsWritten(doc: Document, source: string, data: any): void {
-  const policies = doc.getIn(['policy', 'policies'], true);
-  if (!isMap(policies)) return;
-  for (const item of policies.items) {
-    if (!isPair(item) || !isScalar(item.key) || !isMap(item.value)) continue;
-    const version = item.value.get('version', true);
-    if (isScalar(version) && typeof version.value === 'number' && version.range) {
-      data.policy.policies[String(item.key.value)].version = source.slice(version.range[0], version.range[1]).trim();
+function numbersAsWritten(node: unknown, value: unknown, source: string): unknown {
+  if (isScalar(node) && typeof node.value === 'number' && node.range) return source.slice(node.range[0], node.range[1]).trim();
+  if (isMap(node) && isPlainObject(value)) {
+    for (const pair of node.items) {
+      if (!isPair(pair) || !isScalar(pair.key)) continue;
+      const name = String(pair.key.value);
+      if (Object.hasOwn(value, name)) value[name] = numbersAsWritten(pair.value, value[name], source);
     }
+  } else if (isSeq(node) && Array.isArray(value)) {
+    node.items.forEach((item, i) => { value[i] = numbersAsWritten(item, value[i], source); });
+  }
+  return value;
+}
+
+function keepNumbersAsWritten(file: YamlFile, keys: KeyInfo[]): void {
+  for (const { key, spec } of keys) {
+    if (!spec.numbersAsWritten) continue;
+    const path = key.split('.');
+    const parent = valueAt(file.data, path.slice(0, -1));
+    const name = path[path.length - 1];
+    if (!parent.found || !isPlainObject(parent.value) || !Object.hasOwn(parent.value, name)) continue;
+    parent.value[name] = numbersAsWritten(file.doc.getIn(path, true), parent.value[name], file.source);
   }
 }
 
@@ -148,8 +186,7 @@ function readYaml(file: string): YamlFile {
     throw new ConfigError(`config error in ${path}: invalid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   if (!isPlainObject(data)) throw new ConfigError(`config error in ${path} line 1: expected a map of sections (server:, storage:, …) at the top level`);
-  keepPolicyVersionsAsWritten(doc, source, data);
-  return { path, data, doc, lines };
+  return { path, source, data, doc, lines };
 }
 
 /** Line of the deepest part of `path` present in the file. */
@@ -201,7 +238,7 @@ function checkShape(data: Record<string, unknown>, section: Section, path: strin
 }
 
 /** Turns one line of convict's validation error into a Problem. */
-function problemFromConvict(line: string): Problem {
+function problemFromConvict(line: string, byName: Map<string, KeyInfo>): Problem {
   const undeclared = /configuration param '([^']+)' not declared in the schema/.exec(line);
   if (undeclared) return { key: undeclared[1], text: 'unknown key' };
   const missing = /configuration param '([^']+)' missing from config/.exec(line);
@@ -210,7 +247,7 @@ function problemFromConvict(line: string): Problem {
     return { key: parent, text: 'expected a section of keys', showGot: true };
   }
   const match = /^([\w.]+): ([\s\S]*)$/.exec(line);
-  const leaf = match ? KEY_BY_NAME.get(match[1]) : undefined;
+  const leaf = match ? byName.get(match[1]) : undefined;
   if (!match || !leaf) return { key: '', text: line };
   // convict appends ": value was <JSON>"; the value is shown from the source instead.
   const message = match[2].split(': value was ')[0];
@@ -233,20 +270,21 @@ export function loadConfig(options: LoadOptions = {}): Config {
     throw err;
   }
 
+  const { root, keys, byName, envNames } = composeSchema(options.plugins ?? BUILTIN_PLUGINS);
+  if (file) keepNumbersAsWritten(file, keys);
   const problems: Problem[] = [];
-  const root = schema as unknown as Section;
   const fileData = file ? checkShape(file.data, root, [], problems) : undefined;
   const overrides = options.overrides ? checkShape(options.overrides, root, [], problems) : undefined;
 
   // A misspelt variable would otherwise be ignored without a word, like an unknown key in the file.
-  const unknownEnv = Object.keys(env).find((name) => name.startsWith('UNISD_') && !KEY_ENV_NAMES.has(name) && name !== 'UNISD_CONFIG' && !name.startsWith('UNISD_TEST_'));
+  const unknownEnv = Object.keys(env).find((name) => name.startsWith('UNISD_') && !envNames.has(name) && name !== 'UNISD_CONFIG' && !name.startsWith('UNISD_TEST_'));
   if (unknownEnv) throw new ConfigError(`config error: environment variable ${unknownEnv} is not a configuration key (\`unisd config keys\` lists them)`);
 
-  const config = createConvict();
+  const config = convict(root as convict.Schema<Config>, { env: {}, args: [] });
   if (problems.length === 0) {
     if (fileData) config.load(fileData);
     if (overrides) config.load(overrides);
-    for (const { key, env: name, spec } of KEYS) {
+    for (const { key, env: name, spec } of keys) {
       const text = env[name];
       if (text === undefined) continue;
       try {
@@ -258,31 +296,68 @@ export function loadConfig(options: LoadOptions = {}): Config {
     try {
       config.validate({ allowed: 'strict' });
     } catch (err) {
-      problems.push(...String((err as Error).message).split('\n').filter(Boolean).map(problemFromConvict));
+      problems.push(...String((err as Error).message).split('\n').filter(Boolean).map((line) => problemFromConvict(line, byName)));
     }
-    for (const { key, spec } of KEYS) {
+    for (const { key, spec } of keys) {
       if (!spec.check || problems.some((p) => p.key === key || p.key.startsWith(`${key}.`))) continue;
       try {
         spec.check(config.get(key as never));
       } catch (err) {
-        problems.push(problemFromConvict(`${key}: ${(err as Error).message}`));
+        problems.push(problemFromConvict(`${key}: ${(err as Error).message}`, byName));
       }
     }
   }
   if (problems.length > 0) {
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
-    throw new ConfigError(`${describeProblem(problems[0], { file, overrides: options.overrides, env })}${more}`.replace(/\s*\n\s*/g, ' '));
+    throw new ConfigError(`${describeProblem(problems[0], byName, { file, overrides: options.overrides, env })}${more}`.replace(/\s*\n\s*/g, ' '));
   }
 
   const loaded = config.getProperties();
-  for (const policy of Object.values(loaded.policy.policies)) policy.version = String(policy.version);
+  for (const { key, spec } of keys) {
+    if (!spec.normalise) continue;
+    const path = key.split('.');
+    const parent = path.slice(0, -1).reduce((node: any, part) => node[part], loaded);
+    parent[path[path.length - 1]] = spec.normalise(parent[path[path.length - 1]]);
+  }
   return loaded;
 }
 
+/** Where `plugins.modules` is set: the environment wins over overrides, overrides over the file. */
+function pluginModules(file: YamlFile | undefined, options: LoadOptions, env: NodeJS.ProcessEnv): string[] {
+  const fromEnv = env.UNISD_PLUGINS_MODULES;
+  if (fromEnv !== undefined) return commaList(fromEnv);
+  for (const data of [options.overrides, file?.data]) {
+    const modules = valueAt(data, ['plugins', 'modules']);
+    // A value that is not a list of strings is reported by the validation that follows.
+    if (modules.found) return Array.isArray(modules.value) ? modules.value.filter((m): m is string => typeof m === 'string') : [];
+  }
+  return [];
+}
+
+/**
+ * Loads the configuration with its external plugins: reads `plugins.modules` from the file, the
+ * overrides or the environment, imports those modules (a failure stops here, naming the module),
+ * then validates everything against the schema composed with their sections. Returns the
+ * configuration and every manifest (built-in, then external) to build the app from.
+ */
+export async function loadConfiguration(options: LoadOptions = {}): Promise<{ config: Config; plugins: PluginManifest[] }> {
+  const env = options.env ?? process.env;
+  const fileName = options.file ?? (env.UNISD_CONFIG || undefined);
+  let file: YamlFile | undefined;
+  try {
+    file = fileName ? readYaml(fileName) : undefined;
+  } catch {
+    file = undefined; // loadConfig reports it
+  }
+  const modules = pluginModules(file, options, env);
+  const plugins = [...(options.plugins ?? BUILTIN_PLUGINS), ...await importPluginModules(modules)];
+  return { config: loadConfig({ ...options, plugins }), plugins };
+}
+
 /** "config error in <where>: <key>: <what was expected>, got <value>". */
-function describeProblem(problem: Problem, sources: { file?: YamlFile; overrides?: Record<string, unknown>; env: NodeJS.ProcessEnv }): string {
+function describeProblem(problem: Problem, byName: Map<string, KeyInfo>, sources: { file?: YamlFile; overrides?: Record<string, unknown>; env: NodeJS.ProcessEnv }): string {
   const path = splitKey(problem.key);
-  const leaf = leafOf(path);
+  const leaf = leafOf(byName, path);
   // Where the value came from is decided at the schema key; a problem inside a structured value
   // (policy.policies.tos.terms) may point below it, at something that is missing.
   const keyPath = leaf ? splitKey(leaf.key) : path;
@@ -321,9 +396,9 @@ export const MASK = '********';
  * The effective configuration as YAML-ready data, loadable again: durations written as text,
  * every sensitive value that is set replaced by ********.
  */
-export function printableConfig(config: Config): Record<string, unknown> {
+export function printableConfig(config: Config, plugins: readonly PluginManifest[] = BUILTIN_PLUGINS): Record<string, unknown> {
   const copy = structuredClone(config) as Record<string, any>;
-  for (const { key, spec } of KEYS) {
+  for (const { key, spec } of schemaKeys(plugins)) {
     const path = key.split('.');
     const parent = path.slice(0, -1).reduce((node, part) => node[part], copy);
     const name = path[path.length - 1];

@@ -5,26 +5,38 @@
  * `config` sections, so a plugin's keys are validated, documented and overridable by
  * environment variables like the core's own.
  */
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ConfigKey } from '../config/formats.js';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/types.js';
 
 /** A schema fragment: nested sections whose leaves are ConfigKey (doc, format, default, …). */
 export interface ConfigSection { [name: string]: ConfigSection | ConfigKey }
 
+/**
+ * The Fastify plugin of a manifest: a plain async function. The core wraps it with
+ * fastify-plugin, named `unisd-<name>` and depending on its manifest's dependencies, so its
+ * decorators and routes are the app's.
+ */
+export type UnisdPlugin = (app: FastifyInstance) => Promise<void>;
+
 export interface PluginManifest {
   /** Short name, unique: `ldap`. Its Fastify plugin is registered as `unisd-<name>`. */
   name: string;
-  /** One-line description, for logs and `unisd plugins`. */
+  /** One-line description, for logs and docs. */
   description: string;
   /** Top-level config sections this plugin owns: `{ ldap: { enabled: {…}, … } }`. */
   config?: Record<string, ConfigSection>;
+  /**
+   * Its sections as config/unisd.example.yaml shows them: YAML, every key with an example value
+   * and a comment (`unisd config example` joins the core's and every plugin's).
+   */
+  example?: string;
   /** Whether the loaded configuration turns this plugin on (ma1sd's switches: `c.ldap.enabled`). */
   enabled: (config: Config) => boolean;
-  /** Names of plugins that must be registered before this one (`['binds']`). */
+  /** Names of plugins registered before this one, whose decorators it uses (`['binds']`). */
   dependencies?: string[];
-  /** The Fastify plugin, loaded only when enabled. */
-  plugin: () => Promise<{ default: FastifyPluginAsync<any> }>;
+  /** The Fastify plugin, imported only when enabled. */
+  plugin: () => Promise<{ default: UnisdPlugin }>;
 }
 
 /** Identity function that types a manifest literal. */

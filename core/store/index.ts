@@ -1,14 +1,23 @@
-/** Picks the storage backend named by `storage.backend`. */
-import type { Config } from '../config/load.js';
-import type { Store } from './port.js';
-import { SqliteStore } from './sqlite.js';
+/** Opens the storage backend named by `storage.backend`, and selects the hash tables. */
+import type { CoreConfig } from '../config/types.js';
+import type { HashTableStore, Store } from './port.js';
 
 export type { Store } from './port.js';
 
-export async function createStore(storage: Config['storage']): Promise<Store> {
+export async function openStore(storage: CoreConfig['storage']): Promise<Store> {
   if (storage.backend === 'mongodb') {
-    const { MongoStore } = await import('./mongodb.js');
-    return new MongoStore(storage.mongodb.uri, storage.mongodb.database);
+    const { openMongoStore } = await import('./mongodb/index.js');
+    return openMongoStore(storage.mongodb.uri, storage.mongodb.database);
   }
-  return new SqliteStore(storage.sqlite.path);
+  const { openSqliteStore } = await import('./sqlite/index.js');
+  return openSqliteStore(storage.sqlite.path);
+}
+
+/**
+ * The hash tables for `hashing.hashStorageType`: `sql`, the storage backend's own (shared by
+ * instances, surviving restarts), or `in_memory`, the one the caller brings (the lookup
+ * plugin's compact index, rebuilt at start).
+ */
+export function selectHashTables(type: 'sql' | 'in_memory', store: Store, inMemory: () => HashTableStore): HashTableStore {
+  return type === 'in_memory' ? inMemory() : store.hashes;
 }

@@ -31,8 +31,8 @@ export function accountRoutes(accounts: AccountService): IdentityRoute[] {
       handler: async (request) => ({ user_id: request.account!.userId }),
     },
     {
-      // Clients send no body and no Content-Type here.
-      method: 'POST', url: '/account/logout', apis: ['v2'],
+      // Clients send no body and no Content-Type here. An unknown token is M_UNKNOWN_TOKEN, as v2_auth.yaml lists.
+      method: 'POST', url: '/account/logout', apis: ['v2'], unknownToken: 'M_UNKNOWN_TOKEN',
       handler: async (request) => {
         await accounts.logout(request.account!);
         return {};

@@ -1,6 +1,6 @@
 /** Identity access tokens: issued after an OpenID check, stored hashed, optionally expiring. */
 import type { Account } from '../../core/api.js';
-import type { Store } from '../../core/store/port.js';
+import type { AccountTokenStore } from '../../core/store/port.js';
 import { hashSecret, randomToken } from '../../core/crypto/tokens.js';
 import { forbidden, invalidParam, unauthorized } from '../../core/errors.js';
 import { FAILURE_FOR_CALLER, FederationError, type Federation } from '../../core/federation/types.js';
@@ -18,7 +18,7 @@ export interface AccountOptions {
 
 export class AccountService {
   constructor(
-    private readonly store: Store,
+    private readonly store: AccountTokenStore,
     private readonly federation: Federation,
     private readonly options: AccountOptions,
     private readonly log: FastifyBaseLogger,
@@ -26,7 +26,7 @@ export class AccountService {
 
   async authenticate(token: string): Promise<Account | null> {
     const tokenHash = hashSecret(token);
-    const stored = await this.store.getAccountToken(tokenHash);
+    const stored = await this.store.get(tokenHash);
     if (!stored || (stored.expiresAt !== null && stored.expiresAt <= Date.now())) return null;
     return { userId: stored.userId, tokenHash };
   }
@@ -36,18 +36,18 @@ export class AccountService {
     const token = randomToken(32);
     const now = Date.now();
     const lifetime = this.options.tokenLifetime;
-    await this.store.putAccountToken({ tokenHash: hashSecret(token), userId, createdAt: now, expiresAt: lifetime > 0 ? now + lifetime : null });
-    if (this.options.maxTokensPerUser > 0) await this.store.deleteOldestAccountTokens(userId, this.options.maxTokensPerUser);
+    await this.store.put({ tokenHash: hashSecret(token), userId, createdAt: now, expiresAt: lifetime > 0 ? now + lifetime : null });
+    if (this.options.maxTokensPerUser > 0) await this.store.deleteOldest(userId, this.options.maxTokensPerUser);
     return token;
   }
 
   async logout(account: Account): Promise<void> {
-    await this.store.deleteAccountToken(account.tokenHash);
+    await this.store.delete(account.tokenHash);
   }
 
   /** Removes tokens past their lifetime (they are already refused; this keeps the store small). */
   async purgeExpired(): Promise<number> {
-    return this.store.deleteAccountTokensBefore(Date.now());
+    return this.store.deleteBefore(Date.now());
   }
 
   /**

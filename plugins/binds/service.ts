@@ -3,7 +3,7 @@
  * object) and hands the 3PID's pending invites to the bound user's homeserver via 3pid/onbind.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { Store, ThreePid } from '../../core/store/port.js';
+import type { BindStore, ThreePid } from '../../core/store/port.js';
 import type { SigningKey } from '../../core/crypto/signing.js';
 import type { EventBus } from '../../core/events.js';
 import type { Validation } from '../validation/types.js';
@@ -17,7 +17,7 @@ import { requireUserId } from '../../core/federation/server-name.js';
 import { associationFields, signAssociation, type SignedAssociation } from './association.js';
 
 export interface BindDeps {
-  store: Store;
+  binds: BindStore;
   validation: Validation;
   invites: InviteService;
   onbind: OnbindQueue;
@@ -39,14 +39,14 @@ export class BindService {
    * token's user (null on v1): a user binds only themselves.
    */
   async bind(sid: string, clientSecret: string, mxid: string, requester: string | null): Promise<SignedAssociation> {
-    const { store, signingKey, serverName } = this.deps;
+    const { binds, signingKey, serverName } = this.deps;
     const homeserver = requireUserId(mxid);
     if (requester !== null && requester !== mxid) throw forbidden('M_UNAUTHORIZED', 'A user can only bind their own Matrix ID');
     const session = await this.deps.validation.requireValidatedSession(sid, clientSecret);
     const threepid: ThreePid = { medium: session.medium, address: session.address };
     const ts = Date.now();
     const signed = signAssociation(threepid, mxid, ts, serverName, signingKey);
-    await store.putAssociation({ ...threepid, mxid, ts, notBefore: signed.not_before, notAfter: signed.not_after, signed });
+    await binds.put({ ...threepid, mxid, ts, notBefore: signed.not_before, notAfter: signed.not_after, signed });
     this.deps.events.emit('bind', { ...threepid, mxid });
 
     const invites = await this.deps.invites.invitesFor(threepid, mxid);
@@ -70,7 +70,7 @@ export class BindService {
         throw forbidden('M_FORBIDDEN', 'The session was not validated for this 3PID');
       }
     }
-    const removed = await this.deps.store.deleteAssociation(normalised.medium, normalised.address, mxid);
+    const removed = await this.deps.binds.delete(normalised.medium, normalised.address, mxid);
     if (removed) this.deps.events.emit('unbind', { ...normalised, mxid });
     if (removed && normalised.medium === 'email') await this.sendUnbindNotice(normalised.address, mxid);
   }

@@ -1,5 +1,5 @@
 /** Email: `app.mailer` renders the RFC 822 templates and sends them over SMTP (email.*). */
-import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
 import { loadTemplates } from './templates.js';
 import { SmtpMailer, createTransport } from './service.js';
 import type { Mailer } from './types.js';
@@ -10,9 +10,9 @@ declare module 'fastify' {
   }
 }
 
-export default fp(async (app) => {
+export default async function emailPlugin(app: FastifyInstance): Promise<void> {
   const { email } = app.config;
   const mailer = new SmtpMailer(createTransport(email.smtp), loadTemplates(email.templates), email.from, app.log.child({ plugin: 'email' }));
   app.decorate('mailer', mailer);
   app.addHook('onClose', async () => mailer.close());
-}, { name: 'unisd-email', dependencies: ['unisd-context'] });
+}

@@ -2,7 +2,7 @@
  * Invitations: store-invite, sign-ed25519, and the 3pid/onbind delivery queue that hands
  * pending invites to the bound user's homeserver (`app.invites`, `app.onbind`).
  */
-import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
 import { InviteService, type BoundInvite } from './service.js';
 import { OnbindQueue } from './onbind.js';
 import { inviteRoutes } from './routes.js';
@@ -16,14 +16,14 @@ declare module 'fastify' {
   }
 }
 
-export default fp(async (app) => {
+export default async function invitesPlugin(app: FastifyInstance): Promise<void> {
   const { config } = app;
-  const invites = new InviteService(app.store, app.providers, app.mailer, app.signingKey, {
+  const invites = new InviteService(app.store.invites, app.providers, app.mailer, app.signingKey, {
     serverName: config.server.name, apiBaseUrl: publicApiUrl(config), lifetime: config.invites.lifetime, rateLimit: config.invites.rateLimit,
   });
   // An attempt takes at most the federation client's deadline; the lease leaves room for the store writes after it.
   const lease = app.federation.deadline + 5000;
-  const onbind = new OnbindQueue(app.store, app.federation, { ...config.onbind, lease }, app.log.child({ plugin: 'onbind' }),
+  const onbind = new OnbindQueue(app.store.onbind, app.federation, { ...config.onbind, lease }, app.log.child({ plugin: 'onbind' }),
     (body) => invites.delivered((body.invites ?? []) as BoundInvite[]));
   app.decorate('invites', invites);
   app.decorate('onbind', onbind);
@@ -32,4 +32,4 @@ export default fp(async (app) => {
   runEvery(app, 'purging expired invites', config.validation.purgeInterval, () => invites.purgeExpired());
   app.addHook('onReady', async () => onbind.start());
   app.addHook('onClose', async () => onbind.stop());
-}, { name: 'unisd-invites', dependencies: ['unisd-context', 'unisd-api', 'unisd-federation', 'unisd-email'] });
+}

@@ -6,7 +6,7 @@
  * queued delivery is due.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { OnbindDelivery, Store } from '../../core/store/port.js';
+import type { OnbindDelivery, OnbindStore } from '../../core/store/port.js';
 import type { Federation, FederationResponse } from '../../core/federation/types.js';
 import { randomToken } from '../../core/crypto/tokens.js';
 
@@ -44,7 +44,7 @@ export class OnbindQueue {
   private stopped = true;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: OnbindStore,
     private readonly federation: Federation,
     private readonly options: OnbindOptions,
     private readonly log: FastifyBaseLogger,
@@ -55,7 +55,7 @@ export class OnbindQueue {
   /** Persists a notification for `destination` and wakes the worker; resolves once it is stored, never waits for delivery. */
   async enqueue(destination: string, body: Record<string, unknown>): Promise<void> {
     const now = Date.now();
-    await this.store.enqueueOnbind({ id: randomToken(16), destination, body, attempts: 0, nextAttemptAt: now, lastError: null, createdAt: now });
+    await this.store.enqueue({ id: randomToken(16), destination, body, attempts: 0, nextAttemptAt: now, lastError: null, createdAt: now });
     this.kick();
   }
 
@@ -101,7 +101,7 @@ export class OnbindQueue {
     try {
       for (;;) {
         const now = Date.now();
-        const due = await this.store.claimOnbind(now, now + this.options.lease, BATCH);
+        const due = await this.store.claim(now, now + this.options.lease, BATCH);
         await Promise.all(due.map((delivery) => this.attempt(delivery)));
         if (due.length < BATCH || this.stopped) break;
       }
@@ -134,13 +134,13 @@ export class OnbindQueue {
     if (response.status >= 200 && response.status < 300) {
       // The invites are marked delivered before the delivery leaves the queue: a failure in between sends it again, never loses it.
       await this.onDelivered(delivery.body);
-      await this.store.deleteOnbind(delivery.id);
+      await this.store.delete(delivery.id);
       this.log.info({ destination: delivery.destination, attempts: delivery.attempts + 1 }, 'onbind delivered');
       return;
     }
     const error = `HTTP ${response.status}`;
     if (isFinalRejection(response.status)) {
-      await this.store.deleteOnbind(delivery.id);
+      await this.store.delete(delivery.id);
       this.log.warn({ destination: delivery.destination, error }, 'onbind refused by the homeserver; dropped');
       return;
     }
@@ -151,18 +151,18 @@ export class OnbindQueue {
   private async retryOrDrop(delivery: OnbindDelivery, error: string): Promise<void> {
     const attempts = delivery.attempts + 1;
     if (this.options.maxAttempts > 0 && attempts >= this.options.maxAttempts) {
-      await this.store.deleteOnbind(delivery.id);
+      await this.store.delete(delivery.id);
       this.log.warn({ destination: delivery.destination, attempts, error }, 'onbind undeliverable; dropped after the last attempt');
       return;
     }
     const delay = Math.min(this.options.initialBackoff * 2 ** (attempts - 1), this.options.maxBackoff);
-    await this.store.rescheduleOnbind(delivery.id, attempts, Date.now() + delay, error);
+    await this.store.reschedule(delivery.id, attempts, Date.now() + delay, error);
     this.log.info({ destination: delivery.destination, attempts, error, retryInMs: delay }, 'onbind delivery failed; will retry');
   }
 
   /** Sleeps until the earliest queued delivery is due (whoever queued it), at most maxBackoff. */
   private async scheduleNext(): Promise<void> {
-    const [earliest] = await this.store.dueOnbind(Number.MAX_SAFE_INTEGER, 1);
+    const [earliest] = await this.store.due(Number.MAX_SAFE_INTEGER, 1);
     const wait = earliest ? Math.max(0, earliest.nextAttemptAt - Date.now()) : this.options.maxBackoff;
     this.schedule(Math.min(wait, this.options.maxBackoff));
   }

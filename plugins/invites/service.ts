@@ -2,7 +2,7 @@
  * Invitations to a 3PID not yet bound (store-invite), the ephemeral-key signing service
  * (sign-ed25519), and the signed invites handed over when the 3PID gets bound.
  */
-import type { Store, ThreePid } from '../../core/store/port.js';
+import type { InviteStore, ThreePid } from '../../core/store/port.js';
 import type { ProviderRegistry } from '../../core/providers/registry.js';
 import type { Mailer } from '../email/types.js';
 import { badRequest, forbidden, invalidParam, notFound } from '../../core/errors.js';
@@ -91,7 +91,7 @@ const stringFields = (fields: Record<string, unknown>): Record<string, string> =
 
 export class InviteService {
   constructor(
-    private readonly store: Store,
+    private readonly store: InviteStore,
     private readonly providers: ProviderRegistry,
     private readonly mailer: Mailer,
     private readonly signingKey: SigningKey,
@@ -130,7 +130,7 @@ export class InviteService {
     const now = Date.now();
     const expiresAt = now + this.options.lifetime;
     await this.store.putEphemeralKey(ephemeral.publicKeyBase64, expiresAt);
-    await this.store.putInvite({
+    await this.store.put({
       token, medium: 'email', address, roomId: request.room_id, sender: request.sender, fields: displayFields(request),
       ephemeralPublicKey: ephemeral.publicKeyBase64, createdAt: now, expiresAt, deliveredAt: null,
     });
@@ -144,7 +144,7 @@ export class InviteService {
         ephemeral_private_key: encodePrivateKey(ephemeral),
       });
     } catch (err) {
-      await this.store.deleteInvite(token);
+      await this.store.delete(token);
       throw err;
     }
     return {
@@ -163,14 +163,14 @@ export class InviteService {
     requireUserId(mxid);
     const key = decodePrivateKey(privateKey);
     if (!key) throw invalidParam('private_key must be an unpadded base64 ed25519 private key');
-    const invite = await this.store.getInvite(token);
+    const invite = await this.store.get(token);
     if (!invite || invite.expiresAt <= Date.now()) throw notFound('M_UNRECOGNIZED', "Didn't recognize token");
     return signJson({ mxid, sender: invite.sender, token }, this.options.serverName, key);
   }
 
   /** The invites pending for `threepid`, each signed for `mxid` with the long-term key (what the homeserver verifies). */
   async invitesFor(threepid: ThreePid, mxid: string): Promise<BoundInvite[]> {
-    const pending = await this.store.findInvites(threepid.medium, threepid.address, Date.now());
+    const pending = await this.store.find(threepid.medium, threepid.address, Date.now());
     return pending.map((invite) => ({
       medium: invite.medium,
       address: invite.address,
@@ -183,13 +183,13 @@ export class InviteService {
 
   /** Invites a homeserver accepted are no longer pending (sign-ed25519 still finds them until they expire). */
   async delivered(invites: BoundInvite[]): Promise<void> {
-    await this.store.markInvitesDelivered(invites.map((invite) => invite.signed.token), Date.now());
+    await this.store.markDelivered(invites.map((invite) => invite.signed.token), Date.now());
   }
 
   purgeExpired(): Promise<number> {
     this.perAddress.sweep();
     this.perInviter.sweep();
-    return this.store.deleteInvitesBefore(Date.now());
+    return this.store.deleteBefore(Date.now());
   }
 }
 

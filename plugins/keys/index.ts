@@ -2,7 +2,7 @@
  * Public keys: the long-term key by id, and validity checks for the long-term key and the
  * ephemeral keys handed out with invites. Key ids are compared, never used as paths.
  */
-import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
 import { notFound } from '../../core/errors.js';
 import { decodeBase64, encodeBase64 } from '../../core/crypto/base64.js';
 
@@ -16,7 +16,7 @@ const sameKey = (candidate: string, publicKeyBase64: string): boolean => {
   return bytes !== null && encodeBase64(bytes) === publicKeyBase64;
 };
 
-export default fp(async (app) => {
+export default async function keysPlugin(app: FastifyInstance): Promise<void> {
   const key = app.signingKey;
   app.identityApi.add(
     {
@@ -27,7 +27,7 @@ export default fp(async (app) => {
       method: 'GET', url: '/pubkey/ephemeral/isvalid', auth: 'none', schema: publicKeyQuery,
       handler: async (request) => {
         const bytes = decodeBase64((request.query as { public_key: string }).public_key);
-        return { valid: bytes !== null && await app.store.isEphemeralKeyValid(encodeBase64(bytes), Date.now()) };
+        return { valid: bytes !== null && await app.store.invites.isEphemeralKeyValid(encodeBase64(bytes), Date.now()) };
       },
     },
     {
@@ -39,4 +39,4 @@ export default fp(async (app) => {
       },
     },
   );
-}, { name: 'unisd-keys', dependencies: ['unisd-context', 'unisd-api'] });
+}

@@ -5,9 +5,9 @@
  * accepting the previous one meanwhile.
  */
 import type { Config } from '../../core/config/load.js';
+import type { PluginManifest } from '../../core/plugin/manifest.js';
 import { buildApp } from '../../core/app.js';
-import { createStore } from '../../core/store/index.js';
-import { legacyHashTables, legacyPeppers } from './legacy-store.js';
+import { openStore } from '../../core/store/index.js';
 
 const age = (ms: number): string => {
   const s = Math.round(ms / 1000);
@@ -15,10 +15,9 @@ const age = (ms: number): string => {
 };
 
 export async function hashStatus(config: Config): Promise<string> {
-  const store = await createStore(config.storage);
-  await store.init();
+  const store = await openStore(config.storage);
   try {
-    const state = await legacyPeppers(store).getPepperState();
+    const state = await store.peppers.getPepperState();
     if (!state) return 'no pepper yet: the first server start creates one\n';
     const { hashing } = config;
     const now = Date.now();
@@ -30,7 +29,7 @@ export async function hashStatus(config: Config): Promise<string> {
     if (hashing.hashStorageType === 'in_memory') {
       lines.push('tables: in_memory, built by each server process (its log says "hash table built" with entries and ms)');
     } else {
-      const tables = legacyHashTables(store);
+      const tables = store.hashes;
       lines.push(`table of the current pepper: ${await tables.size(state.pepper)} entries`);
       for (const pepper of state.altPeppers) lines.push(`table of an alternate pepper: ${await tables.size(pepper)} entries`);
     }
@@ -42,9 +41,9 @@ export async function hashStatus(config: Config): Promise<string> {
 }
 
 /** Rotates now: builds the new table (for sql storage, the one the servers will read) and swaps the state. */
-export async function hashRotate(config: Config): Promise<string> {
+export async function hashRotate(config: Config, plugins: readonly PluginManifest[]): Promise<string> {
   if (!config.hashing.enabled) throw new Error('hashing.enabled is false: there is no pepper to rotate');
-  const app = await buildApp(config, { logger: false });
+  const app = await buildApp(config, { logger: false, plugins });
   try {
     await app.ready();
     const before = app.hashLookup!.rotation.pepper;

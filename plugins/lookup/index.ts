@@ -6,16 +6,16 @@
  * network (lookup.rateLimit), v2 per token and per user (lookup.budget).
  */
 import cluster from 'node:cluster';
-import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
 import { RateLimiter } from '../../core/rate-limit.js';
 import { runEvery } from '../../core/jobs.js';
+import { selectHashTables } from '../../core/store/index.js';
 import { v1LookupRoutes } from './v1-routes.js';
 import { hashLookupRoutes } from './hash-routes.js';
 import { HashLookup } from './hash-lookup.js';
 import { MemoryHashTables } from './memory-tables.js';
 import { PepperRotation } from './rotation.js';
 import { buildIndex } from './table-builder.js';
-import { legacyHashTables, legacyPeppers } from './legacy-store.js';
 import { followPrimary } from './cluster-coordinator.js';
 
 declare module 'fastify' {
@@ -25,21 +25,21 @@ declare module 'fastify' {
   }
 }
 
-export default fp(async (app) => {
+export default async function lookupPlugin(app: FastifyInstance): Promise<void> {
   const { store, providers, signingKey, config, workers, events } = app;
   const budget = new RateLimiter(config.lookup.rateLimit.perClient, config.lookup.rateLimit.window);
-  app.identityApi.add(...v1LookupRoutes({ store, providers, signingKey, serverName: config.server.name, maxAddresses: config.hashing.maxAddresses, budget }));
+  app.identityApi.add(...v1LookupRoutes({ binds: store.binds, providers, signingKey, serverName: config.server.name, maxAddresses: config.hashing.maxAddresses, budget }));
   runEvery(app, 'forgetting refilled lookup budgets', config.validation.purgeInterval, async () => budget.sweep());
   if (!config.hashing.enabled) return;
 
   const log = app.log.child({ component: 'hash-lookup' });
   const memory = config.hashing.hashStorageType === 'in_memory' ? new MemoryHashTables() : null;
-  const tables = memory ?? legacyHashTables(store);
+  const tables = selectHashTables(config.hashing.hashStorageType, store, () => memory!);
   // In a cluster worker, rotations are the primary's (all workers build, then all switch).
   const follower = cluster.isWorker && config.server.workers > 1 ? followPrimary(() => rotation) : null;
   const rotation: PepperRotation = new PepperRotation({
     hashing: config.hashing,
-    peppers: legacyPeppers(store),
+    peppers: store.peppers,
     tables,
     memory,
     build: (pepper, expected, firstBuild) => buildIndex(pepper, {
@@ -69,4 +69,4 @@ export default fp(async (app) => {
     rotation.start().then(() => follower?.ready(), (err) => log.error({ err: (err as Error).message }, 'building the first hash table failed'));
   });
   app.addHook('onClose', async () => rotation.close());
-}, { name: 'unisd-lookup', dependencies: ['unisd-context', 'unisd-api', 'unisd-binds'] });
+}

@@ -7,7 +7,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { IdentityRoute } from '../../core/api.js';
-import type { Store } from '../../core/store/port.js';
+import type { BindStore } from '../../core/store/port.js';
 import type { ProviderRegistry } from '../../core/providers/registry.js';
 import type { SigningKey } from '../../core/crypto/signing.js';
 import { threepidKey } from '../../core/providers/registry.js';
@@ -17,7 +17,7 @@ import { requesterKey, type RateLimiter } from '../../core/rate-limit.js';
 import { signAssociation } from '../binds/association.js';
 
 export interface LookupDeps {
-  store: Store;
+  binds: BindStore;
   providers: ProviderRegistry;
   signingKey: SigningKey;
   serverName: string;
@@ -29,7 +29,7 @@ export interface LookupDeps {
 
 const clientNetwork = (request: FastifyRequest): string => requesterKey(request.ip);
 
-export function v1LookupRoutes({ store, providers, signingKey, serverName, maxAddresses, budget }: LookupDeps): IdentityRoute[] {
+export function v1LookupRoutes({ binds, providers, signingKey, serverName, maxAddresses, budget }: LookupDeps): IdentityRoute[] {
   return [
     {
       method: 'GET', url: '/lookup', apis: ['v1'],
@@ -38,7 +38,7 @@ export function v1LookupRoutes({ store, providers, signingKey, serverName, maxAd
         const { medium, address } = request.query as { medium: string; address: string };
         budget.consume(clientNetwork(request));
         const threepid = { medium, address: normaliseAddress(medium, address) };
-        const bound = await store.getAssociation(threepid.medium, threepid.address);
+        const bound = await binds.get(threepid.medium, threepid.address);
         if (bound) return bound.signed;
         const found = await providers.lookup(threepid);
         return found ? signAssociation(threepid, found.mxid, Date.now(), serverName, signingKey) : {};

@@ -2,7 +2,7 @@
  * The reference identity provider: identities written in the config (`memory.identities`).
  * Copy this folder to start a new provider.
  */
-import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
 import type { IdentityProvider, Mapping } from '../../core/providers/provider.js';
 import { MAPPING_BATCH_SIZE } from '../../core/providers/provider.js';
 import { threepidKey } from '../../core/providers/registry.js';
@@ -41,11 +41,11 @@ export function memoryProvider(identities: MemoryIdentity[], domain: string, has
   };
 }
 
-export default fp(async (app) => {
+export default async function memoryProviderPlugin(app: FastifyInstance): Promise<void> {
   const { memory, matrix } = app.config;
   const identities = memory.identities as MemoryIdentity[];
   if (identities.some((i) => !i.username.startsWith('@')) && !matrix.domain) {
     throw new Error('config error: memory.identities: usernames without a server need matrix.domain to be set');
   }
   app.providers.register(memoryProvider(identities, matrix.domain, memory.hashEnabled));
-}, { name: 'unisd-memory-provider', dependencies: ['unisd-context'] });
+}

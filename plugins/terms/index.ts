@@ -1,5 +1,5 @@
 /** Terms plugin: GET/POST /terms and the gate v2 applies (`app.terms.requireAccepted`). */
-import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
 import { TermsService } from './service.js';
 
 declare module 'fastify' {
@@ -8,8 +8,8 @@ declare module 'fastify' {
   }
 }
 
-export default fp(async (app) => {
-  const terms = new TermsService(app.store, app.config.policy.policies);
+export default async function termsPlugin(app: FastifyInstance): Promise<void> {
+  const terms = new TermsService(app.store.terms, app.config.policy.policies);
   app.decorate('terms', terms);
   app.identityApi.add(
     { method: 'GET', url: '/terms', apis: ['v2'], auth: 'none', handler: async () => terms.describe() },
@@ -22,4 +22,4 @@ export default fp(async (app) => {
       },
     },
   );
-}, { name: 'unisd-terms', dependencies: ['unisd-context', 'unisd-api'] });
+}

@@ -2,8 +2,8 @@
  * Terms of service (MSC2140) in the seed's format. A policy applies to a request when one of
  * its `regexp` matches the request path; the user must have accepted its current version.
  */
-import type { Store } from '../../core/store/port.js';
-import type { PolicyConfig } from '../../core/config/schema.js';
+import type { TermsStore } from '../../core/store/port.js';
+import type { PolicyConfig } from './config.js';
 import { forbidden } from '../../core/errors.js';
 
 interface Policy {
@@ -16,7 +16,7 @@ interface Policy {
 export class TermsService {
   private readonly policies: Policy[];
 
-  constructor(private readonly store: Store, config: Record<string, PolicyConfig>) {
+  constructor(private readonly store: TermsStore, config: Record<string, PolicyConfig>) {
     // A pattern must match the whole path, as ma1sd's and Java's matches() do.
     this.policies = Object.entries(config).map(([name, p]) => ({
       name, version: p.version, terms: p.terms, patterns: (p.regexp ?? []).map((r) => new RegExp(`^(?:${r})$`)),
@@ -35,14 +35,14 @@ export class TermsService {
     const accepted = this.policies
       .filter((p) => Object.values(p.terms).some((t) => urls.includes(t.url)))
       .map((p) => ({ policy: p.name, version: p.version }));
-    if (accepted.length > 0) await this.store.acceptPolicies(userId, accepted);
+    if (accepted.length > 0) await this.store.accept(userId, accepted);
   }
 
   /** Throws 403 M_TERMS_NOT_SIGNED unless the user accepted every policy guarding `path`. */
   async requireAccepted(userId: string, path: string): Promise<void> {
     const guarding = this.policies.filter((p) => p.patterns.some((re) => re.test(path)));
     if (guarding.length === 0) return;
-    const accepted = await this.store.getAcceptedPolicies(userId);
+    const accepted = await this.store.accepted(userId);
     const missing = guarding.filter((p) => !accepted.some((a) => a.policy === p.name && a.version === p.version));
     if (missing.length > 0) throw forbidden('M_TERMS_NOT_SIGNED', 'Please accept our updated terms of service before continuing');
   }

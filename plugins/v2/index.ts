@@ -3,10 +3,9 @@
  * `access_token` query parameter, which Synapse still sends on hash_details), then the user
  * must have accepted the terms whose regexps match the request path.
  */
-import fp from 'fastify-plugin';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { API_PREFIX, asHandler, type IdentityRoute } from '../../core/api.js';
-import { unauthorized } from '../../core/errors.js';
+import { MatrixError, unauthorized } from '../../core/errors.js';
 
 function bearerToken(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
@@ -27,24 +26,24 @@ function routedPath(request: FastifyRequest): string {
   return request.routeOptions.url!.replace(/:(\w+)/g, (_, name: string) => params[name] ?? '');
 }
 
-export default fp(async (app) => {
+export default async function v2Api(app: FastifyInstance): Promise<void> {
   const gate = (route: IdentityRoute) => async (request: FastifyRequest) => {
     const auth = route.auth ?? 'token';
     if (auth === 'none') return;
     const token = bearerToken(request);
     request.account = token ? await app.accounts.authenticate(token) : null;
     if (auth === 'optional' && token === null) return;
-    if (!request.account) throw unauthorized(token ? 'Unrecognised access token' : 'Missing access token');
+    if (!request.account) throw token ? new MatrixError(401, route.unknownToken ?? 'M_UNAUTHORIZED', 'Unrecognised access token') : unauthorized('Missing access token');
     if (route.terms !== false) await app.terms.requireAccepted(request.account.userId, routedPath(request));
   };
 
   await app.register(async (v2) => {
     v2.addHook('onRequest', async (request) => { request.api = 'v2'; });
     v2.get('', async () => ({}));
-    for (const route of app.identityApi.for('v2')) {
+    app.identityApi.mount('v2', (route) => {
       // preValidation runs after body parsing, before schema validation: a request without valid
       // credentials gets 401 before any complaint about its fields (a body that is not JSON is refused first).
       v2.route({ method: route.method, url: route.url, schema: route.schema, preValidation: gate(route), handler: asHandler(route) });
-    }
+    });
   }, { prefix: API_PREFIX.v2 });
-}, { name: 'unisd-v2', dependencies: ['unisd-api', 'unisd-accounts', 'unisd-terms'] });
+}

@@ -2,7 +2,7 @@
  * 3PID validation: the validate/* and 3pid/getValidated3pid routes, `app.validation` for binds,
  * and the job that purges expired sessions every validation.purgeInterval.
  */
-import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
 import { publicApiUrl } from '../../core/api.js';
 import { runEvery } from '../../core/jobs.js';
 import { ValidationService } from './service.js';
@@ -16,10 +16,10 @@ declare module 'fastify' {
   }
 }
 
-export default fp(async (app) => {
+export default async function validationPlugin(app: FastifyInstance): Promise<void> {
   const { validation: settings, sms } = app.config;
   const service = new ValidationService({
-    store: app.store,
+    sessions: app.store.sessions,
     mailer: app.mailer,
     sms: app.sms,
     settings,
@@ -30,4 +30,4 @@ export default fp(async (app) => {
   app.identityApi.add(...validationRoutes(service, new ValidationPages(settings.successTemplate)));
 
   runEvery(app, 'purging expired validation sessions', settings.purgeInterval, () => service.purgeExpired());
-}, { name: 'unisd-validation', dependencies: ['unisd-context', 'unisd-api', 'unisd-email', 'unisd-sms'] });
+}

@@ -2,11 +2,11 @@
  * 3PID validation sessions: requestToken creates (or re-sends) a session keyed by
  * (medium, normalised address, client_secret) and sends a token; submitToken validates it;
  * binds use requireValidatedSession. Sessions live `sessionLifetime` from their last change
- * (creation, a re-send, validation). Tokens are stored hashed: a re-send sends a new token, and
- * only the latest one validates.
+ * (creation, a re-send before validation, validation). Tokens are stored hashed: a re-send sends a
+ * new token, and only the latest one validates.
  */
 import type { Config } from '../../core/config/load.js';
-import type { Medium, Store, ValidationSession } from '../../core/store/port.js';
+import type { Medium, SessionStore, ValidationSession } from '../../core/store/port.js';
 import { badRequest, invalidParam, missingParams, notFound } from '../../core/errors.js';
 import { constantTimeEqual, hashSecret, randomDigits, randomToken } from '../../core/crypto/tokens.js';
 import type { Mailer } from '../email/types.js';
@@ -52,7 +52,7 @@ export interface TokenRequest {
 }
 
 export interface ValidationOptions {
-  store: Store;
+  sessions: SessionStore;
   mailer: Mailer;
   sms: SmsSender | null;
   settings: Config['validation'];
@@ -62,7 +62,7 @@ export interface ValidationOptions {
 }
 
 export class ValidationService implements Validation {
-  private readonly store: Store;
+  private readonly sessions: SessionStore;
   private readonly lifetime: number;
   private readonly perRequester: RateLimiter;
   private readonly perAddress: RateLimiter;
@@ -70,7 +70,7 @@ export class ValidationService implements Validation {
 
   constructor(private readonly options: ValidationOptions) {
     const { settings } = options;
-    this.store = options.store;
+    this.sessions = options.sessions;
     this.lifetime = settings.sessionLifetime;
     this.perRequester = new RateLimiter(settings.rateLimit.perRequester, settings.rateLimit.window);
     this.perAddress = new RateLimiter(settings.rateLimit.perAddress, settings.rateLimit.window);
@@ -85,9 +85,9 @@ export class ValidationService implements Validation {
   async requestToken(request: TokenRequest): Promise<ValidationSession> {
     this.perRequester.consume(request.requester);
     const now = Date.now();
-    const existing = await this.store.findSession(request.medium, request.address, request.clientSecret);
+    const existing = await this.sessions.find(request.medium, request.address, request.clientSecret);
     if (existing && !this.isExpired(existing, now)) return this.resend(existing, request, now);
-    if (existing) await this.store.deleteSession(existing.sid);
+    if (existing) await this.sessions.delete(existing.sid);
     return this.start(request, now);
   }
 
@@ -103,7 +103,7 @@ export class ValidationService implements Validation {
       throw badRequest('M_TOKEN_INCORRECT', 'The token is incorrect');
     }
     if (session.validatedAt !== null) return session;
-    await this.store.updateSession(session.sid, { validatedAt: now, updatedAt: now });
+    await this.sessions.update(session.sid, { validatedAt: now, updatedAt: now });
     return { ...session, validatedAt: now, updatedAt: now };
   }
 
@@ -117,7 +117,7 @@ export class ValidationService implements Validation {
   /** Deletes sessions past their window; run by the purge job. */
   async purgeExpired(now = Date.now()): Promise<number> {
     for (const limiter of [this.perRequester, this.perAddress, this.perSession]) limiter.sweep(now);
-    return this.store.deleteSessionsBefore(now - this.lifetime);
+    return this.sessions.deleteBefore(now - this.lifetime);
   }
 
   private isExpired(session: ValidationSession, now: number): boolean {
@@ -128,7 +128,7 @@ export class ValidationService implements Validation {
   private async session(sid: unknown, clientSecret: unknown, medium?: Medium): Promise<ValidationSession> {
     const id = opaqueId('sid', sid);
     const secret = opaqueId('client_secret', clientSecret);
-    const session = await this.store.getSession(id);
+    const session = await this.sessions.get(id);
     if (!session || !constantTimeEqual(session.clientSecret, secret) || (medium !== undefined && session.medium !== medium)) {
       throw notFound('M_NO_VALID_SESSION', 'No valid session was found matching that sid and client secret');
     }
@@ -151,40 +151,62 @@ export class ValidationService implements Validation {
       validatedAt: null,
     };
     try {
-      await this.store.createSession(session);
+      await this.sessions.create(session);
     } catch (err) {
       // A concurrent request for the same (medium, address, client_secret) created it first.
-      const winner = await this.store.findSession(request.medium, request.address, request.clientSecret);
+      const winner = await this.sessions.find(request.medium, request.address, request.clientSecret);
       if (!winner) throw err;
       return this.resend(winner, request, now);
     }
     try {
       await this.deliver(session, token);
     } catch (err) {
-      await this.store.deleteSession(session.sid);
+      await this.sessions.delete(session.sid);
       throw err;
     }
     return session;
   }
 
-  /** Sends a new token for an open session; the session keeps its sid and only changes once the send succeeded. */
+  /**
+   * Re-sends for an existing session as `validation.resend` says: `always` on every request,
+   * `on_new_attempt` (the spec's rule) only when send_attempt is greater than the last one seen,
+   * otherwise the session is answered and nothing sent. A validated session is re-sent too: it
+   * stays validated, its lifetime still counted from the validation. The new token's hash is
+   * stored before the message leaves (the link works as soon as it arrives); a failed send puts
+   * the previous token back.
+   */
   private async resend(session: ValidationSession, request: TokenRequest, now: number): Promise<ValidationSession> {
-    if (session.validatedAt !== null) return session; // nothing left to validate
     if (this.options.settings.resend === 'on_new_attempt' && request.sendAttempt <= session.sendAttempt) return session;
+    this.limitAddress(session);
     const token = newToken(session.medium);
     const changes = {
       tokenHash: hashSecret(token),
       sendAttempt: Math.max(session.sendAttempt, request.sendAttempt),
       nextLink: request.nextLink ?? session.nextLink,
-      updatedAt: now,
+      updatedAt: session.validatedAt === null ? now : session.updatedAt,
     };
-    await this.deliver({ ...session, ...changes }, token);
-    await this.store.updateSession(session.sid, changes);
-    return { ...session, ...changes };
+    await this.sessions.update(session.sid, changes);
+    const resent = { ...session, ...changes };
+    try {
+      await this.send(resent, token);
+    } catch (err) {
+      const { tokenHash, sendAttempt, nextLink, updatedAt } = session;
+      await this.sessions.update(session.sid, { tokenHash, sendAttempt, nextLink, updatedAt });
+      throw err;
+    }
+    return resent;
   }
 
   private async deliver(session: ValidationSession, token: string): Promise<void> {
+    this.limitAddress(session);
+    await this.send(session, token);
+  }
+
+  private limitAddress(session: ValidationSession): void {
     this.perAddress.consume(`${session.medium}:${session.address}`);
+  }
+
+  private async send(session: ValidationSession, token: string): Promise<void> {
     if (session.medium === 'msisdn') {
       if (!this.options.sms) throw smsDisabled();
       await this.options.sms.send(session.address, this.options.smsTemplate.replaceAll('{token}', token));

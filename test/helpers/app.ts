@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../../core/config/load.js';
 import { buildApp, type BuildOptions } from '../../core/app.js';
-import { SqliteStore } from '../../core/store/sqlite.js';
+import { openSqliteStore } from '../../core/store/sqlite/index.js';
 import { generateSigningKey } from '../../core/crypto/signing.js';
 
 export function testConfig(overrides: Record<string, unknown> = {}): Config {
@@ -16,8 +16,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
 }
 
 export async function testApp(overrides: Record<string, unknown> = {}, options: BuildOptions = {}): Promise<FastifyInstance> {
-  const store = new SqliteStore(':memory:');
-  await store.init();
+  const store = await openSqliteStore(':memory:');
   const app = await buildApp(testConfig(overrides), { store, signingKey: generateSigningKey(), logger: false, ...options });
   await app.ready();
   return app;

@@ -1,0 +1,62 @@
+/** Pending invites and ephemeral keys in SQLite. */
+import type { Medium } from '../ports/threepid.js';
+import type { InviteStore, PendingInvite } from '../ports/invites.js';
+import { chunks, placeholders, type Row, type SqliteDb } from './db.js';
+
+export const INVITES_SCHEMA = `
+CREATE TABLE IF NOT EXISTS invites (
+  token TEXT PRIMARY KEY, medium TEXT NOT NULL, address TEXT NOT NULL, room_id TEXT NOT NULL, sender TEXT NOT NULL,
+  fields TEXT NOT NULL, ephemeral_public_key TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, delivered_at INTEGER);
+CREATE INDEX IF NOT EXISTS invites_threepid ON invites (medium, address);
+CREATE INDEX IF NOT EXISTS invites_expiry ON invites (expires_at);
+CREATE TABLE IF NOT EXISTS ephemeral_keys (public_key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+`;
+
+const toInvite = (r: Row): PendingInvite => ({
+  token: r.token, medium: r.medium, address: r.address, roomId: r.room_id, sender: r.sender, fields: JSON.parse(r.fields),
+  ephemeralPublicKey: r.ephemeral_public_key, createdAt: r.created_at, expiresAt: r.expires_at, deliveredAt: r.delivered_at,
+});
+
+export class SqliteInvites implements InviteStore {
+  constructor(private readonly db: SqliteDb) {}
+
+  async put(i: PendingInvite): Promise<void> {
+    this.db.prepared(`INSERT INTO invites (token, medium, address, room_id, sender, fields, ephemeral_public_key, created_at, expires_at, delivered_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(i.token, i.medium, i.address, i.roomId, i.sender, JSON.stringify(i.fields), i.ephemeralPublicKey, i.createdAt, i.expiresAt, i.deliveredAt);
+  }
+
+  async get(token: string): Promise<PendingInvite | null> {
+    const row = this.db.prepared('SELECT * FROM invites WHERE token = ?').get(token) as Row | undefined;
+    return row ? toInvite(row) : null;
+  }
+
+  async find(medium: Medium, address: string, now: number): Promise<PendingInvite[]> {
+    const rows = this.db.prepared('SELECT * FROM invites WHERE medium = ? AND address = ? AND expires_at > ? AND delivered_at IS NULL ORDER BY created_at, token').all(medium, address, now) as Row[];
+    return rows.map(toInvite);
+  }
+
+  async delete(token: string): Promise<void> {
+    this.db.prepared('DELETE FROM invites WHERE token = ?').run(token);
+  }
+
+  async markDelivered(tokens: string[], at: number): Promise<void> {
+    for (const chunk of chunks(tokens)) {
+      this.db.prepared(`UPDATE invites SET delivered_at = ? WHERE token IN (${placeholders(chunk.length)})`).run(at, ...chunk);
+    }
+  }
+
+  async deleteBefore(expiresBefore: number): Promise<number> {
+    return this.db.transaction(() => {
+      this.db.prepared('DELETE FROM ephemeral_keys WHERE expires_at < ?').run(expiresBefore);
+      return this.db.prepared('DELETE FROM invites WHERE expires_at < ?').run(expiresBefore).changes;
+    });
+  }
+
+  async putEphemeralKey(publicKey: string, expiresAt: number): Promise<void> {
+    this.db.prepared('INSERT OR REPLACE INTO ephemeral_keys (public_key, expires_at) VALUES (?, ?)').run(publicKey, expiresAt);
+  }
+
+  async isEphemeralKeyValid(publicKey: string, now: number): Promise<boolean> {
+    return this.db.prepared('SELECT 1 FROM ephemeral_keys WHERE public_key = ? AND expires_at > ?').get(publicKey, now) !== undefined;
+  }
+}

@@ -1,0 +1,44 @@
+/** The 3pid/onbind delivery queue in SQLite. */
+import type { OnbindDelivery, OnbindStore } from '../ports/onbind.js';
+import type { Row, SqliteDb } from './db.js';
+
+export const ONBIND_SCHEMA = `
+CREATE TABLE IF NOT EXISTS onbind_queue (
+  id TEXT PRIMARY KEY, destination TEXT NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL, last_error TEXT, created_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS onbind_due ON onbind_queue (next_attempt_at);
+`;
+
+const toOnbind = (r: Row): OnbindDelivery => ({
+  id: r.id, destination: r.destination, body: JSON.parse(r.body), attempts: r.attempts, nextAttemptAt: r.next_attempt_at,
+  lastError: r.last_error, createdAt: r.created_at,
+});
+
+export class SqliteOnbind implements OnbindStore {
+  constructor(private readonly db: SqliteDb) {}
+
+  async enqueue(d: OnbindDelivery): Promise<void> {
+    this.db.prepared('INSERT INTO onbind_queue (id, destination, body, attempts, next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(d.id, d.destination, JSON.stringify(d.body), d.attempts, d.nextAttemptAt, d.lastError, d.createdAt);
+  }
+
+  async due(now: number, limit: number): Promise<OnbindDelivery[]> {
+    if (limit <= 0) return []; // a negative LIMIT would mean no limit
+    return (this.db.prepared('SELECT * FROM onbind_queue WHERE next_attempt_at <= ? ORDER BY next_attempt_at, created_at, id LIMIT ?').all(now, limit) as Row[]).map(toOnbind);
+  }
+
+  async claim(now: number, leaseUntil: number, limit: number): Promise<OnbindDelivery[]> {
+    if (limit <= 0) return [];
+    const rows = this.db.prepared(`UPDATE onbind_queue SET next_attempt_at = ? WHERE id IN
+      (SELECT id FROM onbind_queue WHERE next_attempt_at <= ? ORDER BY next_attempt_at, created_at, id LIMIT ?) RETURNING *`).all(leaseUntil, now, limit) as Row[];
+    return rows.map(toOnbind).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+  }
+
+  async reschedule(id: string, attempts: number, nextAttemptAt: number, lastError: string): Promise<void> {
+    this.db.prepared('UPDATE onbind_queue SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?').run(attempts, nextAttemptAt, lastError, id);
+  }
+
+  async delete(id: string): Promise<void> {
+    this.db.prepared('DELETE FROM onbind_queue WHERE id = ?').run(id);
+  }
+}

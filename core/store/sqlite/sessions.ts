@@ -1,0 +1,58 @@
+/** Validation sessions in SQLite. */
+import type { Medium } from '../ports/threepid.js';
+import type { SessionChanges, SessionStore, ValidationSession } from '../ports/sessions.js';
+import type { Row, SqliteDb } from './db.js';
+
+export const SESSIONS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS sessions (
+  sid TEXT PRIMARY KEY, medium TEXT NOT NULL, address TEXT NOT NULL, client_secret TEXT NOT NULL,
+  token_hash TEXT NOT NULL, send_attempt INTEGER NOT NULL, next_link TEXT,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, validated_at INTEGER);
+CREATE UNIQUE INDEX IF NOT EXISTS sessions_threepid ON sessions (medium, address, client_secret);
+CREATE INDEX IF NOT EXISTS sessions_updated ON sessions (updated_at);
+`;
+
+const toSession = (r: Row): ValidationSession => ({
+  sid: r.sid, medium: r.medium, address: r.address, clientSecret: r.client_secret, tokenHash: r.token_hash,
+  sendAttempt: r.send_attempt, nextLink: r.next_link, createdAt: r.created_at, updatedAt: r.updated_at, validatedAt: r.validated_at,
+});
+
+const SESSION_COLUMNS: Record<keyof SessionChanges, string> = {
+  tokenHash: 'token_hash', sendAttempt: 'send_attempt', nextLink: 'next_link', updatedAt: 'updated_at', validatedAt: 'validated_at',
+};
+
+export class SqliteSessions implements SessionStore {
+  constructor(private readonly db: SqliteDb) {}
+
+  async create(s: ValidationSession): Promise<void> {
+    this.db.prepared(`INSERT INTO sessions (sid, medium, address, client_secret, token_hash, send_attempt, next_link, created_at, updated_at, validated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(s.sid, s.medium, s.address, s.clientSecret, s.tokenHash, s.sendAttempt, s.nextLink, s.createdAt, s.updatedAt, s.validatedAt);
+  }
+
+  async get(sid: string): Promise<ValidationSession | null> {
+    const row = this.db.prepared('SELECT * FROM sessions WHERE sid = ?').get(sid) as Row | undefined;
+    return row ? toSession(row) : null;
+  }
+
+  async find(medium: Medium, address: string, clientSecret: string): Promise<ValidationSession | null> {
+    const row = this.db.prepared('SELECT * FROM sessions WHERE medium = ? AND address = ? AND client_secret = ?').get(medium, address, clientSecret) as Row | undefined;
+    return row ? toSession(row) : null;
+  }
+
+  async update(sid: string, changes: SessionChanges): Promise<void> {
+    const entries = (Object.keys(SESSION_COLUMNS) as Array<keyof SessionChanges>)
+      .filter((key) => changes[key] !== undefined)
+      .map((key) => [SESSION_COLUMNS[key], changes[key]] as const);
+    if (entries.length === 0) return;
+    const sets = entries.map(([column]) => `${column} = ?`).join(', ');
+    this.db.prepared(`UPDATE sessions SET ${sets} WHERE sid = ?`).run(...entries.map(([, value]) => value), sid);
+  }
+
+  async delete(sid: string): Promise<void> {
+    this.db.prepared('DELETE FROM sessions WHERE sid = ?').run(sid);
+  }
+
+  async deleteBefore(before: number): Promise<number> {
+    return this.db.prepared('DELETE FROM sessions WHERE updated_at < ?').run(before).changes;
+  }
+}

@@ -1,0 +1,21 @@
+/** Accepted terms in SQLite. */
+import type { AcceptedPolicy, TermsStore } from '../ports/terms.js';
+import type { SqliteDb } from './db.js';
+
+export const TERMS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS accepted_policies (
+  user_id TEXT NOT NULL, policy TEXT NOT NULL, version TEXT NOT NULL, PRIMARY KEY (user_id, policy, version));
+`;
+
+export class SqliteTerms implements TermsStore {
+  constructor(private readonly db: SqliteDb) {}
+
+  async accept(userId: string, policies: AcceptedPolicy[]): Promise<void> {
+    const insert = this.db.prepared('INSERT OR IGNORE INTO accepted_policies (user_id, policy, version) VALUES (?, ?, ?)');
+    this.db.transaction(() => { for (const p of policies) insert.run(userId, p.policy, p.version); });
+  }
+
+  async accepted(userId: string): Promise<AcceptedPolicy[]> {
+    return this.db.prepared('SELECT policy, version FROM accepted_policies WHERE user_id = ? ORDER BY policy, version').all(userId) as AcceptedPolicy[];
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * MSC4004 third-party mappings in SQLite. A snapshot is a row of tp_snapshots (a generation):
+ * pending while written, then made the active one of its (server, pepper) in one transaction
+ * that drops the previous active one.
+ */
+import type { MemberState, ThirdPartyMappingStore } from '../ports/third-party.js';
+import { chunks, placeholders, unique, type Row, type SqliteDb } from './db.js';
+
+export const THIRD_PARTY_SCHEMA = `
+DROP TABLE IF EXISTS third_party_mappings;
+CREATE TABLE IF NOT EXISTS tp_snapshots (
+  generation INTEGER PRIMARY KEY AUTOINCREMENT, server TEXT NOT NULL, pepper TEXT NOT NULL, snapshot TEXT NOT NULL,
+  active INTEGER NOT NULL DEFAULT 0, pushed_at INTEGER);
+CREATE UNIQUE INDEX IF NOT EXISTS tp_snapshots_active ON tp_snapshots (server, pepper) WHERE active = 1;
+CREATE UNIQUE INDEX IF NOT EXISTS tp_snapshots_pending ON tp_snapshots (server, pepper) WHERE active = 0;
+CREATE INDEX IF NOT EXISTS tp_snapshots_pepper ON tp_snapshots (pepper, active);
+CREATE TABLE IF NOT EXISTS tp_hashes (generation INTEGER NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (generation, hash)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tp_hashes_hash ON tp_hashes (hash);
+`;
+
+export class SqliteThirdParty implements ThirdPartyMappingStore {
+  constructor(private readonly db: SqliteDb) {}
+
+  private pending(server: string, pepper: string, snapshot: string): number | null {
+    const row = this.db.prepared('SELECT generation FROM tp_snapshots WHERE server = ? AND pepper = ? AND snapshot = ? AND active = 0')
+      .get(server, pepper, snapshot) as Row | undefined;
+    return row ? row.generation as number : null;
+  }
+
+  private drop(generations: number[]): void {
+    for (const generation of generations) {
+      this.db.prepared('DELETE FROM tp_hashes WHERE generation = ?').run(generation);
+      this.db.prepared('DELETE FROM tp_snapshots WHERE generation = ?').run(generation);
+    }
+  }
+
+  private generations(where: string, ...values: unknown[]): number[] {
+    return (this.db.prepared(`SELECT generation FROM tp_snapshots WHERE ${where}`).all(...values) as Row[]).map((r) => r.generation as number);
+  }
+
+  async begin(server: string, pepper: string, snapshot: string): Promise<void> {
+    this.db.transaction(() => {
+      if (this.pending(server, pepper, snapshot) !== null) return;
+      this.drop(this.generations('server = ? AND pepper = ? AND active = 0', server, pepper));
+      this.db.prepared('INSERT INTO tp_snapshots (server, pepper, snapshot) VALUES (?, ?, ?)').run(server, pepper, snapshot);
+    });
+  }
+
+  async write(server: string, pepper: string, snapshot: string, hashes: string[]): Promise<boolean> {
+    return this.db.transaction(() => {
+      const generation = this.pending(server, pepper, snapshot);
+      if (generation === null) return false;
+      const insert = this.db.prepared('INSERT OR IGNORE INTO tp_hashes (generation, hash) VALUES (?, ?)');
+      for (const hash of hashes) insert.run(generation, hash);
+      return true;
+    });
+  }
+
+  async commit(server: string, pepper: string, snapshot: string, at: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      const generation = this.pending(server, pepper, snapshot);
+      if (generation === null) return false;
+      this.drop(this.generations('server = ? AND pepper = ? AND active = 1', server, pepper));
+      this.db.prepared('UPDATE tp_snapshots SET active = 1, pushed_at = ? WHERE generation = ?').run(at, generation);
+      return true;
+    });
+  }
+
+  async lookup(pepper: string, hashes: string[]): Promise<Record<string, string[]>> {
+    const byServer = new Map<string, string[]>();
+    for (const chunk of chunks(unique(hashes))) {
+      const rows = this.db.prepared(`SELECT s.server, h.hash FROM tp_hashes h JOIN tp_snapshots s ON s.generation = h.generation
+        WHERE s.pepper = ? AND s.active = 1 AND h.hash IN (${placeholders(chunk.length)})`).all(pepper, ...chunk) as Row[];
+      for (const row of rows) {
+        const owned = byServer.get(row.server);
+        if (owned) owned.push(row.hash);
+        else byServer.set(row.server, [row.hash]);
+      }
+    }
+    return Object.fromEntries(byServer);
+  }
+
+  async members(): Promise<MemberState[]> {
+    const rows = this.db.prepared(`SELECT s.server, s.pepper, s.pushed_at, (SELECT count(*) FROM tp_hashes h WHERE h.generation = s.generation) AS size
+      FROM tp_snapshots s WHERE s.active = 1 ORDER BY s.server, s.pepper`).all() as Row[];
+    return rows.map((r) => ({ server: r.server, pepper: r.pepper, pushedAt: r.pushed_at, size: r.size }));
+  }
+
+  async dropServer(server: string): Promise<void> {
+    this.db.transaction(() => this.drop(this.generations('server = ?', server)));
+  }
+
+  async retainPeppers(peppers: string[]): Promise<void> {
+    const keep = new Set(peppers);
+    const stale = (this.db.prepared('SELECT generation, pepper FROM tp_snapshots').all() as Row[])
+      .filter((r) => !keep.has(r.pepper)).map((r) => r.generation as number);
+    this.db.transaction(() => this.drop(stale));
+  }
+}

@@ -1,0 +1,60 @@
+/** Conformance of BindStore: binds, run against every backend by test/store.test.ts. */
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Store } from '../../core/store/port.js';
+import { NOW, association, OPERATOR } from './fixtures.js';
+
+export function bindsSuite(store: () => Store): void {
+  it('stores a bind, replaces it on rebind, and deletes it only for the matching mxid', async () => {
+    await store().binds.put(association('alice@example.com', '@alice:one.org'));
+    assert.deepEqual(await store().binds.get('email', 'alice@example.com'), association('alice@example.com', '@alice:one.org'));
+    const rebind = association('alice@example.com', '@alice:two.org', { ts: NOW + 1 });
+    await store().binds.put(rebind);
+    assert.deepEqual(await store().binds.get('email', 'alice@example.com'), rebind);
+    assert.equal(await store().binds.get('msisdn', 'alice@example.com'), null);
+
+    assert.equal(await store().binds.delete('email', 'alice@example.com', '@alice:one.org'), false);
+    assert.deepEqual(await store().binds.get('email', 'alice@example.com'), rebind);
+    assert.equal(await store().binds.delete('email', 'alice@example.com', '@alice:two.org'), true);
+    assert.equal(await store().binds.get('email', 'alice@example.com'), null);
+    assert.equal(await store().binds.delete('email', 'alice@example.com', '@alice:two.org'), false);
+  });
+
+  it('answers bulk association queries of more than 500 3PIDs', async () => {
+    for (let i = 0; i < 700; i++) await store().binds.put(association(`user${i}@example.com`, `@user${i}:example.org`));
+    assert.deepEqual(await store().binds.getMany([]), []);
+    const asked = [
+      ...Array.from({ length: 1200 }, (_, i) => ({ medium: 'email', address: `user${i}@example.com` })),
+      { medium: 'msisdn', address: 'user1@example.com' },
+      { medium: 'email', address: 'user3@example.com' },
+    ];
+    const found = await store().binds.getMany(asked);
+    assert.equal(found.length, 700);
+    assert.deepEqual(new Set(found.map((a) => a.mxid)), new Set(Array.from({ length: 700 }, (_, i) => `@user${i}:example.org`)));
+    const one = found.find((a) => a.address === 'user42@example.com');
+    assert.deepEqual(one, association('user42@example.com', '@user42:example.org'));
+  });
+
+  it('streams every association once, with awaits between items', async () => {
+    const total = 2345;
+    for (let i = 0; i < total; i++) {
+      await store().binds.put(association(`s${i}@example.com`, `@s${i}:example.org`, { medium: i % 3 === 0 ? 'msisdn' : 'email' }));
+    }
+    const seen = new Map<string, number>();
+    for await (const a of store().binds.stream()) {
+      const key = `${a.medium}/${a.address}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(seen.size, total);
+    assert.ok([...seen.values()].every((count) => count === 1));
+    assert.equal(seen.get('msisdn/s3@example.com'), 1);
+    assert.equal(seen.get('email/s1@example.com'), 1);
+  });
+
+  it('never treats a non-string argument as a query', async () => {
+    await store().binds.put(association('alice@example.com', '@alice:one.org'));
+    await assert.rejects(store().binds.delete('email', OPERATOR, OPERATOR));
+    assert.notEqual(await store().binds.get('email', 'alice@example.com'), null);
+  });
+}
