@@ -31,7 +31,7 @@ async function firstLine(child: ChildProcess): Promise<string> {
 type Results = Record<string, { rps: number; p50: number; p99: number; non2xx: number; errors: number }>;
 
 async function run(count: number, workers: number, routes: string[], duration: number, pinned: boolean): Promise<Results> {
-  const server = node(['--import', 'tsx', 'bench/http-server.ts', '--count', String(count), '--workers', String(workers)], pinned ? '1' : null);
+  const server = node(['--expose-gc', '--import', 'tsx', 'bench/http-server.ts', '--count', String(count), '--workers', String(workers)], pinned ? '1' : null);
   try {
     const { base, token, body } = JSON.parse(await firstLine(server));
     const load = node(['--import', 'tsx', 'bench/http-load.ts', '--base', base, '--token', token, '--body', body, '--routes', routes.join(','), '--duration', String(duration)], '0');
