@@ -34,7 +34,8 @@ async function run(count: number, workers: number, routes: string[], duration: n
   const server = node(['--expose-gc', '--import', 'tsx', 'bench/http-server.ts', '--count', String(count), '--workers', String(workers)], pinned ? '1' : null);
   try {
     const { base, token, body } = JSON.parse(await firstLine(server));
-    const load = node(['--import', 'tsx', 'bench/http-load.ts', '--base', base, '--token', token, '--body', body, '--routes', routes.join(','), '--duration', String(duration)], '0');
+    // --name=value: a token may begin with a dash.
+    const load = node(['--import', 'tsx', 'bench/http-load.ts', `--base=${base}`, `--token=${token}`, `--body=${body}`, `--routes=${routes.join(',')}`, `--duration=${duration}`], '0');
     const results = JSON.parse(await firstLine(load)) as Results;
     for (const [route, r] of Object.entries(results)) if (r.non2xx > 0 || r.errors > 0) throw new Error(`${route}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
     return results;
