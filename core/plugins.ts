@@ -13,6 +13,7 @@ import sms from '../plugins/sms/manifest.js';
 import validation from '../plugins/validation/manifest.js';
 import invites from '../plugins/invites/manifest.js';
 import binds from '../plugins/binds/manifest.js';
+import ldap from '../plugins/ldap/manifest.js';
 import lookup from '../plugins/lookup/manifest.js';
 import v1 from '../plugins/v1/manifest.js';
 import v2 from '../plugins/v2/manifest.js';
@@ -27,6 +28,7 @@ export const BUILTIN_PLUGINS: readonly PluginManifest[] = [
   validation,
   invites,
   binds,
+  ldap,
   lookup,
   v1,
   v2,

@@ -146,6 +146,9 @@ test('the built-in plugins: unique names, known dependencies, each module export
   }
   const app = await testApp();
   after(() => app.close());
-  const names = [...BUILTIN_PLUGINS.map((p) => `unisd-${p.name}`)].filter((name) => name !== 'unisd-memory-provider');
-  for (const name of names) assert.ok(app.hasPlugin(name), `${name} is registered under its name`);
+  // The default configuration enables all but the providers (memory, ldap): those are registered, the others not.
+  for (const plugin of BUILTIN_PLUGINS) {
+    assert.equal(app.hasPlugin(`unisd-${plugin.name}`), plugin.enabled(app.config), `unisd-${plugin.name} is registered under its name when enabled`);
+  }
+  assert.deepEqual(BUILTIN_PLUGINS.filter((p) => !p.enabled(app.config)).map((p) => p.name), ['memory-provider', 'ldap']);
 });

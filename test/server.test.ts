@@ -142,12 +142,12 @@ test('a configuration switching on what is not implemented yet starts with one w
   const configFile = join(dir, 'unisd.yaml');
   writeFileSync(configFile, [
     'server:', '  port: 0', '  name: id.example.test', 'storage:', '  sqlite:', `    path: ${join(dir, 'unisd.db')}`, 'keys:', `  path: ${join(dir, 'signing.key')}`,
-    'sql:', '  enabled: true', 'synapseSql:', '  enabled: true', 'ldap:', '  enabled: true', 'exec:', '  enabled: true', '',
+    'sql:', '  enabled: true', 'synapseSql:', '  enabled: true', 'exec:', '  enabled: true', '',
   ].join('\n'));
   const server = await startUnisd(configFile);
   t.after(() => server.child.kill('SIGKILL'));
   const warnings = server.logs.map((line) => JSON.parse(line) as { level: number; msg: string }).filter((entry) => entry.level === 40 && / is true, but /.test(entry.msg));
-  assert.deepEqual(warnings.map((entry) => entry.msg.split(' ')[0]), ['sql.enabled', 'synapseSql.enabled', 'ldap.enabled', 'exec.enabled']);
+  assert.deepEqual(warnings.map((entry) => entry.msg.split(' ')[0]), ['sql.enabled', 'synapseSql.enabled', 'exec.enabled']);
   for (const { msg } of warnings) assert.match(msg, /not implemented yet/);
   server.child.kill('SIGTERM');
   assert.equal(await server.exited, 0);

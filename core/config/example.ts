@@ -123,18 +123,4 @@ exec:
   enabled: false
   identity:
     hashEnabled: false
-
-ldap:
-  enabled: false
-  # Let hash lookup see the directory's addresses.
-  lookup: false
-  connection:
-    host: ldap.example.org
-    port: 636
-    tls: true
-    bindDn: cn=unisd,ou=services,dc=example,dc=org
-    # Secret: prefer UNISD_LDAP_CONNECTION_BIND_PASSWORD.
-    bindPassword: change-me
-    baseDNs:
-      - ou=people,dc=example,dc=org
 `;

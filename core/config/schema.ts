@@ -8,7 +8,7 @@
  * milliseconds. Adding a key: give it doc, format and default, an example line in
  * ./example.ts (a plugin: in its manifest's `example`), then regenerate docs/configuration.md
  * and config/unisd.example.yaml (`npm run docs`).
- * `sql`, `synapseSql`, `exec` and `ldap` move to their provider plugins' manifests.
+ * `sql`, `synapseSql` and `exec` move to their provider plugins' manifests.
  */
 import { parseDuration } from './duration.js';
 
@@ -95,18 +95,6 @@ export const schema = {
     enabled: { doc: 'Identity provider running external commands.', format: 'boolean', default: false },
     identity: {
       hashEnabled: { doc: 'Let the exec provider feed hash lookup.', format: 'boolean', default: false },
-    },
-  },
-  ldap: {
-    enabled: { doc: 'LDAP identity provider.', format: 'boolean', default: false },
-    lookup: { doc: 'Let the LDAP provider feed hash lookup.', format: 'boolean', default: false },
-    connection: {
-      host: { doc: 'LDAP server host.', format: String, default: '' },
-      port: { doc: 'LDAP server port.', format: 'port', default: 389 },
-      tls: { doc: 'Use ldaps://.', format: 'boolean', default: false },
-      bindDn: { doc: 'DN to bind as.', format: String, default: '' },
-      bindPassword: { doc: 'Password of bindDn.', format: String, default: '', sensitive: true },
-      baseDNs: { doc: 'Base DNs searched.', format: 'string-list', default: [] as string[] },
     },
   },
 };

@@ -6,10 +6,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import { MatrixError, badRequest } from '../../core/errors.js';
 import type { Config } from '../../core/config/load.js';
 import { ConfigError } from '../../core/config/load.js';
+import { basicAuth, callGateway, jsonBody, sendError } from './gateway.js';
 import type { SmsSender } from './types.js';
-
-/** A code is sent while the client waits for the answer. */
-const TIMEOUT_MS = 10_000;
 
 /** Twilio error codes that are about the number, not the gateway: the client can act on these. */
 const REFUSED_NUMBER: Record<number, () => MatrixError> = {
@@ -30,23 +28,16 @@ export class TwilioSender implements SmsSender {
       if (!config[key]) throw new ConfigError(`sms.twilio.${key}: required when sms.connector is twilio`);
     }
     this.url = `${config.baseUrl.replace(/\/+$/, '')}/2010-04-01/Accounts/${encodeURIComponent(config.accountSid)}/Messages.json`;
-    this.authorization = `Basic ${Buffer.from(`${config.accountSid}:${config.authToken}`).toString('base64')}`;
+    this.authorization = basicAuth(config.accountSid, config.authToken);
   }
 
   async send(msisdn: string, text: string): Promise<void> {
-    let response: Response;
-    try {
-      response = await fetch(this.url, {
-        method: 'POST',
-        headers: { authorization: this.authorization, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ To: `+${msisdn}`, From: this.config.from, Body: text }),
-        signal: AbortSignal.timeout(TIMEOUT_MS),
-      });
-    } catch (err) {
-      this.log.error({ error: (err as Error).name }, 'the SMS gateway could not be reached');
-      throw sendError();
-    }
-    const answer = await response.json().catch(() => null) as { code?: unknown } | null;
+    const response = await callGateway(this.url, {
+      method: 'POST',
+      headers: { authorization: this.authorization, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ To: `+${msisdn}`, From: this.config.from, Body: text }),
+    }, this.log);
+    const answer = await jsonBody(response) as { code?: unknown } | null;
     if (response.ok) return;
     const code = typeof answer?.code === 'number' ? answer.code : null;
     this.log.error({ status: response.status, code }, 'the SMS gateway refused the message');
@@ -54,6 +45,3 @@ export class TwilioSender implements SmsSender {
     throw refused ? refused() : sendError();
   }
 }
-
-/** 400, as the spec lists M_SEND_ERROR for msisdn requestToken. */
-const sendError = () => badRequest('M_SEND_ERROR', 'The SMS could not be sent');

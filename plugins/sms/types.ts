@@ -5,4 +5,6 @@ export interface SmsSender {
    * M_SEND_ERROR when the gateway fails, M_INVALID_ADDRESS or M_DESTINATION_REJECTED when it refuses the number.
    */
   send(msisdn: string, text: string): Promise<void>;
+  /** Releases what the connector holds (connections), when unisd stops. */
+  close?(): Promise<void> | void;
 }
