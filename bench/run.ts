@@ -5,7 +5,8 @@
  *   2. over HTTP (pinned cores): /v2/lookup beside reference routes, then with two processes;
  *   3. the rehash of 1M 3PIDs: pool vs one thread, event loop delay and lookups served meanwhile;
  *   4. bytes per index entry at 1M;
- *   5. sql storage on SQLite at 1M: 1000- and 10,000-hash lookups.
+ *   5. sql storage on SQLite at 1M: 1000- and 10,000-hash lookups;
+ * and, beside them, binds per second by storage.sqlite.synchronous.
  * Options: --json, --quick (N=100k only, shorter HTTP runs: a smoke test of the suite itself).
  */
 import { cpus, totalmem, availableParallelism, release } from 'node:os';
@@ -15,6 +16,7 @@ import { WorkerPool } from '../core/workers.js';
 import { hashFunctions, lookups, memory, rehash } from './in-process.js';
 import { sqlStorage } from './sql.js';
 import { http } from './http.js';
+import { binds } from './binds.js';
 import { table, type Row } from './report.js';
 
 const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false } } });
@@ -43,6 +45,8 @@ try {
 }
 progress('2. HTTP');
 rows.push(...await http(N, duration));
+progress('binds');
+rows.push(...await binds());
 
 const report = {
   machine: { cpu: cpus()[0]?.model, cores: availableParallelism(), memoryGiB: +(totalmem() / 2 ** 30).toFixed(1), kernel: release() },

@@ -11,6 +11,7 @@ import type { Config } from './config/load.js';
 import type { Store } from './store/port.js';
 import { openStore } from './store/index.js';
 import { loadOrCreateSigningKey } from './crypto/key-file.js';
+import { MAX_TIMER_DELAY } from './timers.js';
 import type { SigningKey } from './crypto/signing.js';
 import { installBodyParsers } from './http/body.js';
 import { installErrorHandler, toMatrixError } from './http/errors.js';
@@ -40,12 +41,17 @@ export interface BuildOptions {
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  // Node checks the header and request deadlines this often (its default, 30 s, would let a 10 s limit run to 40 s).
+  const http = { ...SERVER_OPTIONS, connectionsCheckingInterval: 1000 };
   const tls = config.server.tls.cert
-    ? { https: { ...SERVER_OPTIONS, cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } }
-    : { http: SERVER_OPTIONS };
+    ? { https: { ...http, cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } }
+    : { http };
   const app = Fastify({
     logger: options.logger === false ? false : loggerOptions(config.logging.level),
     bodyLimit: config.server.bodyLimit,
+    requestTimeout: config.server.requestTimeout,
+    // Node arms a socket timer with it, and timers overflow past 2^31-1 ms (then fire at once).
+    keepAliveTimeout: Math.min(config.server.keepAliveTimeout, MAX_TIMER_DELAY),
     trustProxy: config.server.trustProxy,
     // Answered with Matrix bodies by core/http/framework-answers.ts.
     return503OnClosing: false,
@@ -62,6 +68,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ...tls,
   }) as unknown as FastifyInstance;
 
+  app.server.headersTimeout = config.server.headersTimeout;
+  if (config.server.maxConnections > 0) app.server.maxConnections = config.server.maxConnections;
   for (const warning of notImplementedWarnings(config)) app.log.warn(warning);
   installBodyParsers(app);
   installErrorHandler(app);
@@ -76,7 +84,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
 
   const store = options.store ?? await openConfiguredStore(config.storage);
-  const signingKey = options.signingKey ?? loadOrCreateSigningKey(config.keys.path);
+  const signingKey = options.signingKey
+    ?? loadOrCreateSigningKey(config.keys.path, () => app.log.warn({ path: config.keys.path }, 'created a new signing key: back it up, signatures made with it are checked by clients and homeservers'));
   await app.register(context, { config, store, signingKey });
   await app.register(api);
 

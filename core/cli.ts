@@ -3,6 +3,8 @@
  * `unisd`: start the server, check a configuration, list the configuration keys. Every failure
  * is one line `unisd: …` on stderr and exit status 1, never a stack trace.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfiguration, printableConfig } from './config/load.js';
 import { configurationMarkdown, exampleConfiguration } from './config/docs.js';
@@ -22,6 +24,7 @@ Usage:
   unisd hash status [-c <file>]     the lookup pepper: age, rotation, alternates, table sizes
   unisd hash rotate [-c <file>]     rotate the lookup pepper now (running servers follow)
   unisd help, unisd --help          this text
+  unisd --version                   the version of unisd
 
 Options:
   -c, --config <file>   YAML configuration file (also: UNISD_CONFIG). Without one,
@@ -39,6 +42,7 @@ function parseArgs(argv: string[]): { command: string; file?: string } {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '-h' || arg === '--help') return { command: 'help' };
+    if (arg === '-V' || arg === '--version') return { command: 'version' };
     if (arg === '-c' || arg === '--config') {
       file = argv[++i];
       if (!file) throw new UsageError(`${arg} needs a file name`);
@@ -53,16 +57,36 @@ function parseArgs(argv: string[]): { command: string; file?: string } {
   return { command: words.join(' ') || 'start', file };
 }
 
+/** The version in unisd's package.json, found above this file (core/ from the sources, dist/core/ when built). */
+function packageVersion(): string {
+  for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const manifest = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (manifest.name === 'unisd' && manifest.version) return manifest.version;
+    }
+    if (dirname(dir) === dir) throw new Error('cannot find the package.json of unisd');
+  }
+}
+
+/** Where loadConfig reads the configuration from: "file <path>" or "defaults". */
+function configSource(file: string | undefined): string {
+  const path = file ?? (process.env.UNISD_CONFIG || undefined);
+  return path ? `file ${resolve(path)}` : 'defaults';
+}
+
 async function main(): Promise<void> {
   const { command, file } = parseArgs(process.argv.slice(2));
   switch (command) {
     case 'help':
       process.stdout.write(HELP);
       return;
+    case 'version':
+      process.stdout.write(`unisd ${packageVersion()}\n`);
+      return;
     case 'config check': {
       const { config, plugins } = await loadConfiguration({ file });
-      const source = file ?? process.env.UNISD_CONFIG;
-      process.stdout.write(`# configuration is valid (${source ? source : 'defaults'}); secrets masked\n`);
+      process.stdout.write(`# configuration is valid (${configSource(file)}); secrets masked\n`);
       process.stdout.write(stringify(printableConfig(config, plugins)));
       return;
     }
@@ -82,7 +106,7 @@ async function main(): Promise<void> {
     }
     case 'start': {
       const { config, plugins } = await loadConfiguration({ file });
-      await startServer(config, plugins);
+      await startServer(config, plugins, configSource(file));
       return;
     }
     default:

@@ -3,17 +3,17 @@
  * ready, stopped when it closes, never keeping the process alive, failures logged.
  */
 import type { FastifyInstance } from 'fastify';
+import { setLongInterval, type LongTimer } from './timers.js';
 
 export function runEvery(app: FastifyInstance, what: string, interval: number, job: () => Promise<unknown>): void {
-  let timer: NodeJS.Timeout | null = null;
+  let timer: LongTimer | null = null;
   app.addHook('onReady', async () => {
     // A 0 interval would spin.
-    timer = setInterval(() => {
+    timer = setLongInterval(() => {
       job().catch((err) => app.log.error({ err }, `${what} failed`));
     }, Math.max(interval, 1000));
-    timer.unref();
   });
   app.addHook('onClose', async () => {
-    if (timer) clearInterval(timer);
+    timer?.clear();
   });
 }

@@ -1,13 +1,18 @@
 /**
- * Runs the server: build, listen, and on SIGTERM/SIGINT stop accepting connections, let
- * in-flight requests finish (bounded by server.shutdownTimeout), close the store, exit 0.
- * A second signal exits at once.
+ * Runs the server: build, listen, and on SIGTERM/SIGINT stop accepting connections, close every
+ * connection without a request in flight at once, let the requests in flight finish (bounded
+ * by server.shutdownTimeout, then cut), close the store, exit (0; 1 when requests had to be
+ * cut). A second signal exits at once.
  */
 import cluster from 'node:cluster';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type { Config } from './config/load.js';
 import { buildApp } from './app.js';
+import { ConnectionTracker } from './http/connections.js';
+import { setLongTimeout } from './timers.js';
 import type { PluginManifest } from './plugin/manifest.js';
 
 const firstLine = (text: string): string => text.split('\n')[0];
@@ -27,14 +32,26 @@ export function describeStartupError(err: unknown): string {
   return message;
 }
 
-/** Serves with `server.workers` processes (node:cluster) when more than one, else in this one. */
-export async function startServer(config: Config, plugins?: readonly PluginManifest[]): Promise<FastifyInstance | null> {
+/** Where the data lives, for the startup log (never the MongoDB URI: it holds a password). */
+function storageLocation(storage: Config['storage']): string {
+  return storage.backend === 'sqlite' ? `sqlite ${storage.sqlite.path}` : `mongodb database ${storage.mongodb.database}`;
+}
+
+/**
+ * Serves with `server.workers` processes (node:cluster) when more than one, else in this one.
+ * `configSource`: where the configuration came from ("file /etc/unisd.yaml" or "defaults").
+ */
+export async function startServer(config: Config, plugins?: readonly PluginManifest[], configSource = 'defaults'): Promise<FastifyInstance | null> {
   if (config.server.workers > 1 && cluster.isPrimary) {
     await runPrimary(config);
     return null;
   }
   const app = await buildApp(config, { plugins });
+  const connections = new ConnectionTracker(app.server);
   await app.listen({ host: config.server.host, port: config.server.port });
+  app.log.info({
+    config: configSource, serverName: config.server.name, storage: storageLocation(config.storage), signingKey: config.keys.path,
+  }, 'unisd started');
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) {
@@ -43,15 +60,19 @@ export async function startServer(config: Config, plugins?: readonly PluginManif
     }
     stopping = true;
     app.log.info({ signal }, 'shutting down: finishing in-flight requests');
-    const timer = setTimeout(() => {
-      app.log.error('shutdown timed out (server.shutdownTimeout); exiting');
-      process.exit(1);
-    }, config.server.shutdownTimeout);
-    timer.unref();
+    let cut = false;
+    const deadline = setLongTimeout(() => {
+      cut = true;
+      app.log.error('shutdown timed out (server.shutdownTimeout): closing the requests still in flight');
+      connections.closeAll();
+    }, config.server.shutdownTimeout, { keepAlive: true });
+    connections.drain();
     try {
+      // Resolves once every connection is closed and the onClose hooks (the store's among them) ran.
       await app.close();
+      deadline.clear();
       app.log.info('stopped');
-      process.exit(0);
+      process.exit(cut ? 1 : 0);
     } catch (err) {
       app.log.error({ err }, 'error while shutting down');
       process.exit(1);
@@ -69,6 +90,12 @@ export async function startServer(config: Config, plugins?: readonly PluginManif
  */
 async function runPrimary(config: Config): Promise<void> {
   const log = pino({ level: config.logging.level }).child({ component: 'cluster' });
+  // One unisd per SQLite database: the primary takes the lock for its workers, which share it.
+  if (config.storage.backend === 'sqlite' && config.storage.sqlite.path !== ':memory:') {
+    const { lockDatabase } = await import('./store/sqlite/lock.js');
+    mkdirSync(dirname(config.storage.sqlite.path), { recursive: true });
+    lockDatabase(config.storage.sqlite.path);
+  }
   let stopping = false;
   if (config.hashing.enabled) (await import('../plugins/lookup/cluster-coordinator.js')).coordinateRotations(config.hashing, log);
   const listened = new Set<number>();

@@ -37,6 +37,15 @@ test('--help lists the commands', async () => {
   }
 });
 
+test('--version prints the version of package.json', async () => {
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-V']) {
+    const { code, stdout } = await unisd([flag]);
+    assert.equal(code, 0);
+    assert.equal(stdout, `unisd ${version}\n`);
+  }
+});
+
 test('config check prints the effective configuration as YAML with every secret masked', async () => {
   const file = join(dir, 'secrets.yaml');
   writeFileSync(file, 'server:\n  name: id.example.org\nstorage:\n  mongodb:\n    uri: mongodb://u:file-secret@db/x\nhashing:\n  delay: 5m 6s\n');
@@ -112,9 +121,13 @@ test('hash status and hash rotate read and move the stored pepper, and status ne
   const rotated = await unisd(['hash', 'rotate', '-c', file]);
   assert.equal(rotated.code, 0, rotated.stderr);
   assert.match(rotated.stdout, /pepper rotated \(new pepper current\)/);
+  // The database is one process's at a time (its lock): read it, then let the commands have it.
   const { openSqliteStore } = await import('../core/store/sqlite/index.js');
-  const store = await openSqliteStore(join(data, 'db.sqlite'));
-  const first = (await store.peppers.getPepperState())!;
+  const pepperState = async () => {
+    const store = await openSqliteStore(join(data, 'db.sqlite'));
+    try { return (await store.peppers.getPepperState())!; } finally { await store.close(); }
+  };
+  const first = await pepperState();
   assert.equal(first.altPeppers.length, 1, 'the start made one pepper, the rotation the next');
   const after = await unisd(['hash', 'status', '-c', file]);
   assert.match(after.stdout, /pepper: 20 characters, current since/);
@@ -122,6 +135,5 @@ test('hash status and hash rotate read and move the stored pepper, and status ne
   assert.match(after.stdout, /alternate peppers still accepted: 1/);
   assert.doesNotMatch(after.stdout, new RegExp(first.pepper), 'the pepper itself is not printed');
   await unisd(['hash', 'rotate', '-c', file]);
-  assert.notEqual((await store.peppers.getPepperState())!.pepper, first.pepper);
-  await store.close();
+  assert.notEqual((await pepperState()).pepper, first.pepper);
 });

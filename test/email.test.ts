@@ -7,7 +7,9 @@ import { testApp } from './helpers/app.js';
 import { freePort } from './helpers/net.js';
 import { TestSmtpServer, header, headersOf } from './helpers/smtp.js';
 import { MatrixError } from '../core/errors.js';
-import { renderTemplate } from '../plugins/email/templates.js';
+import { loadTemplates, renderTemplate } from '../plugins/email/templates.js';
+import { SmtpMailer } from '../plugins/email/service.js';
+import { pino } from 'pino';
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'unisd-email-'));
@@ -154,4 +156,22 @@ test('a template that is not an RFC 822 message, or is missing, stops the start 
   await assert.rejects(testApp({ email: { templates: { validation: join(dir, 'body-only.eml') } } }), /email\.templates\.validation: .*body-only\.eml/);
   await assert.rejects(testApp({ email: { templates: { invite: join(dir, 'missing.eml') } } }), /email\.templates\.invite: .*missing\.eml/);
   await assert.rejects(testApp({ email: { from: 'no address here' } }), /email\.from/);
+});
+
+test('an SMTP failure is logged with the SMTP host and port; the client learns only M_EMAIL_SEND_ERROR', async () => {
+  const port = await freePort(); // nothing listens there
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => { lines.push(line); } });
+  const smtp = { host: '127.0.0.1', port, tls: 'none', verifyTls: true, login: '', password: '' };
+  const mailer = new SmtpMailer(smtp, loadTemplates({ validation: '', invite: '', unbind: '' }), 'unisd <noreply@example.org>', log);
+  await assert.rejects(mailer.send('validation', 'alice@example.org', { token: 't', link: 'https://x' }), (err: MatrixError) => {
+    assert.deepEqual(err.toJSON(), { errcode: 'M_EMAIL_SEND_ERROR', error: 'The email could not be sent' });
+    return true;
+  });
+  mailer.close();
+  assert.equal(lines.length, 1);
+  const entry = JSON.parse(lines[0]);
+  assert.equal(entry.smtp, `127.0.0.1:${port}`);
+  assert.match(entry.msg, new RegExp(`SMTP server 127\\.0\\.0\\.1:${port}$`));
+  assert.ok(!lines[0].includes('alice'), 'not the recipient');
 });

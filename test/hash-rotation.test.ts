@@ -117,7 +117,10 @@ test('per_requests: one rotation after `requests` lookups, however many arrive w
 test('two instances on one store: one rotates, the other adopts its pepper (its own in_memory table), both answer it', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'unisd-rotation-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const stores = [await openSqliteStore(join(dir, 'db.sqlite')), await openSqliteStore(join(dir, 'db.sqlite'))];
+  // One SQLite database belongs to one process (a MongoDB database is what several instances
+  // share): the two apps share one store object here, which is what matters to the rotation.
+  const shared = await openSqliteStore(join(dir, 'db.sqlite'));
+  const stores = [shared, { ...shared, close: async () => {} }];
   const a = await rotatingApp({ rotationPolicy: 'per_seconds', delay: '1h' }, stores[0]);
   t.after(() => a.app.close());
   const b = await rotatingApp({ rotationPolicy: 'per_seconds', delay: '1h' }, stores[1]);

@@ -219,6 +219,29 @@ test('onbind.maxAttempts drops a delivery after its last attempt; the invites st
   assert.ok(await server.store.invites.get(stored.token), 'still pending: a later bind sends it again');
 });
 
+test('a 3PID bound again to the same user before delivery does not queue its invites twice', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+  const server = await app();
+  t.after(() => server.close());
+  t.after(() => { hs.onbindStatus = 200; });
+  const delivered = hs.onbinds.length;
+  await storeInvite(server, 'again@example.org', '!again:example.org');
+
+  hs.onbindStatus = 500;
+  await bindTo(server, 'again@example.org', `@again:${hs.serverName}`);
+  await server.onbind.idle();
+  await bindTo(server, 'again@example.org', `@again:${hs.serverName}`);
+  await server.onbind.idle();
+  const waiting = await queued(server);
+  assert.equal(waiting.length, 1, 'one delivery queued');
+
+  hs.onbindStatus = 200;
+  t.mock.timers.tick(waiting[0].nextAttemptAt - Date.now());
+  await server.onbind.flush();
+  assert.equal(hs.onbinds.length, delivered + 1, 'delivered once');
+  assert.deepEqual(await queued(server), []);
+});
+
 test('a homeserver\'s 4xx is final; a 5xx is retried', async (t) => {
   const server = await app();
   t.after(() => server.close());

@@ -8,8 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HashTableStore, Store } from '../core/store/port.js';
-import { openSqliteStore } from '../core/store/sqlite/index.js';
-import { selectHashTables } from '../core/store/index.js';
+import { MongoClient } from 'mongodb';
+import { openSqliteStore, type SqliteStore } from '../core/store/sqlite/index.js';
+import { durableDatabase, openMongoStore } from '../core/store/mongodb/index.js';
+import { openStore, selectHashTables } from '../core/store/index.js';
+import { testConfig } from './helpers/app.js';
 import { BACKENDS, removeTempFiles, type OpenedStore } from './store/backends.js';
 import { association, entries, NOW, pepperState } from './store/fixtures.js';
 import { sessionsSuite } from './store/sessions.js';
@@ -75,6 +78,24 @@ describe('sqlite file specifics', () => {
     await second.close();
   });
 
+  it('writes with synchronous=FULL unless storage.sqlite.synchronous is normal', async () => {
+    const byDefault = await openStore(testConfig({ storage: { sqlite: { path: join(dir, 'sync-default', 'unisd.db') } } }).storage) as SqliteStore;
+    assert.equal(byDefault.synchronousLevel(), 2, 'FULL: a write answered is on disk');
+    await byDefault.close();
+    const normal = await openStore(testConfig({ storage: { sqlite: { path: join(dir, 'sync-normal', 'unisd.db'), synchronous: 'normal' } } }).storage) as SqliteStore;
+    assert.equal(normal.synchronousLevel(), 1, 'NORMAL');
+    await normal.close();
+  });
+
+  it('refuses a second store on the same file while the first is open, naming the file', async () => {
+    const path = join(dir, 'locked', 'unisd.db');
+    const first = await openSqliteStore(path);
+    await assert.rejects(openSqliteStore(path), { message: `${path} is in use by another unisd process (${path}.lock is locked)` });
+    await first.close();
+    const second = await openSqliteStore(path);
+    await second.close();
+  });
+
   it('refuses use after close with a clear error', async () => {
     const store = await openSqliteStore(':memory:');
     await store.close();
@@ -89,4 +110,46 @@ test('hashing.hashStorageType selects the backend\'s hash tables (sql) or the on
   const inMemory = {} as HashTableStore;
   assert.equal(selectHashTables('sql', store, () => inMemory), store.hashes);
   assert.equal(selectHashTables('in_memory', store, () => inMemory), inMemory);
+});
+
+test('MongoDB writes with w: majority, j: true, whatever the URI asks (no server needed)', async () => {
+  for (const query of ['', '?w=1&journal=false']) {
+    const client = new MongoClient(`mongodb://127.0.0.1:1/${query}`);
+    const { w, journal } = durableDatabase(client, 'unisd').writeConcern ?? {};
+    assert.deepEqual({ w, journal }, { w: 'majority', journal: true }, query);
+    await client.close();
+  }
+});
+
+const mongoUri = process.env.UNISD_TEST_MONGODB_URI;
+describe('mongodb specifics', { skip: mongoUri ? undefined : 'set UNISD_TEST_MONGODB_URI to run it' }, () => {
+  it('removes at start what crashed hash table replacements left; keeps published tables and live replacements', async () => {
+    const name = `unisd_test_specifics_${process.pid}_${Date.now()}`;
+    const first = await openMongoStore(mongoUri!, name);
+    const client = await new MongoClient(mongoUri!).connect();
+    try {
+      await first.hashes.replace('p1', [entries(2, 'kept')]);
+      // What crashes leave: a replacement registered long ago that never finished, entries of a
+      // generation no table names; and another instance's replacement, being written.
+      const db = client.db(name);
+      const hour = 3_600_000;
+      await db.collection<{ _id: string }>('hash_sets').updateOne({ _id: 'p1' }, { $push: { pending: { $each: [
+        { generation: 'dead', touchedAt: Date.now() - 2 * hour }, { generation: 'live', touchedAt: Date.now() },
+      ] } } } as never);
+      await db.collection('hash_entries').insertMany(['dead', 'orphan', 'live'].map((generation) => ({ pepper: 'p1', generation, hash: generation, mxid: '@x:example.org' })));
+
+      const second = await openMongoStore(mongoUri!, name);
+      const generations = await db.collection('hash_entries').distinct('generation');
+      const table = await db.collection<{ _id: string; pending: Array<{ generation: string }> }>('hash_sets').findOne({ _id: 'p1' });
+      assert.deepEqual(table?.pending.map((p) => p.generation), ['live']);
+      assert.equal(generations.length, 2, 'the published generation and the live one');
+      assert.ok(generations.includes('live') && !generations.includes('dead') && !generations.includes('orphan'));
+      assert.equal((await second.hashes.lookup('p1', ['kept0', 'kept1'])).length, 2);
+      await second.close();
+    } finally {
+      await client.close();
+      await first.dropDatabase();
+      await first.close();
+    }
+  });
 });

@@ -29,10 +29,19 @@ server:
   trustProxy: ["127.0.0.1"]
   # Largest request body in bytes; larger requests get 413 M_TOO_LARGE.
   bodyLimit: 1048576
-  # On SIGTERM, how long in-flight requests may take before the process exits anyway.
   # HTTP processes sharing the port (node:cluster); 1: no cluster.
   workers: 1
+  # On SIGTERM or SIGINT, connections without a request in flight close at once; requests in
+  # flight may take this long before they are cut (the store is closed either way).
   shutdownTimeout: 10s
+  # Slow clients: time to send the headers, and the whole request; both answer 408 after it.
+  headersTimeout: 10s
+  requestTimeout: 30s
+  # How long an idle keep-alive connection stays open. Behind a reverse proxy that reuses
+  # connections, keep it above the proxy's idle timeout.
+  keepAliveTimeout: 72s
+  # Most connections open at once (0: no limit); keep it below the open-file limit (ulimit -n).
+  maxConnections: 512
   tls:
     # Serve HTTPS directly (Synapse always calls https://<id_server>). Leave both empty when
     # a reverse proxy terminates TLS.
@@ -48,7 +57,11 @@ storage:
   # mongodb: for production and several unisd instances sharing one state.
   backend: sqlite
   sqlite:
+    # One unisd process per file: a second one is refused (the first holds <path>.lock).
     path: ./data/unisd.db
+    # full: a write answered is on disk, even across a power loss. normal: faster writes, but
+    # the last ones answered can be lost on a power loss or OS crash. \`npm run bench\` measures both.
+    synchronous: full
   mongodb:
     # Secret: masked by \`unisd config check\`. Prefer UNISD_STORAGE_MONGODB_URI.
     uri: mongodb://unisd:change-me@mongo.example.org:27017/?replicaSet=rs0

@@ -31,7 +31,11 @@ export const schema = {
     },
     bodyLimit: { doc: 'Largest request body accepted, in bytes (larger → 413 M_TOO_LARGE).', format: 'nat', default: 1_048_576 },
     workers: { doc: 'HTTP processes serving the same port (node:cluster); each builds its own in_memory hash table, and pepper rotations are coordinated so all switch together. 1: no cluster.', format: 'nat', default: 1 },
-    shutdownTimeout: { doc: 'How long SIGTERM waits for in-flight requests before closing.', format: 'duration', default: ms('10s') },
+    shutdownTimeout: { doc: 'How long SIGTERM (or SIGINT) waits for requests in flight before cutting them; connections without one close at once.', format: 'duration', default: ms('10s') },
+    headersTimeout: { doc: 'Time a client has to send a request\'s headers (slow clients are cut off, 408).', format: 'duration', default: ms('10s') },
+    requestTimeout: { doc: 'Time a client has to send a whole request, body included (408 after it; 0: no limit).', format: 'duration', default: ms('30s') },
+    keepAliveTimeout: { doc: 'How long an idle keep-alive connection stays open. Behind a reverse proxy that reuses connections, keep it above the proxy\'s own idle timeout.', format: 'duration', default: ms('72s') },
+    maxConnections: { doc: 'Most connections open at once; more are closed as they arrive (0: no limit). Keep it below the open-file limit (ulimit -n).', format: 'nat', default: 512 },
     tls: {
       cert: { doc: 'PEM certificate file to serve HTTPS directly (Synapse always calls https://); empty for plain HTTP behind a proxy.', format: String, default: '' },
       key: { doc: 'PEM private key file for server.tls.cert (the file is secret, its path is not).', format: String, default: '' },
@@ -43,7 +47,8 @@ export const schema = {
   storage: {
     backend: { doc: 'Where unisd keeps its state: sqlite (embedded, default) or mongodb (production, several instances).', format: ['sqlite', 'mongodb'], default: 'sqlite' },
     sqlite: {
-      path: { doc: 'SQLite database file.', format: String, default: './data/unisd.db' },
+      path: { doc: 'SQLite database file. One unisd process at a time: a second one on the same file is refused (it holds <path>.lock).', format: String, default: './data/unisd.db' },
+      synchronous: { doc: 'full: a write answered is on disk, surviving a power loss or OS crash. normal: faster writes (see npm run bench), but the last ones answered can be lost on a power loss (never on a crash of unisd alone).', format: ['full', 'normal'], default: 'full' as 'full' | 'normal' },
     },
     mongodb: {
       uri: { doc: 'MongoDB connection string.', format: String, default: '', sensitive: true },

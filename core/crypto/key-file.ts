@@ -10,7 +10,8 @@ import { signingKeyFromSeed, type SigningKey } from './signing.js';
 
 export class KeyFileError extends Error {}
 
-export function loadOrCreateSigningKey(path: string): SigningKey {
+/** `onCreate` is called when there was no key file and a new key was written. */
+export function loadOrCreateSigningKey(path: string, onCreate: () => void = () => {}): SigningKey {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -19,6 +20,7 @@ export function loadOrCreateSigningKey(path: string): SigningKey {
     const seed = nacl.randomBytes(32);
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, `ed25519 0 ${encodeBase64(seed)}\n`, { mode: 0o600, flag: 'wx' });
+    onCreate();
     return signingKeyFromSeed(seed, '0');
   }
   const match = /^ed25519\s+([A-Za-z0-9_]+)\s+(\S+)\s*$/.exec(text.trim());

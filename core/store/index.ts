@@ -10,7 +10,7 @@ export async function openStore(storage: CoreConfig['storage']): Promise<Store> 
     return openMongoStore(storage.mongodb.uri, storage.mongodb.database);
   }
   const { openSqliteStore } = await import('./sqlite/index.js');
-  return openSqliteStore(storage.sqlite.path);
+  return openSqliteStore(storage.sqlite.path, { synchronous: storage.sqlite.synchronous });
 }
 
 /**

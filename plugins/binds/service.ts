@@ -9,7 +9,7 @@ import type { EventBus } from '../../core/events.js';
 import type { Validation } from '../validation/types.js';
 import type { Mailer } from '../email/types.js';
 import type { InviteService } from '../invites/service.js';
-import type { OnbindQueue } from '../invites/onbind.js';
+import { onbindId, type OnbindQueue } from '../invites/onbind.js';
 import { forbidden } from '../../core/errors.js';
 import { normaliseAddress } from '../../core/threepid.js';
 import { signJson } from '../../core/crypto/signing.js';
@@ -54,7 +54,7 @@ export class BindService {
     // The invites travel signed with the association, to the bound user's homeserver (which
     // then joins them to the rooms); lookups keep answering the association alone.
     const withInvites = signJson({ ...associationFields(threepid, mxid, ts), invites }, serverName, signingKey);
-    await this.deps.onbind.enqueue(homeserver, withInvites);
+    await this.deps.onbind.enqueue(onbindId(mxid, threepid, invites.map((invite) => invite.signed.token)), homeserver, withInvites);
     return withInvites;
   }
 

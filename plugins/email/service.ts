@@ -18,7 +18,7 @@ const SOCKET_TIMEOUT_MS = 30_000;
 
 export type EmailConfig = Config['email'];
 
-export function createTransport(smtp: EmailConfig['smtp']): Transporter {
+function createTransport(smtp: EmailConfig['smtp']): Transporter {
   return nodemailer.createTransport({
     host: smtp.host,
     port: smtp.port,
@@ -38,13 +38,18 @@ const rfc5322Date = (date: Date): string => date.toUTCString().replace(/GMT$/, '
 
 export class SmtpMailer implements Mailer {
   private readonly senderAddress: string;
+  private readonly transport: Transporter;
+  /** host:port, for the operator reading a failure in the logs. */
+  private readonly server: string;
 
   constructor(
-    private readonly transport: Transporter,
+    smtp: EmailConfig['smtp'],
     private readonly templates: Templates,
     private readonly from: string,
     private readonly log: FastifyBaseLogger,
   ) {
+    this.transport = createTransport(smtp);
+    this.server = `${smtp.host}:${smtp.port}`;
     const parsed = addressparser(from, { flatten: true })[0]?.address;
     if (!parsed || !parsed.includes('@')) throw new ConfigError(`email.from: "${from}" has no email address (expected e.g. "Example <noreply@example.org>")`);
     this.senderAddress = parsed;
@@ -73,9 +78,9 @@ export class SmtpMailer implements Mailer {
     try {
       await this.transport.sendMail({ raw, envelope: { from: this.senderAddress, to } });
     } catch (err) {
-      // SMTP replies often quote the recipient: log only what identifies the failure.
+      // SMTP replies often quote the recipient: log only what identifies the failure (the client learns none of it).
       const { code, responseCode, command } = err as { code?: string; responseCode?: number; command?: string };
-      this.log.error({ kind, code, responseCode, command }, 'the SMTP server did not accept the mail');
+      this.log.error({ kind, smtp: this.server, code, responseCode, command }, `the mail could not be sent through the SMTP server ${this.server}`);
       // 400, as the spec lists it for requestToken: a refused recipient is often the client's address.
       throw badRequest('M_EMAIL_SEND_ERROR', 'The email could not be sent');
     }

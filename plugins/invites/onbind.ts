@@ -1,14 +1,17 @@
 /**
  * The 3pid/onbind delivery queue. A notification waits in the store until the bound user's
  * homeserver accepts it, so neither a restart nor an unreachable homeserver loses one. One worker
- * per process claims what is due (so instances sharing a store never send one twice), delivers it
- * and retries failures with exponential backoff; between passes it sleeps until the earliest
- * queued delivery is due.
+ * per process claims what is due (instances sharing a store do not send the same one at once),
+ * delivers it and retries failures with exponential backoff; between passes it sleeps until the
+ * earliest queued delivery is due. Delivery is at least once: a process that dies after the
+ * homeserver accepted, before the queue forgot, sends it again when its lease ends; the
+ * homeserver then finds the invites' tokens already used.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { OnbindDelivery, OnbindStore } from '../../core/store/port.js';
+import { createHash } from 'node:crypto';
+import type { OnbindDelivery, OnbindStore, ThreePid } from '../../core/store/port.js';
 import type { Federation, FederationResponse } from '../../core/federation/types.js';
-import { randomToken } from '../../core/crypto/tokens.js';
+import { MAX_TIMER_DELAY } from '../../core/timers.js';
 
 export const ONBIND_PATH = '/_matrix/federation/v1/3pid/onbind';
 
@@ -26,10 +29,16 @@ export interface OnbindOptions {
   lease: number;
 }
 
+/**
+ * The queue id of the notification handing `tokens` (the invites) to `mxid` for `threepid`: a
+ * 3PID bound again to the same user before delivery queues the same id, which the store keeps once.
+ */
+export function onbindId(mxid: string, threepid: ThreePid, tokens: string[]): string {
+  return createHash('sha256').update(JSON.stringify([mxid, threepid.medium, threepid.address, [...tokens].sort()])).digest('base64url');
+}
+
 /** Deliveries attempted concurrently in one pass. */
 const BATCH = 50;
-/** setTimeout's largest delay. */
-const MAX_TIMER = 2 ** 31 - 1;
 
 /**
  * 4xx answers other than timeouts and rate limits are the homeserver's final word (Synapse: a
@@ -52,10 +61,13 @@ export class OnbindQueue {
     private readonly onDelivered: (body: Record<string, unknown>) => Promise<void>,
   ) {}
 
-  /** Persists a notification for `destination` and wakes the worker; resolves once it is stored, never waits for delivery. */
-  async enqueue(destination: string, body: Record<string, unknown>): Promise<void> {
+  /**
+   * Persists a notification for `destination` under `id` (onbindId; one already queued under it
+   * stays as it is) and wakes the worker; resolves once it is stored, never waits for delivery.
+   */
+  async enqueue(id: string, destination: string, body: Record<string, unknown>): Promise<void> {
     const now = Date.now();
-    await this.store.enqueue({ id: randomToken(16), destination, body, attempts: 0, nextAttemptAt: now, lastError: null, createdAt: now });
+    await this.store.enqueue({ id, destination, body, attempts: 0, nextAttemptAt: now, lastError: null, createdAt: now });
     this.kick();
   }
 
@@ -170,7 +182,7 @@ export class OnbindQueue {
   private schedule(delay: number): void {
     if (this.stopped) return;
     this.clearTimer();
-    this.timer = setTimeout(() => this.kick(), Math.min(delay, MAX_TIMER));
+    this.timer = setTimeout(() => this.kick(), Math.min(delay, MAX_TIMER_DELAY));
     this.timer.unref();
   }
 

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../core/config/load.js';
 import type { PepperState } from '../../core/store/ports/hashes.js';
 import type { PepperRotation } from './rotation.js';
+import { setLongTimeout, type LongTimer } from '../../core/timers.js';
 import { newPepper } from './rotation.js';
 
 type ToWorker =
@@ -54,14 +55,13 @@ function ask(worker: Worker, message: Request): Promise<PepperState | undefined>
 /** In the primary: runs the cluster's rotations. */
 export function coordinateRotations(hashing: Config['hashing'], log: Logger): void {
   let running = false;
-  let timer: NodeJS.Timeout | null = null;
+  let timer: LongTimer | null = null;
   const workers = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
 
   const schedule = (rotatedAt: number) => {
     if (hashing.rotationPolicy !== 'per_seconds') return;
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => void rotate(), Math.max(0, rotatedAt + hashing.delay - Date.now()));
-    timer.unref();
+    timer?.clear();
+    timer = setLongTimeout(() => void rotate(), Math.max(0, rotatedAt + hashing.delay - Date.now()));
   };
 
   const rotate = async (): Promise<void> => {

@@ -17,6 +17,7 @@ import type { EventBus } from '../../core/events.js';
 import type { HashEntry, HashTableStore, PepperState, PepperStore } from '../../core/store/ports/hashes.js';
 import type { Mapping } from '../../core/providers/provider.js';
 import { lookupHash } from '../../core/crypto/lookup-hash.js';
+import { setLongTimeout, type LongTimer } from '../../core/timers.js';
 import type { CompactHashIndex } from './compact-index.js';
 import type { MemoryHashTables } from './memory-tables.js';
 import { hashInputs } from './table-builder.js';
@@ -100,8 +101,8 @@ export class PepperRotation {
     this.markReady = resolve;
     this.markFailed = reject;
   });
-  private timer: NodeJS.Timeout | null = null;
-  private retireTimer: NodeJS.Timeout | null = null;
+  private timer: LongTimer | null = null;
+  private retireTimer: LongTimer | null = null;
   private lastRotationMs: number | null = null;
   private closed = false;
 
@@ -133,8 +134,8 @@ export class PepperRotation {
 
   close(): void {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.retireTimer) clearTimeout(this.retireTimer);
+    this.timer?.clear();
+    this.retireTimer?.clear();
   }
 
   get pepper(): string {
@@ -329,9 +330,9 @@ export class PepperRotation {
     if (this.closed) return;
     const { rotationPolicy, delay, altPeppers } = this.deps.hashing;
     const now = Date.now();
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.clear();
     if (rotationPolicy === 'per_seconds' && !this.deps.coordinator) {
-      this.timer = setTimeout(() => {
+      this.timer = setLongTimeout(() => {
         this.timer = null;
         // Another instance may have rotated meanwhile: adopt its pepper, or rotate.
         void this.deps.peppers.getPepperState().then((state) => {
@@ -342,16 +343,14 @@ export class PepperRotation {
           if (!this.timer) this.schedule(delay);
         });
       }, retryIn ?? Math.max(0, this.state.rotatedAt + delay - now));
-      this.timer.unref();
     }
-    if (this.retireTimer) clearTimeout(this.retireTimer);
+    this.retireTimer?.clear();
     if (this.state.altPeppers.length > 0 && this.state.rotatedAt + altPeppers.lifetime > now) {
-      this.retireTimer = setTimeout(() => {
+      this.retireTimer = setLongTimeout(() => {
         this.retireTimer = null;
         this.deps.tables.retain([this.state.pepper, ...this.building.keys(), ...this.prepared])
           .catch((err) => this.deps.log.error({ err: (err as Error).message }, 'dropping retired hash tables failed'));
       }, this.state.rotatedAt + altPeppers.lifetime - now);
-      this.retireTimer.unref();
     }
   }
 }

@@ -74,6 +74,26 @@ export function hashesSuite(store: () => Store): void {
     assert.deepEqual((await store().hashes.lookup('p1', ['new0', 'broken0'])).map((e) => e.hash), ['new0']);
   });
 
+  it('a replacement whose table retain() dropped meanwhile fails and publishes nothing', async () => {
+    await store().hashes.replace('p1', [entries(3, 'old')]);
+    const gate = deferred();
+    const written = deferred();
+    async function* slowEntries(): AsyncIterable<HashEntry[]> {
+      yield entries(10, 'first');
+      written.resolve();
+      await gate.promise;
+      yield entries(5, 'second');
+    }
+    const replacing = store().hashes.replace('p1', slowEntries());
+    await written.promise;
+    await store().hashes.retain([]);
+    gate.resolve();
+    await assert.rejects(replacing, /dropped by retain\(\) while being written/);
+    assert.deepEqual(await store().hashes.lookup('p1', ['old0', 'first0', 'first9', 'second0']), [], 'no partial table');
+    await store().hashes.replace('p1', [entries(2, 'new')]);
+    assert.deepEqual((await store().hashes.lookup('p1', ['new1', 'first0', 'second4'])).map((e) => e.hash), ['new1'], 'later replacements work');
+  });
+
   it('retain drops the hash tables of unlisted peppers', async () => {
     await store().hashes.replace('p1', [entries(2)]);
     await store().hashes.replace('p2', [entries(2)]);

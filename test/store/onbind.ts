@@ -24,6 +24,13 @@ export function onbindSuite(store: () => Store): void {
     assert.deepEqual((await store().onbind.due(NOW + 2000, 10)).map((d) => d.id), ['c', 'a', 'future']);
   });
 
+  it('queues a delivery once per id: the same id again leaves the queued one as it is', async () => {
+    await store().onbind.enqueue(delivery('same', NOW));
+    await store().onbind.reschedule('same', 1, NOW + 100, 'HTTP 500');
+    await store().onbind.enqueue({ ...delivery('same', NOW), body: { other: true } });
+    assert.deepEqual(await store().onbind.due(NOW + 1000, 10), [{ ...delivery('same', NOW + 100), attempts: 1, lastError: 'HTTP 500' }]);
+  });
+
   it('claims due onbind deliveries once: a claim leases them until leaseUntil', async () => {
     await store().onbind.enqueue(delivery('late', NOW - 1, NOW + 1));
     await store().onbind.enqueue(delivery('early', NOW - 10));

@@ -1,8 +1,10 @@
 /**
  * The lookup pepper and the `sql` hash tables in MongoDB, without multi-document transactions:
  * the pepper state is one document, swapped with a filter on the expected pepper; a hash table
- * is written as a new generation nobody reads, then published by moving the per-pepper pointer
- * document to it; lookups re-read the pointer and retry if it moved.
+ * is written as a new generation nobody reads, registered as pending in the per-pepper pointer
+ * document, then published by moving the pointer to it if it is still registered (retain() may
+ * have dropped it meanwhile); lookups re-read the pointer and retry if it moved. What a crash
+ * leaves (abandoned generations) is removed at start.
  */
 import { randomUUID } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
@@ -10,12 +12,23 @@ import type { HashEntry, HashTableStore, PepperState, PepperStore } from '../por
 import { chunks, insertIgnoringDuplicates, integer, isDuplicateKey, text, texts, withUpsertRetry } from './values.js';
 
 interface PepperStateDoc { _id: 'current'; pepper: string; altPeppers: string[]; rotatedAt: number; requestCount: number }
-/** Which generation of hash entries is the table of a pepper. */
-interface HashSetDoc { _id: string; generation: string }
+/** The hash table of a pepper (`_id`): its published generation, and the replacements being written. */
+interface HashSetDoc { _id: string; generation: string | null; pending?: PendingHashSet[] }
+/** A replacement in progress; `touchedAt` moves with each batch it writes. */
+interface PendingHashSet { generation: string; touchedAt: number }
 interface HashEntryDoc { pepper: string; generation: string; hash: string; mxid: string }
 
 /** Lookups retried when a replacement published a new hash table meanwhile (rare: one per rotation). */
 const LOOKUP_ATTEMPTS = 5;
+/**
+ * A replacement that wrote nothing for this long is taken, at start, for one whose process died.
+ * Were it alive after all, it would only fail: it publishes nothing once unregistered.
+ */
+const ABANDONED_AFTER_MS = 3_600_000;
+
+/** Every generation a hash table document refers to: the published one and those being written. */
+const generationsOf = (doc: HashSetDoc): string[] =>
+  [doc.generation, ...(doc.pending ?? []).map((pending) => pending.generation)].filter((g): g is string => typeof g === 'string');
 
 export class MongoPeppers implements PepperStore {
   private readonly pepperState: Collection<PepperStateDoc>;
@@ -70,6 +83,23 @@ export class MongoHashTables implements HashTableStore {
       { key: { generation: 1, hash: 1 }, name: 'generation_hash', unique: true },
       { key: { pepper: 1 }, name: 'pepper' },
     ]);
+    await this.removeAbandoned();
+  }
+
+  /**
+   * Removes what crashed replacements left: pending generations not written to for
+   * ABANDONED_AFTER_MS, and entries of generations no table refers to (a replacement that died
+   * before registering, or after publishing but before deleting the previous generation).
+   */
+  private async removeAbandoned(): Promise<void> {
+    // The entries' generations are read before the tables: a generation registered in between
+    // is being written by another instance, and is not in this list.
+    const written = await this.hashEntries.distinct('generation');
+    const abandonedBefore = Date.now() - ABANDONED_AFTER_MS;
+    await this.hashSets.updateMany({ 'pending.touchedAt': { $lt: abandonedBefore } }, { $pull: { pending: { touchedAt: { $lt: abandonedBefore } } } });
+    const referenced = new Set((await this.hashSets.find({}).toArray()).flatMap(generationsOf));
+    const abandoned = written.filter((generation) => !referenced.has(generation));
+    for (const chunk of chunks(abandoned)) await this.hashEntries.deleteMany({ generation: { $in: chunk } });
   }
 
   private async active(pepper: string): Promise<string | null> {
@@ -79,21 +109,33 @@ export class MongoHashTables implements HashTableStore {
   async replace(pepper: string, entries: AsyncIterable<HashEntry[]> | Iterable<HashEntry[]>): Promise<void> {
     const name = text(pepper, 'pepper');
     const generation = randomUUID();
+    // Registered before its first entry: retain() and the start-up cleanup see it.
+    await withUpsertRetry(() => this.hashSets.updateOne(
+      { _id: name }, { $push: { pending: { generation, touchedAt: Date.now() } }, $setOnInsert: { generation: null } }, { upsert: true },
+    ));
     try {
       for await (const batch of entries) {
         if (batch.length === 0) continue;
         const docs = batch.map((e) => ({ pepper: name, generation, hash: text(e.hash, 'hash'), mxid: text(e.mxid, 'mxid') }));
         // A repeated hash keeps the mxid written first.
         await insertIgnoringDuplicates(() => this.hashEntries.insertMany(docs, { ordered: false }));
+        await this.hashSets.updateOne({ _id: name, 'pending.generation': generation }, { $set: { 'pending.$.touchedAt': Date.now() } });
       }
     } catch (error) {
+      await this.hashSets.updateOne({ _id: name }, { $pull: { pending: { generation } } });
       await this.hashEntries.deleteMany({ generation });
       throw error;
     }
-    const previous = await withUpsertRetry(() => this.hashSets.findOneAndUpdate(
-      { _id: name }, { $set: { generation } }, { upsert: true, returnDocument: 'before' },
-    ));
-    if (previous) await this.hashEntries.deleteMany({ generation: previous.generation });
+    // Published only while still registered, in one write: if retain() dropped the table
+    // meanwhile, it deleted part of these entries, and nothing is published.
+    const previous = await this.hashSets.findOneAndUpdate(
+      { _id: name, 'pending.generation': generation }, { $set: { generation }, $pull: { pending: { generation } } }, { returnDocument: 'before' },
+    );
+    if (!previous) {
+      await this.hashEntries.deleteMany({ generation });
+      throw new Error('the new hash table was dropped by retain() while being written');
+    }
+    if (previous.generation) await this.hashEntries.deleteMany({ generation: previous.generation });
   }
 
   async lookup(pepper: string, hashes: string[]): Promise<HashEntry[]> {
@@ -138,9 +180,14 @@ export class MongoHashTables implements HashTableStore {
 
   async retain(peppers: string[]): Promise<void> {
     const keep = texts(peppers, 'pepper');
-    // Pointers first: lookups then find no table rather than a table being deleted.
-    await this.hashSets.deleteMany({ _id: { $nin: keep } });
-    await this.hashEntries.deleteMany({ pepper: { $nin: keep } });
+    // Each table document goes first, atomically with the generations it names: lookups then find
+    // no table rather than one being deleted, and a replacement writing one of them is
+    // unregistered, so it will not publish what is deleted here.
+    const dropped = await this.hashSets.find({ _id: { $nin: keep } }, { projection: { _id: 1 } }).toArray();
+    for (const { _id } of dropped) {
+      const doc = await this.hashSets.findOneAndDelete({ _id });
+      if (doc) await this.hashEntries.deleteMany({ generation: { $in: generationsOf(doc) } });
+    }
   }
 
   async size(pepper: string): Promise<number> {

@@ -3,7 +3,7 @@
  * instances; one file per port beside this one. No multi-document transactions (they need a
  * replica set): every change that must look atomic is one conditional single-document write.
  */
-import { MongoClient } from 'mongodb';
+import { MongoClient, type Db } from 'mongodb';
 import type { Store } from '../port.js';
 import { MongoSessions } from './sessions.js';
 import { MongoBinds } from './binds.js';
@@ -19,12 +19,21 @@ export interface MongoStore extends Store {
   dropDatabase(): Promise<void>;
 }
 
+/**
+ * The database with every write waiting for a majority of the replica set and its journal
+ * (w: majority, j: true): a write answered survives a failover and a power loss. Set on the
+ * database, so that no URI option can weaken it.
+ */
+export function durableDatabase(client: MongoClient, name: string): Db {
+  return client.db(name, { writeConcern: { w: 'majority', journal: true } });
+}
+
 /** Connects and creates the indexes (createIndexes is a no-op for an index that exists with the same spec). */
 export async function openMongoStore(uri: string, databaseName: string): Promise<MongoStore> {
   if (!uri) throw new Error('storage.mongodb.uri is required when storage.backend is mongodb');
   const client = new MongoClient(uri);
   await client.connect();
-  const db = client.db(databaseName);
+  const db = durableDatabase(client, databaseName);
   const areas = {
     sessions: new MongoSessions(db),
     binds: new MongoBinds(db),

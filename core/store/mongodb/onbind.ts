@@ -1,7 +1,7 @@
 /** The 3pid/onbind delivery queue in MongoDB. */
 import type { Collection, Db } from 'mongodb';
 import type { OnbindDelivery, OnbindStore } from '../ports/onbind.js';
-import { integer, optionalText, text } from './values.js';
+import { integer, isDuplicateKey, optionalText, text } from './values.js';
 
 interface OnbindDoc {
   _id: string; destination: string; bodyJson: string; attempts: number; nextAttemptAt: number; lastError: string | null; createdAt: number;
@@ -24,10 +24,14 @@ export class MongoOnbind implements OnbindStore {
   }
 
   async enqueue(d: OnbindDelivery): Promise<void> {
-    await this.queue.insertOne({
-      _id: text(d.id, 'id'), destination: text(d.destination, 'destination'), bodyJson: JSON.stringify(d.body), attempts: integer(d.attempts, 'attempts'),
-      nextAttemptAt: integer(d.nextAttemptAt, 'nextAttemptAt'), lastError: optionalText(d.lastError, 'lastError'), createdAt: integer(d.createdAt, 'createdAt'),
-    });
+    try {
+      await this.queue.insertOne({
+        _id: text(d.id, 'id'), destination: text(d.destination, 'destination'), bodyJson: JSON.stringify(d.body), attempts: integer(d.attempts, 'attempts'),
+        nextAttemptAt: integer(d.nextAttemptAt, 'nextAttemptAt'), lastError: optionalText(d.lastError, 'lastError'), createdAt: integer(d.createdAt, 'createdAt'),
+      });
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error; // already queued under that id: left as it is
+    }
   }
 
   async due(now: number, limit: number): Promise<OnbindDelivery[]> {

@@ -12,6 +12,7 @@ export interface OnbindDelivery {
 }
 
 export interface OnbindStore {
+  /** Queues a delivery; one already queued under the same id is left as it is (the same notification queued again). */
   enqueue(delivery: OnbindDelivery): Promise<void>;
   /** Up to `limit` deliveries with nextAttemptAt <= now, earliest first. */
   due(now: number, limit: number): Promise<OnbindDelivery[]>;

@@ -44,7 +44,7 @@ export class SqlitePeppers implements PepperStore {
 export class SqliteHashTables implements HashTableStore {
   constructor(private readonly db: SqliteDb) {
     // Hash sets never made active were left by a replacement that did not finish (crash): one
-    // process owns an SQLite file, so none of them is still being written.
+    // process owns an SQLite file (./lock.ts), so none of them is still being written.
     db.transaction(() => {
       db.prepared('DELETE FROM hash_entries WHERE generation IN (SELECT generation FROM hash_sets WHERE active = 0)').run();
       db.prepared('DELETE FROM hash_sets WHERE active = 0').run();

@@ -18,7 +18,7 @@ export class SqliteOnbind implements OnbindStore {
   constructor(private readonly db: SqliteDb) {}
 
   async enqueue(d: OnbindDelivery): Promise<void> {
-    this.db.prepared('INSERT INTO onbind_queue (id, destination, body, attempts, next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    this.db.prepared('INSERT INTO onbind_queue (id, destination, body, attempts, next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
       .run(d.id, d.destination, JSON.stringify(d.body), d.attempts, d.nextAttemptAt, d.lastError, d.createdAt);
   }
 
