@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * `unisd`: start the server, check a configuration, list the configuration keys. Every failure
- * is one line `unisd: …` on stderr and exit status 1, never a stack trace.
+ * `unisd`: start the server, check a configuration, list the configuration keys, check the
+ * identity providers. Every failure is one line `unisd: …` on stderr and exit status 1, never a
+ * stack trace.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -9,6 +10,7 @@ import { stringify } from 'yaml';
 import { ConfigError, loadConfiguration, printableConfig } from './config/load.js';
 import { configurationMarkdown, exampleConfiguration } from './config/docs.js';
 import { describeStartupError, startServer } from './server.js';
+import { checkProviders, formatChecks } from './providers/check.js';
 
 const HELP = `unisd — a Matrix identity server
 
@@ -23,6 +25,9 @@ Usage:
                                     commented example values (with -c, its plugins' too)
   unisd hash status [-c <file>]     the lookup pepper: age, rotation, alternates, table sizes
   unisd hash rotate [-c <file>]     rotate the lookup pepper now (running servers follow)
+  unisd providers check [-c <file>] connect to each enabled identity provider, run one
+                                    lookup and count its hash source; one line each,
+                                    exit status 1 if any failed
   unisd help, unisd --help          this text
   unisd --version                   the version of unisd
 
@@ -102,6 +107,13 @@ async function main(): Promise<void> {
       const { hashRotate, hashStatus } = await import('../plugins/lookup/commands.js');
       const { config, plugins } = await loadConfiguration({ file });
       process.stdout.write(command === 'hash status' ? await hashStatus(config) : await hashRotate(config, plugins));
+      return;
+    }
+    case 'providers check': {
+      const { config, plugins } = await loadConfiguration({ file });
+      const results = await checkProviders(config, plugins);
+      process.stdout.write(formatChecks(results));
+      if (results.some((r) => r.failure)) process.exitCode = 1;
       return;
     }
     case 'start': {

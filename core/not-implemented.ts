@@ -6,9 +6,6 @@
 import type { Config } from './config/load.js';
 
 const NOT_IMPLEMENTED: Array<{ key: string; on: (config: Config) => boolean; consequence: string }> = [
-  { key: 'sql.enabled', on: (c) => c.sql.enabled, consequence: 'the SQL identity provider is not implemented yet: it is never asked' },
-  { key: 'synapseSql.enabled', on: (c) => c.synapseSql.enabled, consequence: 'the Synapse identity provider is not implemented yet: it is never asked' },
-  { key: 'exec.enabled', on: (c) => c.exec.enabled, consequence: 'the exec identity provider is not implemented yet: it is never asked' },
 ];
 
 /** One line per section switched on whose feature does not exist yet. */

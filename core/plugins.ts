@@ -8,6 +8,8 @@ import accounts from '../plugins/accounts/manifest.js';
 import terms from '../plugins/terms/manifest.js';
 import keys from '../plugins/keys/manifest.js';
 import memoryProvider from '../plugins/memory-provider/manifest.js';
+import sql from '../plugins/sql/manifest.js';
+import synapseSql from '../plugins/synapse-sql/manifest.js';
 import email from '../plugins/email/manifest.js';
 import sms from '../plugins/sms/manifest.js';
 import validation from '../plugins/validation/manifest.js';
@@ -15,6 +17,8 @@ import invites from '../plugins/invites/manifest.js';
 import binds from '../plugins/binds/manifest.js';
 import ldap from '../plugins/ldap/manifest.js';
 import lookup from '../plugins/lookup/manifest.js';
+import exec from '../plugins/exec/manifest.js';
+import rest from '../plugins/rest/manifest.js';
 import v1 from '../plugins/v1/manifest.js';
 import v2 from '../plugins/v2/manifest.js';
 
@@ -23,6 +27,8 @@ export const BUILTIN_PLUGINS: readonly PluginManifest[] = [
   terms,
   keys,
   memoryProvider,
+  sql,
+  synapseSql,
   email,
   sms,
   validation,
@@ -30,6 +36,8 @@ export const BUILTIN_PLUGINS: readonly PluginManifest[] = [
   binds,
   ldap,
   lookup,
+  exec,
+  rest,
   v1,
   v2,
 ];

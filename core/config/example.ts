@@ -112,28 +112,4 @@ plugins:
   # accepted and validated like the built-in ones.
   modules: []
 
-sql:
-  # Any SQL database holding mappings.
-  enabled: false
-  type: postgresql
-  # Secret: prefer UNISD_SQL_CONNECTION.
-  connection: postgresql://unisd:change-me@db.example.org/identities
-  lookup:
-    # Must return the columns mxid, medium and address.
-    query: 'select user as mxid, field1 as medium, field2 as address from some_table'
-
-synapseSql:
-  # Synapse's own database (the 3PIDs users added to their accounts).
-  enabled: false
-  type: postgresql
-  # Secret: prefer UNISD_SYNAPSE_SQL_CONNECTION.
-  connection: postgresql://synapse_ro:change-me@db.example.org/synapse
-  lookup:
-    query: 'select user_id as mxid, medium, address from user_threepids'
-
-exec:
-  # External commands answering lookups.
-  enabled: false
-  identity:
-    hashEnabled: false
 `;

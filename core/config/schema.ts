@@ -8,16 +8,10 @@
  * milliseconds. Adding a key: give it doc, format and default, an example line in
  * ./example.ts (a plugin: in its manifest's `example`), then regenerate docs/configuration.md
  * and config/unisd.example.yaml (`npm run docs`).
- * `sql`, `synapseSql` and `exec` move to their provider plugins' manifests.
  */
 import { parseDuration } from './duration.js';
 
 const ms = parseDuration;
-
-const sqlConnection = {
-  type: { doc: 'Database kind: postgresql, mysql (MariaDB too) or sqlite.', format: ['postgresql', 'mysql', 'sqlite'], default: 'postgresql' },
-  connection: { doc: 'Connection string (postgresql://…, mysql://…) or file path for sqlite.', format: String, default: '', sensitive: true },
-};
 
 export const schema = {
   server: {
@@ -81,26 +75,6 @@ export const schema = {
   },
   providers: {
     timeout: { doc: 'Deadline of one identity provider call; a provider that misses it is skipped for that request (logged, counted).', format: 'duration', default: ms('5s') },
-  },
-  sql: {
-    enabled: { doc: 'Generic SQL identity provider.', format: 'boolean', default: false },
-    ...sqlConnection,
-    lookup: {
-      query: { doc: 'Query returning mxid, medium, address for hashing.', format: String, default: '' },
-    },
-  },
-  synapseSql: {
-    enabled: { doc: 'Identity provider reading Synapse\'s database.', format: 'boolean', default: false },
-    ...sqlConnection,
-    lookup: {
-      query: { doc: 'Query returning mxid, medium, address for hashing.', format: String, default: 'select user_id as mxid, medium, address from user_threepids' },
-    },
-  },
-  exec: {
-    enabled: { doc: 'Identity provider running external commands.', format: 'boolean', default: false },
-    identity: {
-      hashEnabled: { doc: 'Let the exec provider feed hash lookup.', format: 'boolean', default: false },
-    },
   },
 };
 
