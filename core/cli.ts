@@ -24,6 +24,8 @@ Usage:
                                     the keys of its plugins.modules too
   unisd config example [-c <file>]  print config/unisd.example.yaml: every section with
                                     commented example values (with -c, its plugins' too)
+  unisd hash status [-c <file>]     the lookup pepper: age, rotation, alternates, table sizes
+  unisd hash rotate [-c <file>]     rotate the lookup pepper now (running servers follow)
   unisd providers check [-c <file>] connect to each enabled identity provider, run one
                                     lookup and count its hash source; one line each,
                                     exit status 1 if any failed
@@ -109,6 +111,13 @@ async function main(): Promise<void> {
     case 'config example':
       process.stdout.write(exampleConfiguration(file ? (await loadConfiguration({ file })).plugins : undefined));
       return;
+    case 'hash status':
+    case 'hash rotate': {
+      const { hashRotate, hashStatus } = await import('../plugins/lookup/commands.js');
+      const { config, plugins } = await loadConfiguration({ file });
+      process.stdout.write(command === 'hash status' ? await hashStatus(config) : await hashRotate(config, plugins));
+      return;
+    }
     case 'providers check': {
       const { config, plugins } = await loadConfiguration({ file });
       const results = await checkProviders(config, plugins);

@@ -6,7 +6,6 @@
 import type { Config } from './config/load.js';
 
 const NOT_IMPLEMENTED: Array<{ key: string; on: (config: Config) => boolean; consequence: string }> = [
-  { key: 'hashing.enabled', on: (c) => c.hashing.enabled, consequence: 'hash lookup is not implemented yet: /v2/hash_details and /v2/lookup are not served' },
 ];
 
 /** One line per section switched on whose feature does not exist yet. */

@@ -4,7 +4,11 @@
  * by server.shutdownTimeout, then cut), close the store, exit (0; 1 when requests had to be
  * cut). A second signal exits at once.
  */
+import cluster from 'node:cluster';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
 import type { Config } from './config/load.js';
 import { buildApp } from './app.js';
 import { ConnectionTracker } from './http/connections.js';
@@ -33,8 +37,15 @@ function storageLocation(storage: Config['storage']): string {
   return storage.backend === 'sqlite' ? `sqlite ${storage.sqlite.path}` : `mongodb database ${storage.mongodb.database}`;
 }
 
-/** `configSource`: where the configuration came from ("file /etc/unisd.yaml" or "defaults"). */
-export async function startServer(config: Config, plugins?: readonly PluginManifest[], configSource = 'defaults'): Promise<FastifyInstance> {
+/**
+ * Serves with `server.workers` processes (node:cluster) when more than one, else in this one.
+ * `configSource`: where the configuration came from ("file /etc/unisd.yaml" or "defaults").
+ */
+export async function startServer(config: Config, plugins?: readonly PluginManifest[], configSource = 'defaults'): Promise<FastifyInstance | null> {
+  if (config.server.workers > 1 && cluster.isPrimary) {
+    await runPrimary(config);
+    return null;
+  }
   const app = await buildApp(config, { plugins });
   const connections = new ConnectionTracker(app.server);
   await app.listen({ host: config.server.host, port: config.server.port });
@@ -70,4 +81,47 @@ export async function startServer(config: Config, plugins?: readonly PluginManif
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   return app;
+}
+
+/**
+ * The cluster's primary: forks the workers (each builds the whole app and listens on the shared
+ * port), replaces one that dies, runs what must happen once for all of them (pepper rotation),
+ * and on SIGTERM/SIGINT passes the signal on and exits when they have.
+ */
+async function runPrimary(config: Config): Promise<void> {
+  const log = pino({ level: config.logging.level }).child({ component: 'cluster' });
+  // One unisd per SQLite database: the primary takes the lock for its workers, which share it.
+  if (config.storage.backend === 'sqlite' && config.storage.sqlite.path !== ':memory:') {
+    const { lockDatabase } = await import('./store/sqlite/lock.js');
+    mkdirSync(dirname(config.storage.sqlite.path), { recursive: true });
+    lockDatabase(config.storage.sqlite.path);
+  }
+  let stopping = false;
+  if (config.hashing.enabled) (await import('../plugins/lookup/cluster-coordinator.js')).coordinateRotations(config.hashing, log);
+  const listened = new Set<number>();
+  cluster.on('listening', (worker) => listened.add(worker.id));
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(process.exitCode ?? 0);
+      return;
+    }
+    if (!listened.has(worker.id)) {
+      // It failed to start (it said why on stderr): another would too.
+      stop('SIGTERM');
+      process.exitCode = 1;
+      return;
+    }
+    log.error({ worker: worker.id, code, signal }, 'worker exited; starting another');
+    cluster.fork();
+  });
+  for (let i = 0; i < config.server.workers; i++) cluster.fork();
+  log.info({ workers: config.server.workers }, 'cluster started');
+  function stop(signal: NodeJS.Signals): void {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, 'shutting down the workers');
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }

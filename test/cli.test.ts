@@ -110,3 +110,30 @@ test('config keys prints docs/configuration.md', async () => {
   assert.equal(code, 0);
   assert.equal(stdout, readFileSync(join(root, 'docs/configuration.md'), 'utf8'));
 });
+
+test('hash status and hash rotate read and move the stored pepper, and status never prints it', async () => {
+  const data = mkdtempSync(join(tmpdir(), 'unisd-hash-cli-'));
+  const file = join(data, 'config.yaml');
+  writeFileSync(file, `storage:\n  sqlite:\n    path: ${join(data, 'db.sqlite')}\nkeys:\n  path: ${join(data, 'signing.key')}\nlogging:\n  level: silent\nhashing:\n  hashStorageType: sql\n`);
+  const before = await unisd(['hash', 'status', '-c', file]);
+  assert.equal(before.code, 0, before.stderr);
+  assert.match(before.stdout, /no pepper yet/);
+  const rotated = await unisd(['hash', 'rotate', '-c', file]);
+  assert.equal(rotated.code, 0, rotated.stderr);
+  assert.match(rotated.stdout, /pepper rotated \(new pepper current\)/);
+  // The database is one process's at a time (its lock): read it, then let the commands have it.
+  const { openSqliteStore } = await import('../core/store/sqlite/index.js');
+  const pepperState = async () => {
+    const store = await openSqliteStore(join(data, 'db.sqlite'));
+    try { return (await store.peppers.getPepperState())!; } finally { await store.close(); }
+  };
+  const first = await pepperState();
+  assert.equal(first.altPeppers.length, 1, 'the start made one pepper, the rotation the next');
+  const after = await unisd(['hash', 'status', '-c', file]);
+  assert.match(after.stdout, /pepper: 20 characters, current since/);
+  assert.match(after.stdout, /table of the current pepper: 0 entries/);
+  assert.match(after.stdout, /alternate peppers still accepted: 1/);
+  assert.doesNotMatch(after.stdout, new RegExp(first.pepper), 'the pepper itself is not printed');
+  await unisd(['hash', 'rotate', '-c', file]);
+  assert.notEqual((await pepperState()).pepper, first.pepper);
+});

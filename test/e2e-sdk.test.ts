@@ -57,3 +57,46 @@ test('matrix-js-sdk registers with unisd, is asked for terms, agrees, and then g
   assert.deepEqual(await client.getIdentityAccount(identityToken), { user_id: userId });
   client.stopClient();
 });
+
+test('matrix-js-sdk identityHashedLookup finds a bound 3PID and a provider\'s 3PID (sha256 over a real listener)', async (t) => {
+  const { TestSmtpServer } = await import('./helpers/smtp.js');
+  const { validatedEmailSession } = await import('./helpers/sessions.js');
+  const smtp = await new TestSmtpServer().start();
+  t.after(() => smtp.stop());
+  const app = await testApp({
+    email: { smtp: smtp.smtpConfig() },
+    matrix: { domain: 'example.org' },
+    memory: {
+      enabled: true, hashEnabled: true,
+      identities: [
+        { username: 'bob', threepids: [{ medium: 'email', address: 'bob@example.org' }, { medium: 'msisdn', address: '447700900001' }] },
+        { username: 'strauss', threepids: [{ medium: 'email', address: 'Strasse@example.org' }] },
+      ],
+    },
+  });
+  t.after(() => app.close());
+  const alice = '@alice:example.org';
+  const aliceToken = await app.accounts.issue(alice);
+  const session = await validatedEmailSession(app, smtp, 'alice@example.org', aliceToken);
+  const bound = await app.inject({ method: 'POST', url: '/_matrix/identity/v2/3pid/bind', headers: { authorization: `Bearer ${aliceToken}` }, payload: { sid: session.sid, client_secret: session.clientSecret, mxid: alice } });
+  assert.equal(bound.statusCode, 200, bound.body);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+
+  const client = createClient({
+    baseUrl: 'https://hs.example.test',
+    idBaseUrl: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`,
+    logger: quietLogger,
+  });
+  const identityToken = await app.accounts.issue('@asker:example.org');
+  // What Element does with an address book: the addresses as the user typed them.
+  // js-sdk hashes the lower case of what was typed (`straße@…`); the address is stored case-folded (`strasse@…`).
+  const found = await client.identityHashedLookup([['Alice@Example.org', 'email'], ['bob@example.org', 'email'], ['447700900001', 'msisdn'], ['Straße@example.org', 'email'], ['nobody@example.org', 'email']], identityToken);
+  assert.deepEqual(found.sort((a, b) => a.address.localeCompare(b.address)), [
+    { address: '447700900001', mxid: '@bob:example.org' },
+    { address: 'Alice@Example.org', mxid: alice },
+    { address: 'bob@example.org', mxid: '@bob:example.org' },
+    { address: 'Straße@example.org', mxid: '@strauss:example.org' },
+  ]);
+  assert.deepEqual(await client.lookupThreePid('email', 'bob@example.org', identityToken), { address: 'bob@example.org', medium: 'email', mxid: '@bob:example.org' });
+  client.stopClient();
+});

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance, HTTPMethods } from 'fastify';
-import fp from 'fastify-plugin';
 import { testApp } from './helpers/app.js';
 import { SPEC_VERSIONS } from '../core/http/versions.js';
 
@@ -24,32 +23,23 @@ const routedVersions = (app: FastifyInstance) => SPEC_VERSIONS
   }))
   .map(({ version }) => version);
 
-/** A plugin mounting what hash lookup will (GET /hash_details, POST /lookup on v2), answering nothing. */
-const hashLookupRoutes = fp(async (app) => {
-  app.identityApi.add(
-    { method: 'GET', url: '/hash_details', apis: ['v2'], handler: async () => ({}) },
-    { method: 'POST', url: '/lookup', apis: ['v2'], handler: async () => ({}) },
-  );
-}, { name: 'hash-lookup-stand-in', dependencies: ['unisd-api'] });
-
-test('versions: only versions whose required endpoints are mounted; none while hash lookup (required since r0.3.0) is not served', async (t) => {
+test('versions: all, with hash lookup mounted (the default); none with hashing.enabled false, since r0.3.0 requires it', async (t) => {
   const app = await testApp();
-  t.after(() => app.close());
-  const { versions } = (await app.inject({ method: 'GET', url: '/_matrix/identity/versions' })).json();
-  assert.deepEqual(versions, []);
-  assert.deepEqual(versions, routedVersions(app));
-  assert.equal(app.hasRoute({ method: 'GET', url: '/_matrix/identity/v2/hash_details' }), false);
-});
-
-test('versions: routes a plugin mounts make the versions needing them appear; a switched-off v2 makes them disappear', async (t) => {
-  const app = await testApp({}, { extra: [hashLookupRoutes] });
   t.after(() => app.close());
   const { versions } = (await app.inject({ method: 'GET', url: '/_matrix/identity/versions' })).json();
   assert.deepEqual(versions, SPEC_VERSIONS.map(({ version }) => version));
   assert.deepEqual(versions, routedVersions(app));
   assert.ok(versions.includes('r0.3.0') && versions.includes('v1.1'));
 
-  const v1Only = await testApp({ matrix: { v2: false } }, { extra: [hashLookupRoutes] });
+  const noHashing = await testApp({ hashing: { enabled: false } });
+  t.after(() => noHashing.close());
+  assert.deepEqual((await noHashing.inject({ method: 'GET', url: '/_matrix/identity/versions' })).json().versions, []);
+  assert.deepEqual(routedVersions(noHashing), []);
+  assert.equal(noHashing.hasRoute({ method: 'GET', url: '/_matrix/identity/v2/hash_details' }), false);
+});
+
+test('versions: a switched-off v2 makes them all disappear', async (t) => {
+  const v1Only = await testApp({ matrix: { v2: false } });
   t.after(() => v1Only.close());
   assert.deepEqual((await v1Only.inject({ method: 'GET', url: '/_matrix/identity/versions' })).json().versions, []);
 });

@@ -29,6 +29,8 @@ server:
   trustProxy: ["127.0.0.1"]
   # Largest request body in bytes; larger requests get 413 M_TOO_LARGE.
   bodyLimit: 1048576
+  # HTTP processes sharing the port (node:cluster); 1: no cluster.
+  workers: 1
   # On SIGTERM or SIGINT, connections without a request in flight close at once; requests in
   # flight may take this long before they are cut (the store is closed either way).
   shutdownTimeout: 10s

@@ -24,6 +24,7 @@ export const schema = {
       format: 'trust-proxy', default: false as false | string[],
     },
     bodyLimit: { doc: 'Largest request body accepted, in bytes (larger → 413 M_TOO_LARGE).', format: 'nat', default: 1_048_576 },
+    workers: { doc: 'HTTP processes serving the same port (node:cluster); each builds its own in_memory hash table, and pepper rotations are coordinated so all switch together. 1: no cluster.', format: 'nat', default: 1 },
     shutdownTimeout: { doc: 'How long SIGTERM (or SIGINT) waits for requests in flight before cutting them; connections without one close at once.', format: 'duration', default: ms('10s') },
     headersTimeout: { doc: 'Time a client has to send a request\'s headers (slow clients are cut off, 408).', format: 'duration', default: ms('10s') },
     requestTimeout: { doc: 'Time a client has to send a whole request, body included (408 after it; 0: no limit).', format: 'duration', default: ms('30s') },

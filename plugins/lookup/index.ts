@@ -1,17 +1,73 @@
 /**
- * Lookups: which Matrix ID owns a 3PID. Today the legacy v1 lookups (plain addresses); hash
- * lookup (/v2/hash_details, /v2/lookup) joins them here. The budget (lookup.rateLimit) counts the
- * addresses each client looks up: a route spends one unit per address, `budget.consume(key, count)`.
+ * Lookups: which Matrix ID owns a 3PID. The legacy v1 lookups (plain addresses) and, with
+ * `hashing.enabled`, hash lookup (/v2/hash_details, /v2/lookup) on tables kept per pepper
+ * (in_memory: the compact index; sql: the storage backend), rebuilt in the worker pool on
+ * rotation and kept current on bind and unbind. Budgets count addresses looked up: v1 per client
+ * network (lookup.rateLimit), v2 per token and per user (lookup.budget).
  */
+import cluster from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
 import { RateLimiter } from '../../core/rate-limit.js';
 import { runEvery } from '../../core/jobs.js';
+import { selectHashTables } from '../../core/store/index.js';
 import { v1LookupRoutes } from './v1-routes.js';
 import { LookupMetrics } from './metrics.js';
+import { hashLookupRoutes } from './hash-routes.js';
+import { HashLookup } from './hash-lookup.js';
+import { MemoryHashTables } from './memory-tables.js';
+import { PepperRotation } from './rotation.js';
+import { buildIndex } from './table-builder.js';
+import { followPrimary } from './cluster-coordinator.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Present when hashing.enabled. */
+    hashLookup?: { service: HashLookup; rotation: PepperRotation; memory: MemoryHashTables | null };
+  }
+}
 
 export default async function lookupPlugin(app: FastifyInstance): Promise<void> {
-  const { store, providers, signingKey, config } = app;
+  const { store, providers, signingKey, config, workers, events } = app;
   const budget = new RateLimiter(config.lookup.rateLimit.perClient, config.lookup.rateLimit.window, { name: 'lookup.rateLimit.perClient', metrics: app.metrics });
   app.identityApi.add(...v1LookupRoutes({ binds: store.binds, providers, signingKey, serverName: config.server.name, maxAddresses: config.hashing.maxAddresses, budget, metrics: new LookupMetrics(app.metrics) }));
   runEvery(app, 'forgetting refilled lookup budgets', config.validation.purgeInterval, async () => budget.sweep());
+  if (!config.hashing.enabled) return;
+
+  const log = app.log.child({ component: 'hash-lookup' });
+  const memory = config.hashing.hashStorageType === 'in_memory' ? new MemoryHashTables() : null;
+  const tables = selectHashTables(config.hashing.hashStorageType, store, () => memory!);
+  // In a cluster worker, rotations are the primary's (all workers build, then all switch).
+  const follower = cluster.isWorker && config.server.workers > 1 ? followPrimary(() => rotation) : null;
+  const rotation: PepperRotation = new PepperRotation({
+    hashing: config.hashing,
+    peppers: store.peppers,
+    tables,
+    memory,
+    build: (pepper, expected, firstBuild) => buildIndex(pepper, {
+      pool: workers, sources: providers.hashSources(), log, expected, onSourceError: firstBuild ? 'skip' : 'throw',
+    }),
+    providerMapping: async (mapping) => {
+      const sources = new Set(providers.hashSources().map((p) => p.name));
+      const [found] = await providers.bulkLookup([{ medium: mapping.medium, address: mapping.address }]);
+      return found && sources.has(found.provider) ? found : null;
+    },
+    events,
+    log,
+    coordinator: follower ?? undefined,
+  });
+  const service = new HashLookup({ hashing: config.hashing, budget: config.lookup.budget, rotation, tables, memory, providers, log, metrics: app.metrics });
+  app.decorate('hashLookup', { service, rotation, memory });
+  app.identityApi.add(...hashLookupRoutes(service));
+  runEvery(app, 'forgetting refilled hash lookup budgets', config.validation.purgeInterval, async () => service.sweep());
+
+  events.on('bind', (mapping) => rotation.bound(mapping));
+  events.on('unbind', (mapping) => rotation.unbound(mapping));
+  // A source's data changed wholesale: a rotation rebuilds every table from the sources.
+  events.on('provider-data-changed', () => rotation.rotate());
+  // Providers registered by any plugin (external ones included) are known once the app is
+  // ready; the first build is not awaited there (see rotation.ready): lookups wait for it.
+  app.addHook('onReady', async () => {
+    rotation.start().then(() => follower?.ready(), (err) => log.error({ err: (err as Error).message }, 'building the first hash table failed'));
+  });
+  app.addHook('onClose', async () => rotation.close());
 }

@@ -1,4 +1,5 @@
 /** The embedded backend: one SQLite file (better-sqlite3, WAL) for one process; one file per port beside this one. */
+import cluster from 'node:cluster';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -32,13 +33,15 @@ export interface SqliteOptions {
 
 /**
  * Opens (creating if needed) the database at `path` (':memory:' for a throwaway one) and its
- * tables; a file is locked for this process (./lock.ts) until close().
+ * tables; a file is locked for this process (./lock.ts) until close(), or by the cluster's
+ * primary for all its workers.
  */
 export async function openSqliteStore(path: string, options: SqliteOptions = {}): Promise<SqliteStore> {
   let lock: Database.Database | null = null;
   if (path !== ':memory:') {
     mkdirSync(dirname(path), { recursive: true });
-    lock = lockDatabase(path);
+    // The workers of `server.workers` share the database: their primary holds the lock (core/server.ts).
+    if (!cluster.isWorker) lock = lockDatabase(path);
   }
   let database: Database.Database | null = null;
   try {

@@ -1,0 +1,66 @@
+/**
+ * `npm run bench`: the hash lookup's benchmark suite, in one run (a few minutes on 2 cores).
+ * Prints a table, or with --json one JSON document, with the machine, versions and inputs.
+ *   1. in process: hashes resolved per second, 1000-address requests, at 100k and 1M known 3PIDs;
+ *   2. over HTTP (pinned cores): /v2/lookup beside reference routes, then with two processes;
+ *   3. the rehash of 1M 3PIDs: pool vs one thread, event loop delay and lookups served meanwhile;
+ *   4. bytes per index entry at 1M;
+ *   5. sql storage on SQLite at 1M: 1000- and 10,000-hash lookups;
+ * and, beside them, binds per second by storage.sqlite.synchronous.
+ * Options: --json, --quick (N=100k only, shorter HTTP runs: a smoke test of the suite itself).
+ */
+import { cpus, totalmem, availableParallelism, release } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { WorkerPool } from '../core/workers.js';
+import { hashFunctions, lookups, memory, rehash } from './in-process.js';
+import { sqlStorage } from './sql.js';
+import { http } from './http.js';
+import { binds } from './binds.js';
+import { table, type Row } from './report.js';
+
+const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false } } });
+const N = values.quick ? 100_000 : 1_000_000;
+const duration = values.quick ? 2 : 5;
+const version = (pkg: string): string => JSON.parse(readFileSync(new URL(`../node_modules/${pkg}/package.json`, import.meta.url), 'utf8')).version;
+
+const began = performance.now();
+const progress = (text: string) => { if (!values.json) process.stderr.write(`… ${text}\n`); };
+const rows: Row[] = [];
+const pool = new WorkerPool();
+try {
+  // Memory first, while the heap holds nothing of the other sections.
+  progress('4. memory');
+  rows.push(...await memory(pool, N));
+  progress('hash functions');
+  rows.push(...hashFunctions());
+  progress('1. in-process lookups');
+  rows.push(...await lookups(pool, values.quick ? [N] : [100_000, N]));
+  progress('3. rehash');
+  rows.push(...await rehash(pool, N));
+  progress('5. sql storage');
+  rows.push(...await sqlStorage(pool, N));
+} finally {
+  await pool.close();
+}
+progress('2. HTTP');
+rows.push(...await http(N, duration));
+progress('binds');
+rows.push(...await binds());
+
+const report = {
+  machine: { cpu: cpus()[0]?.model, cores: availableParallelism(), memoryGiB: +(totalmem() / 2 ** 30).toFixed(1), kernel: release() },
+  versions: { node: process.versions.node, fastify: version('fastify'), piscina: version('piscina'), autocannon: version('autocannon'), 'better-sqlite3': version('better-sqlite3') },
+  inputs: { knownThreepids: N, addressesPerRequest: 1000, hitRatio: 0.5, httpSeconds: duration, httpConnections: 8, poolThreads: pool.threads },
+  seconds: +((performance.now() - began) / 1000).toFixed(1),
+  results: rows,
+};
+if (values.json) {
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+} else {
+  const { machine, versions, inputs } = report;
+  process.stdout.write(`unisd hash lookup benchmark — ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Linux ${machine.kernel}\n`);
+  process.stdout.write(`${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+  process.stdout.write(`inputs: ${Object.entries(inputs).map(([k, v]) => `${k}=${v}`).join(', ')}\n\n`);
+  process.stdout.write(`${table(rows)}\n\ncompleted in ${report.seconds} s\n`);
+}

@@ -1,0 +1,139 @@
+/**
+ * Hash lookup's service: the answers of /v2/hash_details and /v2/lookup, from the pepper
+ * rotation's tables (sha256) or the binds and providers (none), and the lookup budgets.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { Metrics } from '../../core/metrics.js';
+import type { Config } from '../../core/config/load.js';
+import type { ProviderRegistry } from '../../core/providers/registry.js';
+import type { HashTableStore } from '../../core/store/ports/hashes.js';
+import type { ThreePid } from '../../core/store/port.js';
+import type { Account } from '../../core/api.js';
+import { threepidKey } from '../../core/providers/registry.js';
+import { normaliseAddress } from '../../core/threepid.js';
+import { badRequest, invalidParam, missingParams } from '../../core/errors.js';
+import { RateLimiter, throwIfLimited } from '../../core/rate-limit.js';
+import { isPlainObject } from '../../core/config/formats.js';
+import { jsonKey } from './compact-index.js';
+import type { MemoryHashTables } from './memory-tables.js';
+import type { PepperRotation } from './rotation.js';
+
+/** A `none` address longer than this matches nothing (an email is at most 254, plus " msisdn"). */
+const MAX_PLAIN_ADDRESS = 300;
+/** hash_details re-reads the shared pepper state at most this often (another instance may have rotated). */
+const SYNC_INTERVAL_MS = 1000;
+
+export interface HashLookupDeps {
+  hashing: Config['hashing'];
+  budget: Config['lookup']['budget'];
+  rotation: PepperRotation;
+  tables: HashTableStore;
+  memory: MemoryHashTables | null;
+  providers: ProviderRegistry;
+  log: FastifyBaseLogger;
+  metrics: Metrics;
+}
+
+export class HashLookup {
+  private readonly perToken: RateLimiter;
+  private readonly perUser: RateLimiter;
+  private lastSync = 0;
+
+  constructor(private readonly deps: HashLookupDeps) {
+    const { perToken, perUser, window } = deps.budget;
+    this.perToken = new RateLimiter(perToken, window, { name: 'lookup.budget.perToken', metrics: deps.metrics });
+    this.perUser = new RateLimiter(perUser, window, { name: 'lookup.budget.perUser', metrics: deps.metrics });
+  }
+
+  async details(): Promise<{ lookup_pepper: string; algorithms: string[] }> {
+    await this.deps.rotation.ready;
+    const now = Date.now();
+    if (now - this.lastSync >= SYNC_INTERVAL_MS) {
+      this.lastSync = now;
+      this.deps.rotation.sync().catch((err) => this.deps.log.error({ err: (err as Error).message }, 'reading the pepper state failed'));
+    }
+    return { lookup_pepper: this.deps.rotation.pepper, algorithms: this.deps.hashing.algorithms };
+  }
+
+  /**
+   * The answer of POST /v2/lookup as JSON text. Checks in the order the spec's errors are
+   * expected: missing parameters, malformed addresses, empty list, algorithm, size, pepper,
+   * then the budget; the token and terms gates ran before.
+   */
+  async lookup(body: unknown, account: Account): Promise<string> {
+    if (!isPlainObject(body)) throw badRequest('M_BAD_JSON', 'The request body must be a JSON object');
+    const missing = ['algorithm', 'pepper', 'addresses'].filter((key) => body[key] === undefined);
+    if (missing.length > 0) throw missingParams(`Missing body parameter: ${missing.join(', ')}`);
+    const { algorithm, pepper, addresses } = body;
+    if (!Array.isArray(addresses) || !addresses.every((a) => typeof a === 'string')) throw invalidParam('addresses must be a list of strings');
+    if (addresses.length === 0) return '{"mappings":{}}';
+    if (typeof algorithm !== 'string' || !this.deps.hashing.algorithms.includes(algorithm)) {
+      throw invalidParam(`Unsupported algorithm; this server offers ${this.deps.hashing.algorithms.join(', ')}`);
+    }
+    if (addresses.length > this.deps.hashing.maxAddresses) {
+      throw badRequest('M_TOO_LARGE', `At most ${this.deps.hashing.maxAddresses} addresses per lookup`);
+    }
+    await this.deps.rotation.ready;
+    if (typeof pepper !== 'string' || !await this.deps.rotation.acceptsAfterSync(pepper)) {
+      throw badRequest('M_INVALID_PEPPER', 'Unknown or invalid pepper - has it been rotated?', { algorithm, lookup_pepper: this.deps.rotation.pepper });
+    }
+    this.spend(account, addresses.length);
+    const mappings = algorithm === 'sha256' ? await this.hashed(pepper, addresses) : await this.plain(addresses);
+    if (algorithm === 'sha256') {
+      this.deps.rotation.countLookup(pepper).catch((err) => this.deps.log.error({ err: (err as Error).message }, 'counting the lookup failed'));
+    }
+    return `{"mappings":${mappings}}`;
+  }
+
+  /** Forgets tokens and users whose budget is full again. */
+  sweep(): void {
+    this.perToken.sweep();
+    this.perUser.sweep();
+  }
+
+  /** Budgets in addresses per window, per token and per user: a 429 spends nothing. */
+  private spend(account: Account, cost: number): void {
+    const token = `token:${account.tokenHash}`;
+    const user = `user:${account.userId}`;
+    throwIfLimited(Math.max(this.perToken.retryAfter(token, cost), this.perUser.retryAfter(user, cost)));
+    this.perToken.record(token, cost);
+    this.perUser.record(user, cost);
+  }
+
+  private async hashed(pepper: string, hashes: string[]): Promise<string> {
+    const index = this.deps.memory?.index(pepper);
+    if (index) return index.answerJson(hashes).json;
+    const found = new Map((await this.deps.tables.lookup(pepper, hashes)).map((e) => [e.hash, e.mxid]));
+    return mappingsJson(hashes, (hash) => found.get(hash));
+  }
+
+  /** `none`: "<address> <medium>", normalised, through the binds then the providers (registry order). */
+  private async plain(addresses: string[]): Promise<string> {
+    const asked = new Map<string, ThreePid>();
+    for (const text of addresses) {
+      const space = text.lastIndexOf(' ');
+      if (space <= 0 || text.length > MAX_PLAIN_ADDRESS) continue;
+      const medium = text.slice(space + 1);
+      if (medium !== 'email' && medium !== 'msisdn') continue;
+      asked.set(text, { medium, address: normaliseAddress(medium, text.slice(0, space)) });
+    }
+    const found = new Map((await this.deps.providers.bulkLookup([...asked.values()])).map((m) => [threepidKey(m), m.mxid]));
+    return mappingsJson(addresses, (text) => {
+      const threepid = asked.get(text);
+      return threepid && found.get(threepidKey(threepid));
+    });
+  }
+}
+
+/** `{"<key>":"<mxid>",…}` for the keys that have a Matrix ID, keyed by the client's own strings. */
+function mappingsJson(keys: string[], mxidOf: (key: string) => string | undefined): string {
+  let out = '{';
+  let first = true;
+  for (const key of keys) {
+    const mxid = mxidOf(key);
+    if (mxid === undefined) continue;
+    out += `${first ? '' : ','}${jsonKey(key)}:${JSON.stringify(mxid)}`;
+    first = false;
+  }
+  return `${out}}`;
+}
