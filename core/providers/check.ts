@@ -85,7 +85,8 @@ async function check(provider: IdentityProvider, timeout: number): Promise<Provi
 /** Checks every enabled identity provider (local binds aside), one after the other. */
 export async function checkProviders(config: Config, plugins?: readonly PluginManifest[]): Promise<ProviderCheck[]> {
   const store = await openSqliteStore(':memory:');
-  const app = await buildApp(config, { store, signingKey: generateSigningKey(), logger: false, plugins });
+  // The check asks providers directly: no hash table is built (closing mid-build would cut it).
+  const app = await buildApp({ ...config, hashing: { ...config.hashing, enabled: false } }, { store, signingKey: generateSigningKey(), logger: false, plugins });
   try {
     await app.ready();
     const results: ProviderCheck[] = [];
