@@ -69,5 +69,5 @@ export default async function lookupPlugin(app: FastifyInstance): Promise<void> 
   app.addHook('onReady', async () => {
     rotation.start().then(() => follower?.ready(), (err) => log.error({ err: (err as Error).message }, 'building the first hash table failed'));
   });
-  app.addHook('onClose', async () => rotation.close());
+  app.addHook('onClose', () => rotation.close());
 }

@@ -105,6 +105,7 @@ export class PepperRotation {
   private retireTimer: LongTimer | null = null;
   private lastRotationMs: number | null = null;
   private closed = false;
+  private started = false;
 
   constructor(private readonly deps: RotationDeps) {
     this.ready.catch(() => {}); // awaited by every lookup; a failure is logged by start()
@@ -112,6 +113,7 @@ export class PepperRotation {
 
   /** Loads (or creates) the pepper state and builds the tables it needs; then rotations are scheduled. */
   async start(): Promise<void> {
+    this.started = true;
     try {
       let state = await this.deps.peppers.getPepperState();
       if (!state) {
@@ -132,10 +134,13 @@ export class PepperRotation {
     }
   }
 
-  close(): void {
+  /** Stops the timers and waits for a build under way (the worker pool closes after this). */
+  async close(): Promise<void> {
     this.closed = true;
     this.timer?.clear();
     this.retireTimer?.clear();
+    if (this.started) await this.ready.catch(() => {});
+    await this.settled();
   }
 
   get pepper(): string {
