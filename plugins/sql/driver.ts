@@ -100,3 +100,15 @@ export async function lease<T>(acquire: Promise<T>, signal: AbortSignal, giveBac
   signal.addEventListener('abort', onAbort, { once: true });
   return held;
 }
+
+/** Runs one query on a held connection: a failure marks it broken; it is given back either way. */
+export async function queryOn<T, R>(held: Lease<T>, run: (connection: T) => Promise<R>): Promise<R> {
+  try {
+    return await run(held.connection);
+  } catch (err) {
+    held.failed = true;
+    throw err;
+  } finally {
+    held.release();
+  }
+}

@@ -6,7 +6,7 @@
 import mysql from 'mysql2/promise';
 import type { Connection as CallbackConnection } from 'mysql2';
 import type { Duplex } from 'node:stream';
-import { connectionUrl, lease, type DriverOptions, type Row, type SqlDriver } from '../driver.js';
+import { connectionUrl, lease, queryOn, type DriverOptions, type Row, type SqlDriver } from '../driver.js';
 
 /** The promise wrapper's `connection` is the callback connection, whose queries can stream. */
 const callbackConnection = (connection: mysql.PoolConnection) => connection.connection as unknown as CallbackConnection & { stream: Duplex };
@@ -54,16 +54,10 @@ export class MysqlDriver implements SqlDriver {
   }
 
   async query(sql: string, params: readonly string[], signal: AbortSignal): Promise<Row[]> {
-    const held = await this.connect(signal);
-    try {
-      const [rows] = await held.connection.execute({ sql, timeout: this.timeout }, [...params]);
+    return queryOn(await this.connect(signal), async (connection) => {
+      const [rows] = await connection.execute({ sql, timeout: this.timeout }, [...params]);
       return rows as Row[];
-    } catch (err) {
-      held.failed = true;
-      throw err;
-    } finally {
-      held.release();
-    }
+    });
   }
 
   async *stream(sql: string, batchSize: number, signal: AbortSignal): AsyncIterable<Row[]> {

@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import Cursor from 'pg-cursor';
-import { connectionUrl, lease, type DriverOptions, type Row, type SqlDriver } from '../driver.js';
+import { connectionUrl, lease, queryOn, type DriverOptions, type Row, type SqlDriver } from '../driver.js';
 import { driverSql } from '../placeholders.js';
 
 export class PostgresDriver implements SqlDriver {
@@ -27,15 +27,7 @@ export class PostgresDriver implements SqlDriver {
   }
 
   async query(sql: string, params: readonly string[], signal: AbortSignal): Promise<Row[]> {
-    const held = await this.connect(signal);
-    try {
-      return (await held.connection.query(driverSql(sql, 'postgresql'), [...params])).rows;
-    } catch (err) {
-      held.failed = true;
-      throw err;
-    } finally {
-      held.release();
-    }
+    return queryOn(await this.connect(signal), async (connection) => (await connection.query(driverSql(sql, 'postgresql'), [...params])).rows);
   }
 
   async *stream(sql: string, batchSize: number, signal: AbortSignal): AsyncIterable<Row[]> {
