@@ -107,6 +107,7 @@ test('every ```.yaml snippet of the seed loads unchanged', { skip: seedFile ? fa
   assert.deepEqual(hashing, {
     enabled: true, maxAddresses: 10_000, pepperLength: 20, rotationPolicy: 'per_requests', hashStorageType: 'sql',
     algorithms: ['none', 'sha256'], delay: 120_000, requests: 10,
+    altPeppers: { count: 1, lifetime: 60_000 }, // unisd's defaults for what ma1sd's format has no key for
   });
   assert.equal(find('synapseSql:').synapseSql.lookup.query, 'select user_id as mxid, medium, address from user_threepid_id_server');
   assert.equal(find('sql:').sql.lookup.query, 'select user as mxid, field1 as medium, field2 as address from some_table');
