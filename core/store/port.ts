@@ -17,6 +17,8 @@ import type { TermsStore } from './ports/terms.js';
 import type { HashTableStore, PepperStore } from './ports/hashes.js';
 import type { OnbindStore } from './ports/onbind.js';
 import type { ThirdPartyMappingStore } from './ports/third-party.js';
+import type { LeaseStore } from './ports/leases.js';
+import type { ChangeLog } from './ports/changes.js';
 
 export type { Medium, ThreePid } from './ports/threepid.js';
 export type { SessionChanges, SessionStore, ValidationSession } from './ports/sessions.js';
@@ -27,6 +29,8 @@ export type { AcceptedPolicy, TermsStore } from './ports/terms.js';
 export type { HashEntry, HashTableStore, PepperState, PepperStore } from './ports/hashes.js';
 export type { OnbindDelivery, OnbindStore } from './ports/onbind.js';
 export type { MemberState, ThirdPartyMappingStore } from './ports/third-party.js';
+export type { LeaseStore } from './ports/leases.js';
+export type { ChangeLog, ChangeRecord, StoreChange } from './ports/changes.js';
 
 /** What a storage backend provides, opened and ready (its tables and indexes created). */
 export interface Store {
