@@ -4,6 +4,7 @@ import pino from 'pino';
 import { ProviderRegistry } from '../core/providers/registry.js';
 import type { IdentityProvider, Mapping } from '../core/providers/provider.js';
 import type { ThreePid } from '../core/store/port.js';
+import { lookupByHash, specHash } from './helpers/hash-app.js';
 
 const silent = pino({ level: 'silent' });
 const alice = { medium: 'email', address: 'alice@example.org' };
@@ -79,4 +80,21 @@ test('providers: a provider is asked only about the media it declares', async ()
   assert.equal(await registry.lookup({ medium: 'msisdn', address: '447700900001' }), null);
   assert.deepEqual(await registry.bulkLookup([{ medium: 'msisdn', address: '447700900001' }]), []);
   assert.equal(asked, 0);
+});
+
+test('the tests\' own hash (test/helpers/hash-app.ts) reproduces the spec\'s vectors', () => {
+  assert.equal(specHash('alice@example.com', 'email', 'matrixrocks'), '4kenr7N9drpCJ4AfalmlGQVsOn3o2RHjkADUpXJWZUc');
+  assert.equal(specHash('18005552067', 'msisdn', 'matrixrocks'), 'nlo35_T5fzSGZzJApqu8lgIudJvmOQtDaHtr-I4rU7I');
+});
+
+test('memory: a sha256 hash lookup through the running app finds the provider\'s 3PIDs by their normalised hashes, not by the spelling in the config', async (t) => {
+  const found = await lookupByHash(t, {
+    matrix: { domain: 'example.org' },
+    memory: { enabled: true, hashEnabled: true, identities: [{ username: 'alice', threepids: [{ medium: 'email', address: 'Alice@Example.COM' }, { medium: 'msisdn', address: '+44 1632 960000' }] }] },
+  }, [
+    { medium: 'email', address: 'alice@example.com' }, { medium: 'msisdn', address: '441632960000' },
+    // The spelling the config holds is not what a client hashes; an unknown address finds nothing.
+    { medium: 'email', address: 'Alice@Example.COM' }, { medium: 'email', address: 'nobody@example.com' },
+  ]);
+  assert.deepEqual(found, { 'alice@example.com email': '@alice:example.org', '441632960000 msisdn': '@alice:example.org' });
 });

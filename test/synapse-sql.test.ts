@@ -14,6 +14,7 @@ import { normaliseEmail } from '../core/threepid.js';
 import { testApp, testConfig } from './helpers/app.js';
 import { createTestDatabase, unavailable, type TestDatabase } from './helpers/sql-databases.js';
 import { synapseSchema } from './helpers/synapse-schema.js';
+import { lookupByHash } from './helpers/hash-app.js';
 
 const silent = pino({ level: 'silent' });
 const signal = () => AbortSignal.timeout(5000);
@@ -116,6 +117,15 @@ for (const kind of ['sqlite', 'postgresql'] as const) {
       assert.deepEqual(await provider.bulkLookup([{ medium: 'email', address: 'alice@example.org' }], signal()), [
         { medium: 'email', address: 'alice@example.org', mxid: '@alice:example.org' },
       ]);
+    });
+
+    test(`synapseSql/${kind}: a sha256 hash lookup through the running app finds what the hash source lists, Carol@Example.ORG by its normalised hash`, async (t) => {
+      const found = await lookupByHash(t, { synapseSql: { enabled: true, type: kind, connection: db.connection } }, [
+        { medium: 'email', address: 'carol@example.org' }, { medium: 'msisdn', address: '447700900001' },
+        // The stored spelling is not what a client hashes; bob is in user_threepids only, not in the seed's hash source.
+        { medium: 'email', address: 'Carol@Example.ORG' }, { medium: 'email', address: 'bob@example.org' },
+      ]);
+      assert.deepEqual(found, { 'carol@example.org email': '@carol:example.org', '447700900001 msisdn': '@alice:example.org' });
     });
 
     test(`synapseSql/${kind}: a v1 lookup through the app finds a Synapse user`, async (t) => {
