@@ -1,10 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pino from 'pino';
+import { parse } from 'yaml';
 import { ProviderRegistry } from '../core/providers/registry.js';
 import type { IdentityProvider, Mapping } from '../core/providers/provider.js';
 import type { ThreePid } from '../core/store/port.js';
 import { lookupByHash, specHash } from './helpers/hash-app.js';
+import { deepMerge, testApp, testConfig } from './helpers/app.js';
 
 const silent = pino({ level: 'silent' });
 const alice = { medium: 'email', address: 'alice@example.org' };
@@ -97,4 +101,32 @@ test('memory: a sha256 hash lookup through the running app finds the provider\'s
     { medium: 'email', address: 'Alice@Example.COM' }, { medium: 'email', address: 'nobody@example.com' },
   ]);
   assert.deepEqual(found, { 'alice@example.com email': '@alice:example.org', '441632960000 msisdn': '@alice:example.org' });
+});
+
+/** The ```yaml blocks of a Markdown text. */
+const yamlBlocks = (markdown: string) => [...markdown.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parse(m[1]) as Record<string, unknown>);
+
+test('README: each provider\'s example starts unisd with that provider registered, its hashing on', async () => {
+  const readme = readFileSync(join(import.meta.dirname, '../README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('\n## Identity providers\n'), readme.indexOf('\n## Hash lookup\n'));
+  const examples = yamlBlocks(section);
+  const names = ['memory', 'sql', 'synapseSql', 'ldap', 'exec', 'rest'];
+  assert.deepEqual(examples.map((example) => Object.keys(example).find((key) => key !== 'matrix')), names);
+  for (const [i, example] of examples.entries()) {
+    // Hash tables are not built (that would reach the example hosts): the capability is checked.
+    const app = await testApp(deepMerge(example, { hashing: { enabled: false } }));
+    try {
+      assert.deepEqual(app.providers.list().filter((p) => p.name !== 'local-bindings').map((p) => [p.name, p.capabilities.hashSource]), [[names[i], true]]);
+    } finally {
+      await app.close();
+    }
+  }
+});
+
+test('the provider plugins\' READMEs: every example configuration loads', () => {
+  for (const plugin of ['sql', 'synapse-sql', 'ldap', 'exec', 'rest']) {
+    const examples = yamlBlocks(readFileSync(join(import.meta.dirname, `../plugins/${plugin}/README.md`), 'utf8'));
+    assert.ok(examples.length > 0, plugin);
+    for (const example of examples) assert.doesNotThrow(() => testConfig(deepMerge({ matrix: { domain: 'example.org' } }, example)), plugin);
+  }
 });
