@@ -215,6 +215,19 @@ test('exec through the app: v1 lookups answered by the program; a failing progra
   assert.equal(broken.providers.failures.get('exec')?.error, 1);
 });
 
+test('exec through the app: a program that hangs is abandoned at providers.timeout and the others answer (200)', async (t) => {
+  const memory = { enabled: true, identities: [{ username: '@dave:example.com', threepids: [{ medium: 'email', address: 'dave@example.com' }] }] };
+  const app = await testApp({
+    matrix: { domain: 'example.com' }, memory, providers: { timeout: '300ms' },
+    exec: { enabled: true, identity: { priority: 5, lookup: { bulk: { command: fixture('hang.sh'), env: { PID_FILE: join(tempDir(t), 'pid') } } } } },
+  });
+  t.after(() => app.close());
+  const res = await app.inject({ method: 'POST', url: '/_matrix/identity/api/v1/bulk_lookup', payload: { threepids: [['email', 'alice@example.com'], ['email', 'dave@example.com']] } });
+  assert.equal(res.statusCode, 200);
+  assert.deepEqual(res.json(), { threepids: [['email', 'dave@example.com', '@dave:example.com']] });
+  assert.equal(app.providers.failures.get('exec')?.timeout, 1);
+});
+
 test('exec: a sha256 hash lookup through the running app finds the listing program\'s 3PIDs by their normalised hashes (Alice@Example.com as alice@example.com)', async (t) => {
   const found = await lookupByHash(t, {
     matrix: { domain: 'example.com' },
