@@ -11,6 +11,7 @@ import { ConfigError, loadConfiguration, printableConfig } from './config/load.j
 import { configurationMarkdown, exampleConfiguration } from './config/docs.js';
 import { describeStartupError, startServer } from './server.js';
 import { checkProviders, formatChecks } from './providers/check.js';
+import { withOfflineApp } from './offline-app.js';
 import { IMPORT_HELP, importCommand, SourceError, takeImportOptions, type ImportArgs } from './import/command.js';
 
 const HELP = `unisd — a Matrix identity server
@@ -100,6 +101,8 @@ async function main(): Promise<void> {
       return;
     case 'config check': {
       const { config, plugins } = await loadConfiguration({ file });
+      // What the plugins check when they start, so that "valid" here means start accepts it.
+      await withOfflineApp(config, plugins, async () => {});
       process.stdout.write(`# configuration is valid (${configSource(file)}); secrets masked\n`);
       process.stdout.write(stringify(printableConfig(config, plugins)));
       return;

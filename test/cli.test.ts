@@ -85,6 +85,20 @@ test('config check of a bad file: one line "unisd: …", exit 1, no stack trace'
   assertOneLineError(await unisd(['config', 'check', '-c', join(dir, 'nope.yaml')]), /cannot read config file .*nope\.yaml: no such file/);
 });
 
+test('config check refuses what start refuses: a plugin\'s own check and an unreadable TLS file, in the same line', async () => {
+  const rest = join(dir, 'rest-host.yaml');
+  writeFileSync(rest, 'rest:\n  enabled: true\n  host: ftp//directory\n');
+  const certificate = join(dir, 'tls.yaml');
+  writeFileSync(certificate, `server:\n  tls:\n    cert: ${join(dir, 'missing.pem')}\n    key: ${join(dir, 'missing.key')}\n`);
+  for (const [file, pattern] of [[rest, /^unisd: config error: rest\.host: expected an http:\/\/ or https:\/\/ URL$/], [certificate, /^unisd: config error: server\.tls\.cert: cannot read .*missing\.pem: no such file$/]] as const) {
+    const checked = await unisd(['config', 'check', '-c', file]);
+    assertOneLineError(checked, pattern);
+    assert.equal(checked.stdout, '', 'nothing is called valid');
+    const started = await unisd(['-c', file]);
+    assertOneLineError(started, pattern);
+  }
+});
+
 test('start with a bad config fails the same way before listening', async () => {
   const file = join(dir, 'bad-start.yaml');
   writeFileSync(file, 'server:\n  prot: 1\n');
