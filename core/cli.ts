@@ -43,6 +43,14 @@ hashing.pepperLength is UNISD_HASHING_PEPPER_LENGTH. See config/unisd.example.ya
 
 class UsageError extends Error {}
 
+/** Commands of two words, by their first: `unisd config` alone is not an unknown command. */
+const SUBCOMMANDS: Record<string, string[]> = {
+  config: ['check', 'keys', 'example'],
+  hash: ['status', 'rotate'],
+  providers: ['check'],
+  import: ['sydent', 'ma1sd'],
+};
+
 function parseArgs(argv: string[]): { command: string; file?: string; importArgs: Partial<ImportArgs> } {
   const { options: importArgs, rest } = argv[0] === 'import' ? takeImportOptions(argv) : { options: {}, rest: argv };
   argv = rest;
@@ -133,8 +141,14 @@ async function main(): Promise<void> {
       await startServer(config, plugins, configSource(file));
       return;
     }
-    default:
+    default: {
+      const [group, subcommand] = command.split(' ');
+      const known = SUBCOMMANDS[group];
+      if (known && !known.includes(subcommand)) {
+        throw new UsageError(`${subcommand ? `unknown command "${command}": ` : ''}"${group}" needs one of: ${known.join(', ')} (see unisd --help)`);
+      }
       throw new UsageError(`unknown command "${command}" (see unisd --help)`);
+    }
   }
 }
 
