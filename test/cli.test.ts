@@ -108,6 +108,7 @@ test('start with a bad config fails the same way before listening', async () => 
 test('usage errors are one line too', async () => {
   assertOneLineError(await unisd(['frobnicate']), /unknown command "frobnicate" \(see unisd --help\)/);
   assertOneLineError(await unisd(['config']), /^unisd: "config" needs one of: check, keys, example \(see unisd --help\)$/);
+  assertOneLineError(await unisd(['import', 'sydent']), /^unisd: import sydent needs --db and --config \(see unisd --help\)$/);
   assertOneLineError(await unisd(['hash', 'rotte']), /^unisd: unknown command "hash rotte": "hash" needs one of: status, rotate \(see unisd --help\)$/);
   assertOneLineError(await unisd(['--verbose']), /unknown option --verbose/);
   assertOneLineError(await unisd(['config', 'check', '-c']), /-c needs a file name/);
