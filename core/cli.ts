@@ -152,6 +152,12 @@ async function main(): Promise<void> {
   }
 }
 
+// `unisd config keys | head`: the reader left, nothing more to say (not a crash with a stack trace).
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 main().catch((err) => {
   const message = err instanceof ConfigError || err instanceof UsageError || err instanceof SourceError ? err.message : describeStartupError(err);
   process.stderr.write(`unisd: ${message}\n`);

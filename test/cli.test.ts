@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -97,6 +98,17 @@ test('config check refuses what start refuses: a plugin\'s own check and an unre
     const started = await unisd(['-c', file]);
     assertOneLineError(started, pattern);
   }
+});
+
+test('output into a pipe whose reader has gone (unisd config keys | head) ends quietly, exit 0', async () => {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('UNISD_')));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'core/cli.ts', 'config', 'keys'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.destroy(); // the reader is gone before the first write: every write fails with EPIPE
+  let stderr = '';
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const [code] = await once(child, 'exit');
+  assert.equal(stderr, '', 'no stack trace');
+  assert.equal(code, 0);
 });
 
 test('start with a bad config fails the same way before listening', async () => {
