@@ -66,6 +66,8 @@ export interface RotationDeps {
   log: FastifyBaseLogger;
   /** Set in a cluster worker: rotations are the primary's, this process has no rotation timer. */
   coordinator?: RotationCoordinator;
+  /** Told how long each rotation this process ran took (metrics). */
+  rotated?: (ms: number) => void;
 }
 
 export interface RotationStatus {
@@ -295,6 +297,7 @@ export class PepperRotation {
     if (state.pepper !== pepper) this.deps.log.info('another instance rotated the pepper first; adopting its pepper');
     await this.adopt(state, false);
     this.lastRotationMs = Date.now() - started;
+    this.deps.rotated?.(this.lastRotationMs);
     this.deps.log.info({ ms: this.lastRotationMs, entries: await this.deps.tables.size(this.state.pepper) }, 'pepper rotated');
   }
 
