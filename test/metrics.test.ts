@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -300,7 +301,8 @@ test('a pepper rotation is counted and timed; the replaced table is counted as a
 
 test('a table build under way shows its progress (entries hashed against those expected), and 0 once done', async (t) => {
   const batch = 10;
-  const { source, control, all } = directory(200, batch);
+  // More batches than the builder keeps in flight (a batch per worker thread, and one), whatever the machine.
+  const { source, control, all } = directory((availableParallelism() + 10) * batch, batch);
   const app = await started(t, { hashing: { delay: '1d' } }, [async (server) => { server.providers.register(source); }]);
   const rotation = app.hashLookup!.rotation;
   await rotation.ready;
