@@ -42,10 +42,10 @@ export class HashLookup {
   private lastSync = 0;
 
   constructor(private readonly deps: HashLookupDeps) {
+    this.counted = new LookupMetrics(deps.metrics);
     const { perToken, perUser, window } = deps.budget;
     this.perToken = new RateLimiter(perToken, window, { name: 'lookup.budget.perToken', metrics: deps.metrics });
     this.perUser = new RateLimiter(perUser, window, { name: 'lookup.budget.perUser', metrics: deps.metrics });
-    this.counted = new LookupMetrics(deps.metrics);
   }
 
   async details(): Promise<{ lookup_pepper: string; algorithms: string[] }> {

@@ -51,14 +51,14 @@ export default async function lookupPlugin(app: FastifyInstance): Promise<void> 
       const [found] = await providers.bulkLookup([{ medium: mapping.medium, address: mapping.address }]);
       return found && sources.has(found.provider) ? found : null;
     },
+    rotated: (ms) => tableMetrics.rotated(ms),
     events,
     log,
     coordinator: follower ?? undefined,
-    rotated: (ms) => tableMetrics.rotated(ms),
   });
-  const tableMetrics = new HashTableMetrics(app.metrics, { rotation, tables, memory, events });
   const service = new HashLookup({ hashing: config.hashing, budget: config.lookup.budget, rotation, tables, memory, providers, log, metrics: app.metrics });
   app.decorate('hashLookup', { service, rotation, memory });
+  const tableMetrics = new HashTableMetrics(app.metrics, { rotation, tables, memory, events });
   app.identityApi.add(...hashLookupRoutes(service));
   runEvery(app, 'forgetting refilled hash lookup budgets', config.validation.purgeInterval, async () => service.sweep());
 

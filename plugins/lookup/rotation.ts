@@ -62,12 +62,12 @@ export interface RotationDeps {
   build: (pepper: string, expected: number, firstBuild: boolean) => Promise<CompactHashIndex>;
   /** After an unbind: the mapping a hash-source provider still has for this 3PID, if any. */
   providerMapping: (mapping: Mapping) => Promise<Mapping | null>;
+  /** Told how long each rotation this process ran took (metrics). */
+  rotated?: (ms: number) => void;
   events: EventBus;
   log: FastifyBaseLogger;
   /** Set in a cluster worker: rotations are the primary's, this process has no rotation timer. */
   coordinator?: RotationCoordinator;
-  /** Told how long each rotation this process ran took (metrics). */
-  rotated?: (ms: number) => void;
 }
 
 export interface RotationStatus {
