@@ -17,6 +17,7 @@ import { isPlainObject } from '../../core/config/formats.js';
 import { jsonKey } from './compact-index.js';
 import type { MemoryHashTables } from './memory-tables.js';
 import type { PepperRotation } from './rotation.js';
+import { LookupMetrics } from './metrics.js';
 
 /** A `none` address longer than this matches nothing (an email is at most 254, plus " msisdn"). */
 const MAX_PLAIN_ADDRESS = 300;
@@ -37,9 +38,11 @@ export interface HashLookupDeps {
 export class HashLookup {
   private readonly perToken: RateLimiter;
   private readonly perUser: RateLimiter;
+  private readonly counted: LookupMetrics;
   private lastSync = 0;
 
   constructor(private readonly deps: HashLookupDeps) {
+    this.counted = new LookupMetrics(deps.metrics);
     const { perToken, perUser, window } = deps.budget;
     this.perToken = new RateLimiter(perToken, window, { name: 'lookup.budget.perToken', metrics: deps.metrics });
     this.perUser = new RateLimiter(perUser, window, { name: 'lookup.budget.perUser', metrics: deps.metrics });
@@ -79,10 +82,11 @@ export class HashLookup {
     }
     this.spend(account, addresses.length);
     const mappings = algorithm === 'sha256' ? await this.hashed(pepper, addresses) : await this.plain(addresses);
+    this.counted.looked({ api: 'v2', algorithm }, addresses.length, mappings.found);
     if (algorithm === 'sha256') {
       this.deps.rotation.countLookup(pepper).catch((err) => this.deps.log.error({ err: (err as Error).message }, 'counting the lookup failed'));
     }
-    return `{"mappings":${mappings}}`;
+    return `{"mappings":${mappings.json}}`;
   }
 
   /** Forgets tokens and users whose budget is full again. */
@@ -100,15 +104,15 @@ export class HashLookup {
     this.perUser.record(user, cost);
   }
 
-  private async hashed(pepper: string, hashes: string[]): Promise<string> {
+  private async hashed(pepper: string, hashes: string[]): Promise<MappingsJson> {
     const index = this.deps.memory?.index(pepper);
-    if (index) return index.answerJson(hashes).json;
+    if (index) return index.answerJson(hashes);
     const found = new Map((await this.deps.tables.lookup(pepper, hashes)).map((e) => [e.hash, e.mxid]));
     return mappingsJson(hashes, (hash) => found.get(hash));
   }
 
   /** `none`: "<address> <medium>", normalised, through the binds then the providers (registry order). */
-  private async plain(addresses: string[]): Promise<string> {
+  private async plain(addresses: string[]): Promise<MappingsJson> {
     const asked = new Map<string, ThreePid>();
     for (const text of addresses) {
       const space = text.lastIndexOf(' ');
@@ -125,15 +129,17 @@ export class HashLookup {
   }
 }
 
+/** The mappings as JSON text, and how many keys had a Matrix ID. */
+interface MappingsJson { json: string; found: number }
+
 /** `{"<key>":"<mxid>",…}` for the keys that have a Matrix ID, keyed by the client's own strings. */
-function mappingsJson(keys: string[], mxidOf: (key: string) => string | undefined): string {
+function mappingsJson(keys: string[], mxidOf: (key: string) => string | undefined): MappingsJson {
   let out = '{';
-  let first = true;
+  let found = 0;
   for (const key of keys) {
     const mxid = mxidOf(key);
     if (mxid === undefined) continue;
-    out += `${first ? '' : ','}${jsonKey(key)}:${JSON.stringify(mxid)}`;
-    first = false;
+    out += `${found++ === 0 ? '' : ','}${jsonKey(key)}:${JSON.stringify(mxid)}`;
   }
-  return `${out}}`;
+  return { json: `${out}}`, found };
 }
