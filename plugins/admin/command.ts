@@ -52,7 +52,7 @@ export function parseAdminArgs(argv: string[]): AdminArgs {
     const [name, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     if (VALUE_OPTIONS.has(name)) {
       const value = inline ?? argv[++i];
-      if (value === undefined) usage(`${name} needs a value`);
+      if (value === undefined || (inline === undefined && value.startsWith('-'))) usage(`${name} needs a value`);
       options[name === '-c' ? '--config' : name] = value!;
     } else if (arg.startsWith('-') && arg.length > 1) {
       usage(`unknown option ${arg}`);
@@ -105,6 +105,11 @@ export function parseAdminArgs(argv: string[]): AdminArgs {
 }
 
 export async function adminCommand(argv: string[]): Promise<void> {
+  process.stdout.write(await runAdmin(argv));
+}
+
+/** Runs `unisd admin <argv>` and returns what it prints; throws the one-line error. */
+export async function runAdmin(argv: string[]): Promise<string> {
   const { request: raw, file, json } = parseAdminArgs(argv);
   let request: AdminRequest;
   try {
@@ -126,5 +131,5 @@ export async function adminCommand(argv: string[]): Promise<void> {
     reply = await answerOffline(config, request);
   }
   if (!reply.ok) throw new AdminInputError(`admin ${request.command}: ${reply.error}`);
-  process.stdout.write(json ? `${JSON.stringify({ ...reply.result, via })}\n` : formatResult(reply.result));
+  return json ? `${JSON.stringify({ ...reply.result, via })}\n` : formatResult(reply.result);
 }
