@@ -21,7 +21,9 @@ import { signAssociation } from '../plugins/binds/association.js';
 import { entriesOf } from '../plugins/lookup/rotation.js';
 import { runAdmin, parseAdminArgs } from '../plugins/admin/command.js';
 import { AdminInputError } from '../plugins/admin/protocol.js';
-import { listenAdminSocket, socketAnswers } from '../plugins/admin/socket.js';
+import { askAdminSocket, listenAdminSocket, MAX_REQUEST_BYTES, socketAnswers } from '../plugins/admin/socket.js';
+import { answerLine } from '../plugins/admin/answer.js';
+import type { AdminService } from '../plugins/admin/service.js';
 import { TestSmtpServer } from './helpers/smtp.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -346,7 +348,7 @@ test('bad arguments and refusals: one line "unisd: admin …" on stderr and exit
   assert.equal((await admin(config, 'binds', '--mxid', ALICE)).binds.length, 2, 'nothing changed');
 });
 
-test('the admin socket: mode 0600 from the start, a dead process\'s socket replaced, a live one or a file that is no socket refused', async () => {
+test('the admin socket: mode 0600 from the start, a dead process\'s socket replaced, a live one or a file that is no socket refused, bad requests answered', async (t) => {
   const sockets = join(dir, 'sockets');
   execFileSync('mkdir', ['-p', sockets]);
   const path = join(sockets, 'admin.sock');
@@ -360,6 +362,23 @@ test('the admin socket: mode 0600 from the start, a dead process\'s socket repla
   await assert.rejects(listenAdminSocket(path, async () => ''), { message: `admin.socket: ${path} is in use by another unisd process` });
   await served.close();
   assert.ok(!existsSync(path));
+
+  // What the server answers to requests no CLI would send: one error line each, the service never called.
+  const untouchable = new Proxy({}, { get: () => { throw new Error('the service was called'); } }) as AdminService;
+  const quiet = { info() {}, error() {} } as never;
+  const strict = await listenAdminSocket(path, (line) => answerLine(untouchable, line, quiet));
+  t.after(() => strict.close()); // also when an assertion fails (a second close changes nothing)
+  const ask = async (line: string) => {
+    const answered = await askAdminSocket(path, line);
+    assert.ok(answered.connected);
+    return JSON.parse(answered.answer);
+  };
+  assert.deepEqual(await ask('not json'), { ok: false, error: 'the request is not JSON' });
+  assert.deepEqual(await ask('{"command":"erase"}'), { ok: false, error: 'erase takes --mxid @user:server or <medium> <address>' });
+  assert.deepEqual(await ask('{"command":"erase","mxid":{"$ne":""}}'), { ok: false, error: '{"$ne":""} is not a Matrix user ID (expected @user:server)' });
+  assert.deepEqual(await ask('{"command":"shell"}'), { ok: false, error: 'unknown admin command "shell"' });
+  assert.deepEqual(await ask('x'.repeat(MAX_REQUEST_BYTES + 10)), { ok: false, error: 'request too large' });
+  await strict.close();
 
   writeFileSync(path, 'precious');
   await assert.rejects(listenAdminSocket(path, async () => ''), { message: `admin.socket: ${path} exists and is not a socket (it is never replaced)` });

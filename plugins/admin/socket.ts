@@ -41,9 +41,11 @@ export async function listenAdminSocket(path: string, handle: AdminHandler): Pro
   if (existing && !existing.isSocket()) throw new Error(`admin.socket: ${path} exists and is not a socket (it is never replaced)`);
   if (existing && !cluster.isWorker && await socketAnswers(path)) throw new Error(`admin.socket: ${path} is in use by another unisd process`);
   let open = false;
+  /** Connections that have not sent their request yet: closing does not wait for them. */
+  const waiting = new Set<Socket>();
   const server = createServer((socket) => {
     if (!open) socket.destroy(); // reached under its temporary name before it was restricted
-    else serve(socket, handle);
+    else serve(socket, handle, waiting);
   });
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}`);
   if (Buffer.byteLength(temporary) > MAX_SOCKET_PATH) throw new Error(`admin.socket: ${path} is too long for a Unix socket (its directory's path leaves no room for the temporary name)`);
@@ -62,7 +64,9 @@ export async function listenAdminSocket(path: string, handle: AdminHandler): Pro
   return {
     path,
     async close() {
-      await new Promise<void>((done) => server.close(() => done()));
+      const closed = new Promise<void>((done) => server.close(() => done()));
+      for (const socket of waiting) socket.destroy();
+      await closed;
       // Another process (a newer worker) may have put its own socket there since.
       const now = await lstat(path).catch(() => null);
       if (now?.ino === ino) await unlink(path).catch(() => {});
@@ -70,9 +74,11 @@ export async function listenAdminSocket(path: string, handle: AdminHandler): Pro
   };
 }
 
-function serve(socket: Socket, handle: AdminHandler): void {
+function serve(socket: Socket, handle: AdminHandler, waiting: Set<Socket>): void {
   let buffered = '';
   let answered = false;
+  waiting.add(socket);
+  socket.once('close', () => waiting.delete(socket));
   socket.setEncoding('utf8');
   socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy());
   socket.on('error', () => {}); // the CLI went away: nothing to answer
@@ -80,10 +86,12 @@ function serve(socket: Socket, handle: AdminHandler): void {
     if (answered) return;
     buffered += chunk;
     const end = buffered.indexOf('\n');
-    if (end < 0 && Buffer.byteLength(buffered) <= MAX_REQUEST_BYTES) return;
+    const tooLarge = Buffer.byteLength(end < 0 ? buffered : buffered.slice(0, end)) > MAX_REQUEST_BYTES;
+    if (end < 0 && !tooLarge) return;
     answered = true;
+    waiting.delete(socket);
     socket.setTimeout(0); // the work may take long (an erasure): the CLI waits
-    const reply = end < 0 ? Promise.resolve(JSON.stringify({ ok: false, error: 'request too large' })) : handle(buffered.slice(0, end));
+    const reply = tooLarge ? Promise.resolve(JSON.stringify({ ok: false, error: 'request too large' })) : handle(buffered.slice(0, end));
     void reply.then((line) => socket.end(`${line}\n`));
   });
 }
