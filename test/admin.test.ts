@@ -15,6 +15,7 @@ import { stringify } from 'yaml';
 import type { Store } from '../core/store/port.js';
 import { openSqliteStore } from '../core/store/sqlite/index.js';
 import { hashSecret } from '../core/crypto/tokens.js';
+import { EventBus } from '../core/events.js';
 import { lookupHash } from '../core/crypto/lookup-hash.js';
 import { generateSigningKey } from '../core/crypto/signing.js';
 import { signAssociation } from '../plugins/binds/association.js';
@@ -383,4 +384,23 @@ test('the admin socket: mode 0600 from the start, a dead process\'s socket repla
   writeFileSync(path, 'precious');
   await assert.rejects(listenAdminSocket(path, async () => ''), { message: `admin.socket: ${path} exists and is not a socket (it is never replaced)` });
   await assert.rejects(listenAdminSocket(join(sockets, 'x'.repeat(120)), async () => ''), /too long for a Unix socket/);
+});
+
+test('the event bus\'s emitAndWait resolves once every listener finished, a failing one logged and not thrown', async () => {
+  const failures: string[] = [];
+  const bus = new EventBus((event, err) => failures.push(`${event}: ${(err as Error).message}`));
+  const finished: string[] = [];
+  let release!: () => void;
+  const slow = new Promise<void>((done) => { release = done; });
+  bus.on('unbind', async () => { await slow; finished.push('slow'); });
+  bus.on('unbind', () => { throw new Error('broken listener'); });
+  bus.on('unbind', async () => { finished.push('quick'); });
+  let resolved = false;
+  const waiting = bus.emitAndWait('unbind', { medium: 'email', address: 'a@example.org', mxid: ALICE }).then(() => { resolved = true; });
+  await new Promise((done) => setImmediate(done));
+  assert.deepEqual([resolved, finished], [false, ['quick']], 'still waiting for the slow listener');
+  release();
+  await waiting;
+  assert.deepEqual(finished, ['quick', 'slow']);
+  assert.deepEqual(failures, ['unbind: broken listener']);
 });

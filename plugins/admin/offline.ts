@@ -22,18 +22,13 @@ export async function answerOffline(config: Config, request: unknown): Promise<A
   const log = pino({ level: config.logging.level === 'silent' ? 'silent' : 'warn' }, pino.destination(2)) as unknown as FastifyBaseLogger;
   const store = await openOfflineStore(config);
   const mailer = new SmtpMailer(config.email.smtp, loadTemplates(config.email.templates), config.email.from, log);
-  const forgetting: Array<Promise<void>> = [];
-  const events = new EventBus(() => {}); // a failure reaches the command through `forgetting`
-  if (config.hashing.enabled && config.hashing.hashStorageType === 'sql') {
-    events.on('unbind', (mapping) => {
-      const done = forgetHashes(store, mapping);
-      forgetting.push(done);
-      return done;
-    });
-  }
+  const failures: unknown[] = [];
+  const events = new EventBus((_event, err) => failures.push(err));
+  if (config.hashing.enabled && config.hashing.hashStorageType === 'sql') events.on('unbind', (mapping) => forgetHashes(store, mapping));
   try {
     const result = await answer(new AdminService({ store, events, mailer, log }), request, log);
-    await Promise.all(forgetting);
+    // The binds are gone; the stored hash tables must not keep answering them.
+    if (failures.length > 0) throw new Error(`the hash tables could not be updated (${(failures[0] as Error)?.message}); run unisd hash rotate`);
     return result;
   } finally {
     mailer.close();

@@ -153,7 +153,7 @@ export class AdminService {
   /** Deletes a bind without mailing anyone (an erasure is not an unbind the owner should hear of by mail). */
   private async forgetBind(threepid: ThreePid, mxid: string): Promise<number> {
     if (!await this.deps.store.binds.delete(threepid.medium, threepid.address, mxid)) return 0;
-    this.deps.events.emit('unbind', { medium: threepid.medium, address: threepid.address, mxid });
+    await this.deps.events.emitAndWait('unbind', { medium: threepid.medium, address: threepid.address, mxid });
     return 1;
   }
 

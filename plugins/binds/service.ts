@@ -78,14 +78,15 @@ export type RemoveBindDeps = Pick<BindDeps, 'binds' | 'events' | 'mailer' | 'log
 
 /**
  * Removes the bind of `threepid` (normalised) if it is to `mxid`, announces the unbind on the
- * event bus (the hash index forgets it) and mails the address's owner the unbind notice; also
+ * event bus and waits for its listeners (the hash index forgets it) and mails the address's owner the unbind notice; also
  * what `unisd admin unbind` does. The unbind is done whether or not the mail goes out, so a mail
  * failure is only logged. Returns whether a bind was removed and, if so, whether the notice was sent.
  */
 export async function removeBind(deps: RemoveBindDeps, threepid: ThreePid, mxid: string): Promise<{ removed: boolean; noticeSent: boolean }> {
   const removed = await deps.binds.delete(threepid.medium, threepid.address, mxid);
   if (!removed) return { removed, noticeSent: false };
-  deps.events.emit('unbind', { medium: threepid.medium, address: threepid.address, mxid });
+  // Awaited: once the unbind is answered, lookups (the hash index too) no longer find it.
+  await deps.events.emitAndWait('unbind', { medium: threepid.medium, address: threepid.address, mxid });
   if (threepid.medium !== 'email') return { removed, noticeSent: false };
   try {
     await deps.mailer.send('unbind', threepid.address, { address: threepid.address, medium: 'email', mxid });
