@@ -336,6 +336,9 @@ test('bad arguments and refusals: one line "unisd: admin …" on stderr and exit
   await refused(['tokens', 'revoke'], /takes a token id or --mxid/);
   await refused(['invites', 'drop', 'missing'], /no such invite/);
   await refused(['lookup', 'email', 'a@example.org', '--frob'], /unknown option --frob/);
+  const elsewhere = setup({ storage: { sqlite: { path: join(dir, 'nowhere', 'unisd.db') } } });
+  await assert.rejects(runAdmin(['erase', '--mxid', ALICE, '-c', elsewhere.config]), { message: `admin: no store at ${join(dir, 'nowhere', 'unisd.db')} (storage.sqlite.path; a relative path is read from the working directory: run unisd admin from the server's)` });
+  assert.ok(!existsSync(join(dir, 'nowhere')), 'no empty store was made');
   assert.deepEqual(parseAdminArgs(['erase', '--mxid=@a:example.org', '--config=x.yaml']), { request: { command: 'erase', mxid: '@a:example.org' }, file: 'x.yaml', json: false });
 
   // And from the command line itself: one line, no stack, exit 1; nothing was changed.

@@ -4,6 +4,7 @@
  * outlives the process: with `hashing.hashStorageType: sql` an unbind leaves the stored hash
  * tables of the live peppers (in_memory tables are rebuilt from the store at the next start).
  */
+import { existsSync } from 'node:fs';
 import pino from 'pino';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../../core/config/load.js';
@@ -42,6 +43,11 @@ async function forgetHashes(store: Store, mapping: { medium: string; address: st
 }
 
 async function openOfflineStore(config: Config): Promise<Store> {
+  const { backend, sqlite } = config.storage;
+  // Opening would create an empty store: an erasure there would find nothing and say so.
+  if (backend === 'sqlite' && !existsSync(sqlite.path)) {
+    throw new Error(`admin: no store at ${sqlite.path} (storage.sqlite.path; a relative path is read from the working directory: run unisd admin from the server's)`);
+  }
   try {
     return await openStore(config.storage);
   } catch (err) {
