@@ -319,6 +319,21 @@ test('through a running unisd: commands use its admin socket (mode 0600), and er
   assert.equal((await admin(config, 'lookup', 'email', 'alice@example.org')).via, 'store', 'no server: the CLI opens the store itself');
 });
 
+test('with admin.enabled false a running server serves no socket, and unisd admin says the store is held, in one line', async (t) => {
+  const { config, db, data } = setup({ admin: { enabled: false } });
+  await seed(db);
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('UNISD_')));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'core/cli.ts', '-c', config], { cwd: root, env, stdio: ['ignore', 'pipe', 'ignore'] });
+  const exited = once(child, 'close');
+  t.after(async () => { child.kill('SIGTERM'); await exited; });
+  await new Promise<void>((done) => createInterface({ input: child.stdout! }).on('line', (line) => { if (line.includes('unisd started')) done(); }));
+  assert.ok(!existsSync(join(data, 'admin.sock')));
+  const { code, stdout, stderr } = await cli(['admin', 'binds', '--mxid', ALICE, '-c', config]);
+  assert.equal(code, 1);
+  assert.equal(stdout, '');
+  assert.equal(stderr, `unisd: ${db} is in use by another unisd process (${db}.lock is locked), and no admin socket answers for it (is admin.enabled false on that server, or admin.socket different?)\n`);
+});
+
 test('bad arguments and refusals: one line "unisd: admin …" on stderr and exit status 1', async () => {
   const { config, db } = setup();
   await seed(db);
