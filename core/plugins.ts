@@ -23,6 +23,7 @@ import rest from '../plugins/rest/manifest.js';
 import health from '../plugins/health/manifest.js';
 import v1 from '../plugins/v1/manifest.js';
 import v2 from '../plugins/v2/manifest.js';
+import admin from '../plugins/admin/manifest.js';
 
 export const BUILTIN_PLUGINS: readonly PluginManifest[] = [
   metrics,
@@ -44,4 +45,5 @@ export const BUILTIN_PLUGINS: readonly PluginManifest[] = [
   health,
   v1,
   v2,
+  admin,
 ];

@@ -76,4 +76,16 @@ export function bindsSuite(store: () => Store): void {
     assert.equal(await store().binds.get('email', 'bob@example.com'), null);
     assert.notEqual(await store().binds.get('email', 'alice@example.com'), null);
   });
+
+  it('lists the binds of one Matrix ID, sorted by medium then address, and no one else\'s', async () => {
+    await store().binds.put(association('b@example.com', '@alice:example.org'));
+    await store().binds.put(association('a@example.com', '@alice:example.org'));
+    await store().binds.put(association('15551234567', '@alice:example.org', { medium: 'msisdn' }));
+    await store().binds.put(association('c@example.com', '@bob:example.org'));
+    const alice = await store().binds.byMxid('@alice:example.org');
+    assert.deepEqual(alice.map((a) => `${a.medium} ${a.address}`), ['email a@example.com', 'email b@example.com', 'msisdn 15551234567']);
+    assert.deepEqual(alice[0], association('a@example.com', '@alice:example.org'));
+    assert.deepEqual(await store().binds.byMxid('@nobody:example.org'), []);
+    await assert.rejects(store().binds.byMxid(OPERATOR));
+  });
 }

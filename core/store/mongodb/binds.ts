@@ -25,7 +25,7 @@ export class MongoBinds implements BindStore {
   }
 
   async init(): Promise<void> {
-    await this.associations.createIndexes([{ key: { medium: 1, address: 1 }, name: 'threepid', unique: true }]);
+    await this.associations.createIndexes([{ key: { medium: 1, address: 1 }, name: 'threepid', unique: true }, { key: { mxid: 1 }, name: 'mxid' }]);
   }
 
   async put(a: Association): Promise<void> {
@@ -75,6 +75,11 @@ export class MongoBinds implements BindStore {
   async delete(medium: Medium, address: string, mxid: string): Promise<boolean> {
     const result = await this.associations.deleteOne({ medium: text(medium, 'medium'), address: text(address, 'address'), mxid: text(mxid, 'mxid') });
     return result.deletedCount > 0;
+  }
+
+  async byMxid(mxid: string): Promise<Association[]> {
+    const docs = await this.associations.find({ mxid: text(mxid, 'mxid') }).sort({ medium: 1, address: 1 }).toArray();
+    return docs.map(toAssociation);
   }
 
   async *stream(): AsyncIterable<Association> {

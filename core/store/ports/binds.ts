@@ -24,6 +24,8 @@ export interface BindStore {
   getMany(threepids: ThreePid[]): Promise<Association[]>;
   /** Removes the bind of that 3PID if it is to `mxid`; true when one was removed. */
   delete(medium: Medium, address: string, mxid: string): Promise<boolean>;
+  /** The binds of `mxid` (a user's 3PIDs), sorted by medium then address. */
+  byMxid(mxid: string): Promise<Association[]>;
   /** Every bind, read in pages (safe to await between items). */
   stream(): AsyncIterable<Association>;
 }

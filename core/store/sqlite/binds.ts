@@ -8,6 +8,7 @@ CREATE TABLE IF NOT EXISTS associations (
   medium TEXT NOT NULL, address TEXT NOT NULL, mxid TEXT NOT NULL, ts INTEGER NOT NULL,
   not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, signed TEXT NOT NULL,
   PRIMARY KEY (medium, address));
+CREATE INDEX IF NOT EXISTS associations_mxid ON associations (mxid);
 `;
 
 const toAssociation = (r: Row): Association => ({
@@ -51,6 +52,10 @@ export class SqliteBinds implements BindStore {
 
   async delete(medium: Medium, address: string, mxid: string): Promise<boolean> {
     return this.db.prepared('DELETE FROM associations WHERE medium = ? AND address = ? AND mxid = ?').run(medium, address, mxid).changes > 0;
+  }
+
+  async byMxid(mxid: string): Promise<Association[]> {
+    return (this.db.prepared('SELECT * FROM associations WHERE mxid = ? ORDER BY medium, address').all(mxid) as Row[]).map(toAssociation);
   }
 
   async *stream(): AsyncIterable<Association> {
