@@ -6,6 +6,7 @@
  *   3. the rehash of 1M 3PIDs: pool vs one thread, event loop delay and lookups served meanwhile;
  *   4. bytes per index entry at 1M;
  *   5. sql storage on SQLite at 1M: 1000- and 10,000-hash lookups;
+ *   6. an MSC4004 hub: /v2/lookup with 1M third-party mappings (two members) beside N of its own;
  * and, beside them, binds per second by storage.sqlite.synchronous.
  * Options: --json, --quick (N=100k only, shorter HTTP runs: a smoke test of the suite itself).
  */
@@ -15,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { WorkerPool } from '../core/workers.js';
 import { hashFunctions, lookups, memory, rehash } from './in-process.js';
 import { sqlStorage } from './sql.js';
-import { http } from './http.js';
+import { http, unifiedView } from './http.js';
 import { binds } from './binds.js';
 import { table, type Row } from './report.js';
 
@@ -45,6 +46,8 @@ try {
 }
 progress('2. HTTP');
 rows.push(...await http(N, duration));
+progress('6. unified view hub');
+rows.push(...await unifiedView(N, N, duration));
 progress('binds');
 rows.push(...await binds());
 
