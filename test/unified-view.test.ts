@@ -413,3 +413,22 @@ test('bad configuration stops the start with one line naming the key', async () 
   assert.deepEqual(fromEnv.unifiedView.members, [{ server: LYON, secret: LYON_SECRET }]);
   await assert.rejects(testApp({ hashing: { enabled: false }, unifiedView: { enabled: true } }), /unifiedView\.enabled: needs hashing\.enabled/);
 });
+
+test('an authenticated member\'s malformed pushes are Matrix errors, never a 500, and change nothing', async (t) => {
+  const hub = await seeded();
+  t.after(() => hub.app.close());
+  const before = await state(hub);
+  const stored = await hub.store.thirdParty.members();
+  const values: unknown[] = [null, 1, -1, 1.5, true, [], [''], ['x'], {}, { $gt: '' }, { [LYON]: 'x' }, { [LYON]: [1] }, { [LYON]: [null] }, '', 'x'.repeat(10_000), '\u0000', '😀'];
+  const bodies: string[] = ['', 'null', '[]', '"text"', '42', '{', '\u0000', '{"__proto__": {"polluted": true}}', '{"constructor": {"prototype": {"x": 1}}}'];
+  for (const field of ['algorithm', 'pepper', 'mappings', 'snapshot', 'chunk', 'final']) {
+    for (const value of values) bodies.push(JSON.stringify({ ...body(LYON, MALLORY, { snapshot: 'f', chunk: 0, final: false }), [field]: value }));
+  }
+  for (const payload of bodies) {
+    const res = await push(hub.app, secretAuth(LYON, LYON_SECRET), payload);
+    assert.ok(res.status >= 400 && res.status < 500 || res.status === 200, `${payload.slice(0, 80)} → ${res.status}`);
+    if (res.status !== 200) assert.equal(typeof res.body.errcode, 'string', payload.slice(0, 80));
+  }
+  assert.deepEqual(await state(hub), before);
+  assert.deepEqual(await hub.store.thirdParty.members(), stored, 'nothing committed (an open snapshot at most)');
+});
