@@ -2,7 +2,7 @@
  * 2. Over HTTP on loopback: the server pinned to core 1, autocannon in a separate process pinned
  * to core 0 (taskset), the real POST /v2/lookup with 1000 hashes (half hits) beside the three
  * reference routes of bench/http-server.ts, each as a ratio to (a). Then the real lookup with two
- * server processes (unpinned), as a ratio to its one-core figure. 6. The same against an MSC4004
+ * server processes (unpinned), as a ratio to its one-core figure. 8. The same against an MSC4004
  * hub holding third-party mappings.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -68,12 +68,12 @@ export async function http(count: number, duration: number): Promise<Row[]> {
 }
 
 /**
- * 6. The MSC4004 hub: POST /v2/lookup with `thirdParty` member hashes pushed (two members) beside
+ * 8. The MSC4004 hub: POST /v2/lookup with `thirdParty` member hashes pushed (two members) beside
  * N of its own, a quarter of each request's hashes being members', as a ratio to (a) of the same
  * run; and how long the hub took to take the pushes (chunks of 50,000, committed and indexed).
  */
 export async function unifiedView(count: number, thirdParty: number, duration: number): Promise<Row[]> {
-  const section = `6. hub, N=${count.toLocaleString('en-US')} + ${thirdParty.toLocaleString('en-US')} third-party`;
+  const section = `8. hub, N=${count.toLocaleString('en-US')} + ${thirdParty.toLocaleString('en-US')} third-party`;
   const { results, pushSeconds } = await runServer(count, 1, ['/bench/parse', LOOKUP], duration, true, thirdParty);
   const ceiling = results['/bench/parse'].rps;
   const row = (route: string, name: string): Row => ({

@@ -142,13 +142,13 @@ export async function memory(pool: WorkerPool, count: number): Promise<Row[]> {
 }
 
 /**
- * 6. The MSC4004 hub in process, at N of its own 3PIDs and `thirdParty` hashes two members
+ * 8. The MSC4004 hub in process, at N of its own 3PIDs and `thirdParty` hashes two members
  * declared: the answer of a 1000-hash request (a quarter of them members') with and without
  * third_party_mappings, i.e. what the hub's second probe per hash costs. The members' index is
  * loaded as the plugin loads it, from the hashes the store would list.
  */
 export async function hubLookups(pool: WorkerPool, count: number, thirdParty: number): Promise<Row[]> {
-  const section = `6. hub in process, N=${count.toLocaleString('en-US')} + ${thirdParty.toLocaleString('en-US')} third-party`;
+  const section = `8. hub in process, N=${count.toLocaleString('en-US')} + ${thirdParty.toLocaleString('en-US')} third-party`;
   const index = await poolBuild(pool, count, count);
   const declared = MEMBERS.map(() => [] as string[]);
   for (let i = 0; i < thirdParty; i++) declared[i % MEMBERS.length].push(memberHash(i, PEPPER));

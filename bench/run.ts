@@ -6,10 +6,11 @@
  *   3. the rehash of 1M 3PIDs: pool vs one thread, event loop delay and lookups served meanwhile;
  *   4. bytes per index entry at 1M;
  *   5. sql storage on SQLite at 1M: 1000- and 10,000-hash lookups;
- *   6. an MSC4004 hub: the answer with N third-party mappings (two members) beside N of its own,
+ *   6. each identity provider's hash source streamed from its backend at 100k rows (rows/s);
+ *   8. an MSC4004 hub: the answer with N third-party mappings (two members) beside N of its own,
  *      in process and over HTTP (ratio to the ceiling), and the time the hub takes the pushes;
  * and, beside them, binds per second by storage.sqlite.synchronous.
- * Options: --json, --quick (N=100k only, shorter HTTP runs: a smoke test of the suite itself).
+ * Options: --json, --quick (N=100k only, 20k provider rows, shorter HTTP runs: a smoke test of the suite itself).
  */
 import { cpus, totalmem, availableParallelism, release } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -19,10 +20,12 @@ import { hashFunctions, hubLookups, lookups, memory, rehash } from './in-process
 import { sqlStorage } from './sql.js';
 import { http, unifiedView } from './http.js';
 import { binds } from './binds.js';
+import { providerStreaming } from './providers.js';
 import { table, type Row } from './report.js';
 
 const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false } } });
 const N = values.quick ? 100_000 : 1_000_000;
+const PROVIDER_ROWS = values.quick ? 20_000 : 100_000;
 const duration = values.quick ? 2 : 5;
 const version = (pkg: string): string => JSON.parse(readFileSync(new URL(`../node_modules/${pkg}/package.json`, import.meta.url), 'utf8')).version;
 
@@ -40,7 +43,7 @@ try {
   rows.push(...await lookups(pool, values.quick ? [N] : [100_000, N]));
   progress('3. rehash');
   rows.push(...await rehash(pool, N));
-  progress('6. hub in process');
+  progress('8. hub in process');
   rows.push(...await hubLookups(pool, N, N));
   progress('5. sql storage');
   rows.push(...await sqlStorage(pool, N));
@@ -49,15 +52,16 @@ try {
 }
 progress('2. HTTP');
 rows.push(...await http(N, duration));
-progress('6. unified view hub');
+progress('8. unified view hub');
 rows.push(...await unifiedView(N, N, duration));
 progress('binds');
 rows.push(...await binds());
+rows.push(...await providerStreaming(PROVIDER_ROWS, progress));
 
 const report = {
   machine: { cpu: cpus()[0]?.model, cores: availableParallelism(), memoryGiB: +(totalmem() / 2 ** 30).toFixed(1), kernel: release() },
-  versions: { node: process.versions.node, fastify: version('fastify'), piscina: version('piscina'), autocannon: version('autocannon'), 'better-sqlite3': version('better-sqlite3') },
-  inputs: { knownThreepids: N, addressesPerRequest: 1000, hitRatio: 0.5, httpSeconds: duration, httpConnections: 8, poolThreads: pool.threads },
+  versions: { node: process.versions.node, fastify: version('fastify'), piscina: version('piscina'), autocannon: version('autocannon'), 'better-sqlite3': version('better-sqlite3'), pg: version('pg'), mysql2: version('mysql2'), ldapts: version('ldapts') },
+  inputs: { knownThreepids: N, providerRows: PROVIDER_ROWS, addressesPerRequest: 1000, hitRatio: 0.5, httpSeconds: duration, httpConnections: 8, poolThreads: pool.threads },
   seconds: +((performance.now() - began) / 1000).toFixed(1),
   results: rows,
 };

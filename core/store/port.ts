@@ -17,8 +17,6 @@ import type { TermsStore } from './ports/terms.js';
 import type { HashTableStore, PepperStore } from './ports/hashes.js';
 import type { OnbindStore } from './ports/onbind.js';
 import type { ThirdPartyMappingStore } from './ports/third-party.js';
-import type { LeaseStore } from './ports/leases.js';
-import type { ChangeLog } from './ports/changes.js';
 
 export type { Medium, ThreePid } from './ports/threepid.js';
 export type { SessionChanges, SessionStore, ValidationSession } from './ports/sessions.js';
