@@ -140,6 +140,18 @@ test('a chunk the hub lost (409) restarts with a new snapshot; a hub that keeps 
   assert.equal(hub.committed.has('another'), false);
 });
 
+test('a hub serving hash_details to user tokens only: the member learns its pepper from M_INVALID_PEPPER and pushes under it', async (t) => {
+  const { hub, app } = await memberAndHub(t);
+  hub.detailsForUsersOnly = true;
+  hub.alternates = ['notKnownToTheMember'];
+  const [outcome] = await app.unifiedViewPush.pushNow();
+  assert.equal(outcome!.error, undefined);
+  assert.equal(outcome!.peppers, 1);
+  assert.deepEqual([...hub.committed.keys()], [hub.pepper]);
+  assert.deepEqual(hub.committed.get(hub.pepper), expectedHashes(hub.pepper));
+  assert.ok(hub.requests.some((r) => r.status === 400 && r.hashes === 0 && r.final === false), 'an empty probe chunk was refused');
+});
+
 test('auth: secret sends the shared secret in X-Unisd-Member', async (t) => {
   const secret = 'a-shared-secret-of-some-length';
   const hub = await startFakeHub({ name: HUB, member: MEMBER, secret });

@@ -41,7 +41,7 @@ export interface Chunk {
  */
 export class HubError extends Error {
   override name = 'HubError';
-  constructor(message: string, readonly transient: boolean, readonly status?: number, readonly errcode?: string, readonly retryAfterMs?: number) {
+  constructor(message: string, readonly transient: boolean, readonly status?: number, readonly errcode?: string, readonly retryAfterMs?: number, readonly lookupPepper?: string) {
     super(message);
   }
 }
@@ -60,10 +60,33 @@ export class HubClient {
   }
 
   /**
-   * The hub's current and alternate peppers. The request carries this member's authorization,
-   * as a push does: a member holds no user token at the hub.
+   * The hub's current and alternate peppers, from its hash_details; the request carries this
+   * member's authorization, as a push does. A hub that serves hash_details to user tokens only
+   * (v2 requires one, and a member holds none there) answers 401: the current pepper is then
+   * learnt from the M_INVALID_PEPPER answer to an empty chunk with a pepper no hub has
+   * (`lookup_pepper`), without alternates.
    */
   async peppers(): Promise<HubPeppers> {
+    try {
+      return await this.hashDetails();
+    } catch (err) {
+      if (!(err instanceof HubError) || (err.status !== 401 && err.status !== 403)) throw err;
+      return this.probePepper();
+    }
+  }
+
+  private async probePepper(): Promise<HubPeppers> {
+    try {
+      // `-` is outside a unisd pepper's alphabet; were it accepted, the chunk opens a snapshot that never commits.
+      await this.call('POST', LOOKUPS_PATH, { algorithm: 'sha256', pepper: 'unisd-pepper-probe', mappings: { [this.origin]: [] }, snapshot: 'pepper-probe', chunk: 0, final: false });
+    } catch (err) {
+      if (err instanceof HubError && err.errcode === 'M_INVALID_PEPPER' && err.lookupPepper) return { current: err.lookupPepper, alternates: [] };
+      throw err;
+    }
+    throw new HubError('the hub accepted a pepper probe: it cannot tell its pepper', false);
+  }
+
+  private async hashDetails(): Promise<HubPeppers> {
     const body = await this.call('GET', '/_matrix/identity/v2/hash_details') as { lookup_pepper?: unknown; alt_lookup_peppers?: unknown; algorithms?: unknown };
     if (typeof body.lookup_pepper !== 'string' || body.lookup_pepper === '') throw new HubError('hash_details answered without lookup_pepper', false);
     if (Array.isArray(body.algorithms) && !body.algorithms.includes('sha256')) throw new HubError('hash_details does not offer sha256', false);
@@ -127,8 +150,9 @@ export class HubClient {
     if (status >= 200 && status < 300 && typeof json === 'object' && json !== null) return json;
     const errcode = typeof json?.errcode === 'string' ? json.errcode : undefined;
     const retryAfterMs = typeof json?.retry_after_ms === 'number' ? json.retry_after_ms : undefined;
+    const lookupPepper = typeof json?.lookup_pepper === 'string' && json.lookup_pepper !== '' ? json.lookup_pepper : undefined;
     // The hub's error text is its own words: logged as it came, it holds no 3PID.
     const said = typeof json?.error === 'string' ? `: ${json.error.slice(0, 200)}` : '';
-    throw new HubError(`${this.hub.url} answered ${route} with HTTP ${status} ${errcode ?? ''}${said}`, status >= 500 || status === 429, status, errcode, retryAfterMs);
+    throw new HubError(`${this.hub.url} answered ${route} with HTTP ${status} ${errcode ?? ''}${said}`, status >= 500 || status === 429, status, errcode, retryAfterMs, lookupPepper);
   }
 }

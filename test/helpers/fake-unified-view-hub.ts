@@ -45,6 +45,8 @@ export class FakeHub {
   alternates: string[] = [];
   /** The member's ed25519 public key that signatures are checked with. */
   publicKey: Uint8Array | undefined;
+  /** Answer hash_details 401 to members, as a hub that serves it to user tokens only. */
+  detailsForUsersOnly = false;
   /** Called after each hash_details answer (to rotate between a member's read and its push). */
   afterDetails: (() => void) | null = null;
   readonly committed = new Map<string, Set<string>>();
@@ -129,6 +131,7 @@ export class FakeHub {
     };
     if (seen.auth === 'none' || seen.auth === 'bad') return answer(401, { errcode: 'M_UNAUTHORIZED', error: 'who are you' });
     if (req.method === 'GET' && req.url === '/_matrix/identity/v2/hash_details') {
+      if (this.detailsForUsersOnly) return answer(401, { errcode: 'M_UNAUTHORIZED', error: 'Unrecognised access token' });
       const details = { algorithms: ['sha256'], lookup_pepper: this.pepper, alt_lookup_peppers: [...this.alternates] };
       this.afterDetails?.();
       return answer(200, details);
