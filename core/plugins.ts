@@ -18,6 +18,7 @@ import invites from '../plugins/invites/manifest.js';
 import binds from '../plugins/binds/manifest.js';
 import ldap from '../plugins/ldap/manifest.js';
 import lookup from '../plugins/lookup/manifest.js';
+import unifiedView from '../plugins/unified-view/manifest.js';
 import exec from '../plugins/exec/manifest.js';
 import rest from '../plugins/rest/manifest.js';
 import unifiedViewPush from '../plugins/unified-view-push/manifest.js';
@@ -40,6 +41,7 @@ export const BUILTIN_PLUGINS: readonly PluginManifest[] = [
   binds,
   ldap,
   lookup,
+  unifiedView,
   exec,
   rest,
   unifiedViewPush,

@@ -34,7 +34,22 @@ export interface HashLookupDeps {
   metrics: Metrics;
 }
 
+/**
+ * What another plugin adds to hash lookup's answers (unified-view: MSC4004), registered with
+ * HashLookup.extend() so that this plugin knows none of them.
+ */
+export interface HashLookupExtension {
+  /** Fields added to GET /hash_details. */
+  details?(): Record<string, unknown>;
+  /**
+   * Members added to a sha256 lookup answer, as JSON text starting with a comma (or ''):
+   * `hashes` as asked, `mapped(hash)` true for those the answer's `mappings` holds.
+   */
+  answer?(pepper: string, hashes: readonly string[], mapped: (hash: string) => boolean): string;
+}
+
 export class HashLookup {
+  private readonly extensions: HashLookupExtension[] = [];
   private readonly perToken: RateLimiter;
   private readonly perUser: RateLimiter;
   private lastSync = 0;
@@ -45,14 +60,20 @@ export class HashLookup {
     this.perUser = new RateLimiter(perUser, window, { name: 'lookup.budget.perUser', metrics: deps.metrics });
   }
 
-  async details(): Promise<{ lookup_pepper: string; algorithms: string[] }> {
+  extend(extension: HashLookupExtension): void {
+    this.extensions.push(extension);
+  }
+
+  async details(): Promise<Record<string, unknown>> {
     await this.deps.rotation.ready;
     const now = Date.now();
     if (now - this.lastSync >= SYNC_INTERVAL_MS) {
       this.lastSync = now;
       this.deps.rotation.sync().catch((err) => this.deps.log.error({ err: (err as Error).message }, 'reading the pepper state failed'));
     }
-    return { lookup_pepper: this.deps.rotation.pepper, algorithms: this.deps.hashing.algorithms };
+    const details: Record<string, unknown> = { lookup_pepper: this.deps.rotation.pepper, algorithms: this.deps.hashing.algorithms };
+    for (const extension of this.extensions) Object.assign(details, extension.details?.());
+    return details;
   }
 
   /**
@@ -78,11 +99,12 @@ export class HashLookup {
       throw badRequest('M_INVALID_PEPPER', 'Unknown or invalid pepper - has it been rotated?', { algorithm, lookup_pepper: this.deps.rotation.pepper });
     }
     this.spend(account, addresses.length);
-    const mappings = algorithm === 'sha256' ? await this.hashed(pepper, addresses) : await this.plain(addresses);
-    if (algorithm === 'sha256') {
-      this.deps.rotation.countLookup(pepper).catch((err) => this.deps.log.error({ err: (err as Error).message }, 'counting the lookup failed'));
-    }
-    return `{"mappings":${mappings}}`;
+    if (algorithm !== 'sha256') return `{"mappings":${await this.plain(addresses)}}`;
+    const { json, mapped } = await this.hashed(pepper, addresses);
+    this.deps.rotation.countLookup(pepper).catch((err) => this.deps.log.error({ err: (err as Error).message }, 'counting the lookup failed'));
+    let extra = '';
+    for (const extension of this.extensions) extra += extension.answer?.(pepper, addresses, mapped) ?? '';
+    return `{"mappings":${json}${extra}}`;
   }
 
   /** Forgets tokens and users whose budget is full again. */
@@ -100,11 +122,12 @@ export class HashLookup {
     this.perUser.record(user, cost);
   }
 
-  private async hashed(pepper: string, hashes: string[]): Promise<string> {
+  /** The `mappings` JSON of a sha256 lookup, and which hashes it holds (asked only by extensions). */
+  private async hashed(pepper: string, hashes: string[]): Promise<{ json: string; mapped: (hash: string) => boolean }> {
     const index = this.deps.memory?.index(pepper);
-    if (index) return index.answerJson(hashes).json;
+    if (index) return { json: index.answerJson(hashes).json, mapped: (hash) => index.get(hash) !== null };
     const found = new Map((await this.deps.tables.lookup(pepper, hashes)).map((e) => [e.hash, e.mxid]));
-    return mappingsJson(hashes, (hash) => found.get(hash));
+    return { json: mappingsJson(hashes, (hash) => found.get(hash)), mapped: (hash) => found.has(hash) };
   }
 
   /** `none`: "<address> <medium>", normalised, through the binds then the providers (registry order). */
