@@ -60,7 +60,8 @@ export class UnifiedViewPush {
   /** Pushes to every hub now, then keeps them current (the server calls it once listening). */
   start(): void {
     const { pollInterval, pushInterval } = this.deps.config;
-    this.timers.push(setLongInterval(() => this.triggerAll(), Math.max(pollInterval, 1000)));
+    // A poll leaves a failing hub to its backoff (a refused push would otherwise rehash everything each poll).
+    this.timers.push(setLongInterval(() => { for (const hub of this.hubs) if (!hub.retryTimer) this.trigger(hub); }, Math.max(pollInterval, 1000)));
     this.timers.push(setLongInterval(() => this.dataChanged(0), Math.max(pushInterval, 1000)));
     this.triggerAll();
   }
@@ -109,6 +110,7 @@ export class UnifiedViewPush {
       return;
     }
     hub.retryTimer?.clear();
+    hub.retryTimer = null;
     hub.running = this.run(hub).then((outcome) => {
       hub.running = null;
       if (outcome.error) this.retryLater(hub);
@@ -125,7 +127,10 @@ export class UnifiedViewPush {
     const wait = Math.min(initialDelay * 2 ** Math.min(hub.failures - 1, 30), maxDelay);
     hub.again = false;
     hub.log.info({ waitMs: wait, failures: hub.failures }, 'unified view push failed; trying again later');
-    hub.retryTimer = setLongTimeout(() => this.trigger(hub), wait);
+    hub.retryTimer = setLongTimeout(() => {
+      hub.retryTimer = null;
+      this.trigger(hub);
+    }, wait);
   }
 
   private async run(hub: HubState): Promise<PushOutcome> {
