@@ -6,7 +6,8 @@
  *   3. the rehash of 1M 3PIDs: pool vs one thread, event loop delay and lookups served meanwhile;
  *   4. bytes per index entry at 1M;
  *   5. sql storage on SQLite at 1M: 1000- and 10,000-hash lookups;
- *   6. an MSC4004 member hashing and pushing N 3PIDs to a unisd hub process, beside hashing alone;
+ *   6. an MSC4004 hub: /v2/lookup with 1M third-party mappings (two members) beside N of its own;
+ *   7. an MSC4004 member hashing and pushing N 3PIDs to a unisd hub process, beside hashing alone;
  * and, beside them, binds per second by storage.sqlite.synchronous.
  * Options: --json, --quick (N=100k only, shorter HTTP runs: a smoke test of the suite itself).
  */
@@ -16,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { WorkerPool } from '../core/workers.js';
 import { hashFunctions, lookups, memory, rehash } from './in-process.js';
 import { sqlStorage } from './sql.js';
-import { http } from './http.js';
+import { http, unifiedView } from './http.js';
 import { binds } from './binds.js';
 import { unifiedViewPush } from './unified-view-push.js';
 import { table, type Row } from './report.js';
@@ -42,13 +43,15 @@ try {
   rows.push(...await rehash(pool, N));
   progress('5. sql storage');
   rows.push(...await sqlStorage(pool, N));
-  progress('6. member push');
+  progress('7. member push');
   rows.push(...await unifiedViewPush(pool, N));
 } finally {
   await pool.close();
 }
 progress('2. HTTP');
 rows.push(...await http(N, duration));
+progress('6. unified view hub');
+rows.push(...await unifiedView(N, N, duration));
 progress('binds');
 rows.push(...await binds());
 

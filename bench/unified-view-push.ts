@@ -1,5 +1,5 @@
 /**
- * 6. MSC4004 member: how long a member takes to hash N 3PIDs with a hub's pepper and push them
+ * 7. MSC4004 member: how long a member takes to hash N 3PIDs with a hub's pepper and push them
  * (signed chunks of 50,000, one at a time while the next are hashed) to a real unisd hub in
  * another process, beside (reference) hashing them alone through the same pool in the same run,
  * and pushing them to a sink in this process that only parses each chunk and answers its receipt
@@ -81,7 +81,7 @@ async function timedPush(url: string, key: ReturnType<typeof generateSigningKey>
 }
 
 export async function unifiedViewPush(pool: WorkerPool, count: number): Promise<Row[]> {
-  const section = `6. member push, N=${count.toLocaleString('en-US')}`;
+  const section = `7. member push, N=${count.toLocaleString('en-US')}`;
   const signal = new AbortController().signal;
   const started = performance.now();
   let hashed = 0;

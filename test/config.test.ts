@@ -292,7 +292,9 @@ test('secrets never appear in error messages', () => {
 });
 
 test('printableConfig masks every sensitive key that is set, writes durations as text, and loads again', () => {
-  const secrets = Object.fromEntries(schemaKeys().filter((k) => k.spec.sensitive).map((k) => [k.env, `secret-${k.env}`]));
+  // Secrets are text, but for lists holding one (the unified-view members and their shared secrets).
+  const secretValue = (env: string, listed: boolean) => (listed ? JSON.stringify([{ server: 'member.example.org', secret: `secret-${env}` }]) : `secret-${env}`);
+  const secrets = Object.fromEntries(schemaKeys().filter((k) => k.spec.sensitive).map((k) => [k.env, secretValue(k.env, Array.isArray(k.spec.default))]));
   assert.ok(Object.keys(secrets).length >= 5, 'the schema marks its secrets');
   const config = loadConfig({ env: { ...secrets, UNISD_HASHING_DELAY: '2m' } });
   const printable = printableConfig(config);

@@ -36,7 +36,7 @@ export function checkMembers(value: unknown): void {
     if (unknown) throw new Error(`[${i}].${unknown}: unknown key, expected one of ${KEYS.join(', ')}`);
     const { server, url, publicKey, secret, allowedAddresses } = member;
     if (typeof server !== 'string' || !SERVER_NAME.test(server)) throw new Error(`[${i}].server: expected a server name such as "id.example.org"`);
-    if (seen.has(server)) throw new Error(`[${i}].server: ${server} is listed twice`);
+    if (seen.has(server)) throw new Error(`[${i}].server: expected each server once (${server} is listed before)`);
     seen.add(server);
     if (url !== undefined && (typeof url !== 'string' || !HTTP_URL.test(url))) throw new Error(`[${i}].url: expected an http(s) URL such as "https://id.example.org"`);
     if (publicKey !== undefined && (typeof publicKey !== 'string' || decodeBase64(publicKey)?.length !== 32)) {

@@ -29,13 +29,9 @@ export default async function unifiedView(app: FastifyInstance): Promise<void> {
   const members = new Members(settings.members);
   const index = new ThirdPartyIndex(store.thirdParty, log);
   const { window } = settings.rateLimit;
-  const auth = pushAuth({
-    members,
-    keys: new MemberKeys(settings.members, log),
-    serverName: config.server.name,
-    perClient: new RateLimiter(settings.rateLimit.perClient, window, { name: 'unifiedView.rateLimit.perClient', metrics: app.metrics }),
-    perMember: new RateLimiter(settings.rateLimit.perMember, window, { name: 'unifiedView.rateLimit.perMember', metrics: app.metrics }),
-  });
+  const perClient = new RateLimiter(settings.rateLimit.perClient, window, { name: 'unifiedView.rateLimit.perClient', metrics: app.metrics });
+  const perMember = new RateLimiter(settings.rateLimit.perMember, window, { name: 'unifiedView.rateLimit.perMember', metrics: app.metrics });
+  const auth = pushAuth({ members, keys: new MemberKeys(settings.members, log), serverName: config.server.name, perClient, perMember });
   const pushes = new PushService({ store: store.thirdParty, rotation, index, maxChunkHashes: settings.maxChunkHashes });
   const pushed = app.metrics.counter({ name: 'unisd_unified_view_chunks_total', help: 'Chunks members pushed, by outcome (written, committed).', labelNames: ['outcome'] });
   app.metrics.gauge({ name: 'unisd_unified_view_hashes', help: 'Third-party hashes in memory, every member and pepper.', collect: async (g) => g.set({}, index.size) });
@@ -72,6 +68,8 @@ export default async function unifiedView(app: FastifyInstance): Promise<void> {
 
   const dropSilent = () => dropSilentMembers(store.thirdParty, members.servers, settings.memberTimeout, log);
   runEvery(app, 'following member snapshots', settings.syncInterval, async () => {
+    perClient.sweep();
+    perMember.sweep();
     await dropSilent();
     await index.sync();
   });

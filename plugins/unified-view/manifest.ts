@@ -1,15 +1,19 @@
 /** The unified-view plugin: a hub of MSC4004 (third-party mappings pushed by trusted member identity servers). */
 import { definePlugin } from '../../core/plugin/manifest.js';
+import { addFormat, tryJson } from '../../core/config/formats.js';
 import type { SectionValues } from '../../core/config/types.js';
 import { parseDuration as ms } from '../../core/config/duration.js';
 import { checkMembers, MEMBERS_EXPECTED, type MemberConfig } from './config.js';
+
+// A list of objects: JSON in the environment variable (convict would split it at commas).
+addFormat('member-list', MEMBERS_EXPECTED, Array.isArray, tryJson);
 
 const config = {
   unifiedView: {
     enabled: { doc: 'Be a hub of MSC4004 (unified view): accept pushes of the hashes trusted member identity servers own on POST /v2/lookups, and answer them in /v2/lookup\'s third_party_mappings; hash_details lists alt_lookup_peppers. Needs hashing.enabled.', format: 'boolean', default: false },
     members: {
       doc: 'The trusted member identity servers: [{server, url?, publicKey?, secret?, allowedAddresses?}]. `server` is the member\'s server.name (its key in mappings); it authenticates by a request signed with its ed25519 key (pinned as `publicKey`, or fetched from `url`/_matrix/identity/v2/pubkey/<key id>) and/or by `secret` (X-Unisd-Member); `allowedAddresses` (IPs or CIDR ranges) limits where it may push from (the client address, server.trustProxy-aware).',
-      format: Array, check: checkMembers, expected: MEMBERS_EXPECTED, sensitive: true, default: [] as MemberConfig[],
+      format: 'member-list', check: checkMembers, expected: MEMBERS_EXPECTED, sensitive: true, default: [] as MemberConfig[],
     },
     maxChunkHashes: { doc: 'Most hashes in one pushed chunk; more is 413 M_TOO_LARGE (a push body is at most 4 MB whatever this says).', format: 'nat', default: 50_000 },
     memberTimeout: { doc: 'A member that has pushed nothing for this long is dropped: the hub stops pointing to it until it pushes again (never: keep).', format: 'duration-or-never', default: ms('1d') },

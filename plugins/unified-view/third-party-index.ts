@@ -1,25 +1,30 @@
 /**
- * What the members declared, in memory, for lookups: one CompactHashIndex (the hash lookup's
- * own compact index, plugins/lookup/compact-index.ts) per (member, pepper), each entry's owner
- * being the member's server name. One index per member rather than one per pepper, because a
- * hash may be owned by several members (a person with an account on two homeservers), and
- * because a member's new snapshot then replaces its index in one assignment, never touching the
- * others'. A lookup probes one index per member: an organisation has a handful.
+ * What the members declared, in memory, for lookups: per pepper, one CompactHashIndex (the hash
+ * lookup's own compact index, plugins/lookup/compact-index.ts) with the owning member beside
+ * each entry, where the hash lookup keeps a Matrix ID: a lookup costs one probe per hash however
+ * many members there are. A hash several members declared (a person with an account on two
+ * homeservers) is owned by their names joined with a newline, which no server name holds.
  *
- * The store is the truth: sync() loads every visible snapshot the index lacks (a commit on this
- * instance, or on another one sharing the store) and forgets those gone (replaced, dropped,
- * retired peppers). A snapshot replaced while it was being read ends early in the store and is
- * loaded again on the next sync, since its snapshot id differs.
+ * The store is the truth: sync() rebuilds the index of each pepper whose visible snapshots
+ * changed (a commit on this instance or on another one sharing the store, a member dropped, a
+ * pepper retired) from the store, while the previous index goes on answering, and swaps it in.
+ * A snapshot replaced while it was being read ends early in the store; its id then differs
+ * from the one recorded, and the next sync reads that pepper again.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { MemberState, ThirdPartyMappingStore } from '../../core/store/ports/third-party.js';
 import { CompactHashIndex } from '../lookup/compact-index.js';
 
-interface Loaded { snapshot: string; index: CompactHashIndex }
+const OWNER_SEPARATOR = '\n';
+
+interface PepperIndex {
+  /** member server → the snapshot id the index holds. */
+  snapshots: Map<string, string>;
+  index: CompactHashIndex;
+}
 
 export class ThirdPartyIndex {
-  /** pepper → member server → its snapshot. */
-  private byPepper = new Map<string, Map<string, Loaded>>();
+  private byPepper = new Map<string, PepperIndex>();
   private current: Promise<void> = Promise.resolve();
   private queued: Promise<void> | null = null;
 
@@ -37,10 +42,10 @@ export class ThirdPartyIndex {
     return next;
   }
 
-  /** Entries in memory, every member and pepper together. */
+  /** Hashes in memory, every pepper together. */
   get size(): number {
     let total = 0;
-    for (const members of this.byPepper.values()) for (const { index } of members.values()) total += index.size;
+    for (const { index } of this.byPepper.values()) total += index.size;
     return total;
   }
 
@@ -49,43 +54,52 @@ export class ThirdPartyIndex {
    * for `pepper` and the hub does not map itself (`mapped`), each once; '' when there are none.
    */
   answer(pepper: string, hashes: readonly string[], mapped: (hash: string) => boolean): string {
-    const members = this.byPepper.get(pepper);
-    if (!members) return '';
-    let out = '';
-    for (const [server, { index }] of members) {
-      let list = '';
-      let listed: Set<string> | null = null;
-      for (let i = 0; i < hashes.length; i++) {
-        const hash = hashes[i];
-        if (index.get(hash) === null || mapped(hash) || listed?.has(hash)) continue;
-        (listed ??= new Set()).add(hash);
-        // A hash found in an index is canonical base64url: no JSON escaping needed.
-        list += (list === '' ? '"' : ',"') + hash + '"';
+    const index = this.byPepper.get(pepper)?.index;
+    if (!index) return '';
+    let byServer: Map<string, string> | null = null;
+    let listed: Set<string> | null = null;
+    for (let i = 0; i < hashes.length; i++) {
+      const hash = hashes[i];
+      const owners = index.get(hash);
+      if (owners === null || listed?.has(hash) || mapped(hash)) continue;
+      (listed ??= new Set()).add(hash);
+      byServer ??= new Map();
+      for (const server of owners.split(OWNER_SEPARATOR)) {
+        // A hash found in the index is canonical base64url: no JSON escaping needed.
+        const list = byServer.get(server);
+        byServer.set(server, list === undefined ? `"${hash}"` : `${list},"${hash}"`);
       }
-      if (list !== '') out += `${out === '' ? '' : ','}${JSON.stringify(server)}:[${list}]`;
     }
-    return out === '' ? '' : `,"third_party_mappings":{${out}}`;
+    if (!byServer) return '';
+    let out = '';
+    for (const [server, list] of byServer) out += `${out === '' ? '' : ','}${JSON.stringify(server)}:[${list}]`;
+    return `,"third_party_mappings":{${out}}`;
   }
 
   private async load(): Promise<void> {
-    const states = await this.store.members();
-    const next = new Map<string, Map<string, Loaded>>();
-    for (const state of states) {
-      const have = this.byPepper.get(state.pepper)?.get(state.server);
-      const loaded = have?.snapshot === state.snapshot ? have : { snapshot: state.snapshot, index: await this.read(state) };
-      let members = next.get(state.pepper);
-      if (!members) next.set(state.pepper, (members = new Map()));
-      members.set(state.server, loaded);
+    const byPepper = new Map<string, MemberState[]>();
+    for (const state of await this.store.members()) byPepper.set(state.pepper, [...(byPepper.get(state.pepper) ?? []), state]);
+    const next = new Map<string, PepperIndex>();
+    for (const [pepper, states] of byPepper) {
+      const have = this.byPepper.get(pepper);
+      const unchanged = have && have.snapshots.size === states.length && states.every((s) => have.snapshots.get(s.server) === s.snapshot);
+      next.set(pepper, unchanged ? have : await this.read(states));
     }
     this.byPepper = next;
   }
 
-  private async read(state: MemberState): Promise<CompactHashIndex> {
-    const index = new CompactHashIndex(state.size);
-    for await (const batch of this.store.visibleHashes(state.server, state.pepper)) {
-      for (const hash of batch) index.set(hash, state.server);
+  /** The index of one pepper from its members' visible snapshots, member after member. */
+  private async read(states: MemberState[]): Promise<PepperIndex> {
+    const index = new CompactHashIndex(states.reduce((total, s) => total + s.size, 0));
+    for (const { server, pepper } of states) {
+      for await (const batch of this.store.visibleHashes(server, pepper)) {
+        for (const hash of batch) {
+          const owners = index.get(hash);
+          index.set(hash, owners === null ? server : `${owners}${OWNER_SEPARATOR}${server}`);
+        }
+      }
     }
-    this.log.info({ member: state.server, hashes: index.size }, 'member snapshot loaded');
-    return index;
+    this.log.info({ members: states.length, hashes: index.size }, 'third-party mappings loaded');
+    return { snapshots: new Map(states.map((s) => [s.server, s.snapshot])), index };
   }
 }
