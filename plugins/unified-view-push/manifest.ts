@@ -17,7 +17,7 @@ const config = {
     },
     pollInterval: { doc: 'How often each hub\'s pepper is read (its hash_details, or an empty probe chunk when it serves hash_details to user tokens only): a new pepper is pushed at the next poll.', format: 'duration', default: ms('30s') },
     pushInterval: { doc: 'Full push to every hub on this schedule (providers\' data can change without unisd knowing).', format: 'duration', default: ms('6h') },
-    debounce: { doc: 'After a bind or unbind, wait this long for more before pushing.', format: 'duration', default: ms('5s') },
+    debounce: { doc: 'After a bind or unbind, wait this long (gathering the ones that follow) before pushing.', format: 'duration', default: ms('5s') },
     chunkHashes: { doc: 'Hashes per pushed chunk: at most the hub\'s unifiedView.maxChunkHashes.', format: 'nat', default: 50_000 },
     timeout: { doc: 'Deadline of each request to a hub (connect, headers, body).', format: 'duration', default: ms('30s') },
     retry: {
@@ -49,7 +49,7 @@ unifiedViewPush:
   pollInterval: 30s
   # Full push on this schedule.
   pushInterval: 6h
-  # After a bind or unbind, wait this long for more before pushing.
+  # After a bind or unbind, wait this long (gathering the ones that follow) before pushing.
   debounce: 5s
   # Hashes per chunk: at most the hub's unifiedView.maxChunkHashes.
   chunkHashes: 50000

@@ -66,11 +66,17 @@ export class UnifiedViewPush {
     this.triggerAll();
   }
 
-  /** Local data changed: every pepper of every hub is pushed again, after `debounce` (default: the configured one). */
+  /**
+   * Local data changed: every pepper of every hub is pushed again, `debounce` after the first
+   * change of a burst (later ones join it, and a steady stream of binds cannot put it off).
+   */
   dataChanged(debounce = this.deps.config.debounce): void {
     this.version++;
-    this.debounceTimer?.clear();
-    this.debounceTimer = setLongTimeout(() => this.triggerAll(), debounce);
+    if (this.debounceTimer) return;
+    this.debounceTimer = setLongTimeout(() => {
+      this.debounceTimer = null;
+      this.triggerAll();
+    }, debounce);
   }
 
   /** Pushes now to every hub (or the one whose URL is `hubUrl`) what it lacks, and reports each. */
