@@ -6,7 +6,8 @@
  *   3. the rehash of 1M 3PIDs: pool vs one thread, event loop delay and lookups served meanwhile;
  *   4. bytes per index entry at 1M;
  *   5. sql storage on SQLite at 1M: 1000- and 10,000-hash lookups;
- *   6. an MSC4004 hub: /v2/lookup with 1M third-party mappings (two members) beside N of its own;
+ *   6. an MSC4004 hub: the answer with N third-party mappings (two members) beside N of its own,
+ *      in process and over HTTP (ratio to the ceiling), and the time the hub takes the pushes;
  *   7. an MSC4004 member hashing and pushing N 3PIDs to a unisd hub process, beside hashing alone;
  * and, beside them, binds per second by storage.sqlite.synchronous.
  * Options: --json, --quick (N=100k only, shorter HTTP runs: a smoke test of the suite itself).
@@ -15,7 +16,7 @@ import { cpus, totalmem, availableParallelism, release } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { WorkerPool } from '../core/workers.js';
-import { hashFunctions, lookups, memory, rehash } from './in-process.js';
+import { hashFunctions, hubLookups, lookups, memory, rehash } from './in-process.js';
 import { sqlStorage } from './sql.js';
 import { http, unifiedView } from './http.js';
 import { binds } from './binds.js';
@@ -41,6 +42,8 @@ try {
   rows.push(...await lookups(pool, values.quick ? [N] : [100_000, N]));
   progress('3. rehash');
   rows.push(...await rehash(pool, N));
+  progress('6. hub in process');
+  rows.push(...await hubLookups(pool, N, N));
   progress('5. sql storage');
   rows.push(...await sqlStorage(pool, N));
   progress('7. member push');
