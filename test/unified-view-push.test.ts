@@ -12,6 +12,10 @@ import { TestSmtpServer } from './helpers/smtp.js';
 import { validatedEmailSession } from './helpers/sessions.js';
 import { lookupHash } from '../core/crypto/lookup-hash.js';
 import { generateSigningKey } from '../core/crypto/signing.js';
+import pino from 'pino';
+import { WorkerPool } from '../core/workers.js';
+import { UnifiedViewPush } from '../plugins/unified-view-push/service.js';
+import { HubError } from '../plugins/unified-view-push/hub-client.js';
 
 const MEMBER = 'member.example.test';
 const HUB = 'hub.example.test';
@@ -182,6 +186,62 @@ test('once listening: pushes at start, again after a bind (debounced), and a new
   const posts = hub.requests.filter((r) => r.method === 'POST' && r.status === 200);
   assert.ok(posts.filter((r) => r.pepper === hub.alternates[0] && r.final).length === 2, 'the alternate, pushed before, is not pushed again');
   assertChunkOrder(hub, 3);
+});
+
+test('schedule (fake timers): a failing hub is retried after doubling waits that polls do not cut short; once it succeeds polls resume; a burst of changes is released 5 s after its first', async (t) => {
+  t.mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
+  const config = testConfig({ unifiedViewPush: { hubs: [{ url: 'https://hub.example.org', server: HUB, auth: 'signature' }], pollInterval: '1s', debounce: '5s', pushInterval: '1d', retry: { initialDelay: '10s', maxDelay: '40s' } } });
+  const service = new UnifiedViewPush({
+    config: config.unifiedViewPush, origin: MEMBER, signingKey: generateSigningKey(), pool: new WorkerPool(), sources: () => [], log: pino({ level: 'silent' }),
+  });
+  t.after(() => service.close());
+  let refuse = true;
+  const versions: number[] = [];
+  // The push itself is the pusher's (tested above); here only when it is called.
+  (service as unknown as { hubs: Array<{ pusher: { push: (version: number) => Promise<unknown> } }> }).hubs[0]!.pusher = {
+    push: async (version) => {
+      versions.push(version);
+      if (refuse) throw new HubError('refused', false, 403, 'M_FORBIDDEN');
+      return { hub: 'https://hub.example.org', peppers: 0, threepids: 0, hashes: 0, chunks: 0, ms: 0 };
+    },
+  };
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  const advance = async (ms: number) => {
+    for (let i = 0; i < ms / 1000; i++) {
+      t.mock.timers.tick(1000);
+      await settle();
+    }
+  };
+  service.start();
+  await settle();
+  assert.equal(versions.length, 1, 'pushed at start');
+  await advance(9000);
+  assert.equal(versions.length, 1, 'nine polls, no push: the hub waits out its first 10 s');
+  await advance(1000);
+  assert.equal(versions.length, 2, 'retried after 10 s');
+  await advance(19_000);
+  assert.equal(versions.length, 2);
+  await advance(1000);
+  assert.equal(versions.length, 3, 'then after 20 s');
+  refuse = false;
+  await advance(39_000);
+  assert.equal(versions.length, 3, 'then after at most retry.maxDelay (40 s)');
+  await advance(1000);
+  assert.equal(versions.length, 4);
+  await advance(3000);
+  assert.equal(versions.length, 7, 'once it succeeded, every poll asks the hub again');
+
+  const before = versions.length;
+  service.dataChanged();
+  await advance(2000);
+  service.dataChanged();
+  service.dataChanged();
+  await advance(2000);
+  assert.deepEqual(versions.slice(before), [0, 0, 0, 0], 'polls during the debounce push nothing new');
+  await advance(1000);
+  assert.equal(versions.at(-1), 3, 'the debounce, 5 s after the first change, releases the whole burst');
+  await advance(2000);
+  assert.deepEqual(versions.slice(-2), [3, 3], 'and polls keep that version');
 });
 
 test('config: a hub without server name, or auth secret without a secret, is refused naming the key', () => {

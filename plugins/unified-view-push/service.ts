@@ -40,6 +40,8 @@ interface HubState {
 export class UnifiedViewPush {
   /** The local data's version: pushes record under which version each pepper was sent. */
   private version = 0;
+  /** The version pushes bring hubs to: `version` once the debounce of its changes is over. */
+  private released = 0;
   private readonly hubs: HubState[];
   private readonly closing = new AbortController();
   private readonly timers: LongTimer[] = [];
@@ -75,6 +77,7 @@ export class UnifiedViewPush {
     if (this.debounceTimer) return;
     this.debounceTimer = setLongTimeout(() => {
       this.debounceTimer = null;
+      this.released = this.version;
       this.triggerAll();
     }, debounce);
   }
@@ -83,6 +86,7 @@ export class UnifiedViewPush {
   async pushNow(hubUrl?: string): Promise<PushOutcome[]> {
     const chosen = this.hubs.filter((hub) => hubUrl === undefined || hub.client.url === hubUrl);
     if (chosen.length === 0) throw new Error(`unifiedViewPush.hubs has no hub with url ${hubUrl}`);
+    this.released = this.version;
     const outcomes: PushOutcome[] = [];
     for (const hub of chosen) {
       await hub.running;
@@ -140,7 +144,7 @@ export class UnifiedViewPush {
   }
 
   private async run(hub: HubState): Promise<PushOutcome> {
-    const version = this.version;
+    const version = this.released;
     const started = Date.now();
     let outcome: PushOutcome;
     try {
