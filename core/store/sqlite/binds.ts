@@ -8,6 +8,7 @@ CREATE TABLE IF NOT EXISTS associations (
   medium TEXT NOT NULL, address TEXT NOT NULL, mxid TEXT NOT NULL, ts INTEGER NOT NULL,
   not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, signed TEXT NOT NULL,
   PRIMARY KEY (medium, address));
+CREATE INDEX IF NOT EXISTS associations_mxid ON associations (mxid);
 `;
 
 const toAssociation = (r: Row): Association => ({
@@ -18,6 +19,15 @@ export class SqliteBinds implements BindStore {
   constructor(private readonly db: SqliteDb) {}
 
   async put(a: Association): Promise<void> {
+    this.write(a);
+  }
+
+  async putMany(associations: Association[]): Promise<void> {
+    // One transaction: a commit per bind is most of the time of a large import.
+    this.db.transaction(() => { for (const a of associations) this.write(a); });
+  }
+
+  private write(a: Association): void {
     this.db.prepared(`INSERT OR REPLACE INTO associations (medium, address, mxid, ts, not_before, not_after, signed) VALUES (?, ?, ?, ?, ?, ?, ?)`)
       .run(a.medium, a.address, a.mxid, a.ts, a.notBefore, a.notAfter, JSON.stringify(a.signed));
   }
@@ -42,6 +52,10 @@ export class SqliteBinds implements BindStore {
 
   async delete(medium: Medium, address: string, mxid: string): Promise<boolean> {
     return this.db.prepared('DELETE FROM associations WHERE medium = ? AND address = ? AND mxid = ?').run(medium, address, mxid).changes > 0;
+  }
+
+  async byMxid(mxid: string): Promise<Association[]> {
+    return (this.db.prepared('SELECT * FROM associations WHERE mxid = ? ORDER BY medium, address').all(mxid) as Row[]).map(toAssociation);
   }
 
   async *stream(): AsyncIterable<Association> {
