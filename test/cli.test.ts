@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -136,4 +136,23 @@ test('hash status and hash rotate read and move the stored pepper, and status ne
   assert.doesNotMatch(after.stdout, new RegExp(first.pepper), 'the pepper itself is not printed');
   await unisd(['hash', 'rotate', '-c', file]);
   assert.notEqual((await pepperState()).pepper, first.pepper);
+});
+
+test('db migrate --dry-run lists the pending migrations and writes nothing; db migrate applies them once', async () => {
+  const db = join(dir, 'migrate', 'unisd.db');
+  const config = join(dir, 'migrate.yaml');
+  writeFileSync(config, `storage:\n  sqlite:\n    path: ${db}\n`);
+  const dry = await unisd(['db', 'migrate', '--dry-run', '-c', config]);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, new RegExp(`^sqlite ${db}: 1 migration would run:\n\n-- 1: sessions, binds`));
+  assert.match(dry.stdout, /CREATE TABLE IF NOT EXISTS associations/);
+  assert.equal(existsSync(db), false, 'the dry run created nothing');
+
+  const applied = await unisd(['db', 'migrate', '-c', config]);
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.match(applied.stdout, new RegExp(`^sqlite ${db}: applied 1: sessions, binds`));
+  for (const args of [['db', 'migrate', '-c', config], ['db', 'migrate', '--dry-run', '-c', config]]) {
+    assert.equal((await unisd(args)).stdout, `sqlite ${db}: schema up to date, nothing to run\n`, args.join(' '));
+  }
+  assertOneLineError(await unisd(['config', 'check', '--dry-run', '-c', config]), /--dry-run is an option of unisd db migrate and unisd import/);
 });
