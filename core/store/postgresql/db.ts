@@ -40,10 +40,10 @@ function checkParams(params: readonly unknown[]): void {
   }
 }
 
-/** A connection whose query failed other than by an SQL error (connection lost) is not reused. */
-const release = (client: pg.PoolClient, error?: unknown): void => client.release(error !== undefined && !(error instanceof pg.DatabaseError));
-
-class Transaction implements Queryable {
+/** One pooled connection, held for a statement or a transaction. */
+class Connection implements Queryable {
+  /** Set when it is in an unknown state (a rollback failed): it is closed instead of going back to the pool. */
+  broken = false;
   constructor(private readonly client: pg.PoolClient) {}
   async query<R extends Row = Row>(sql: string, params: readonly Param[] = []): Promise<R[]> {
     checkParams(params);
@@ -83,14 +83,16 @@ export class PgDb implements Queryable {
     return client;
   }
 
-  private async on<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+  private async on<T>(work: (connection: Connection) => Promise<T>): Promise<T> {
     const client = await this.connect();
+    const connection = new Connection(client);
     try {
-      const result = await work(new Transaction(client));
-      release(client);
+      const result = await work(connection);
+      client.release(connection.broken);
       return result;
     } catch (error) {
-      release(client, error);
+      // Failed other than by an SQL error (the connection was lost): not reused.
+      client.release(connection.broken || !(error instanceof pg.DatabaseError));
       throw error;
     }
   }
@@ -114,8 +116,7 @@ export class PgDb implements Queryable {
         await tx.run('COMMIT');
         return result;
       } catch (error) {
-        // A failed rollback means a lost connection: the error below then discards it.
-        await tx.run('ROLLBACK').catch(() => {});
+        await tx.run('ROLLBACK').catch(() => { tx.broken = true; });
         throw error;
       }
     });
