@@ -269,6 +269,45 @@ describe('postgresql specifics', { skip: postgresUri ? undefined : 'set UNISD_TE
     }
   });
 
+  it('lookups running during replacements see one whole table each, never a mix or none', async () => {
+    const store = await openPostgresStore(postgresOptions());
+    try {
+      await store.hashes.replace('p1', [entries(200, 'g0-')]);
+      const asked = ['g0-', 'g1-', 'g2-', 'g3-'].flatMap((prefix) => Array.from({ length: 200 }, (_, i) => `${prefix}${i}`));
+      let replacing = true;
+      const seen = new Set<string>();
+      const looking = (async () => {
+        while (replacing) {
+          const found = await store.hashes.lookup('p1', asked);
+          const prefixes = new Set(found.map((e) => e.hash.split('-')[0]));
+          assert.equal(found.length, 200, 'a whole table');
+          assert.equal(prefixes.size, 1, 'one table');
+          seen.add([...prefixes][0]);
+        }
+      })();
+      for (const generation of [1, 2, 3]) await store.hashes.replace('p1', [entries(100, `g${generation}-`), entries(200, `g${generation}-`)]);
+      replacing = false;
+      await looking;
+      assert.ok(seen.size > 0, 'lookups ran while replacing');
+      const after = await store.hashes.lookup('p1', asked);
+      assert.deepEqual([...new Set(after.map((e) => e.hash.split('-')[0]))], ['g3'], 'the last table, whole');
+      assert.equal(after.length, 200);
+    } finally {
+      await disposePostgres(store);
+    }
+  });
+
+  it('a query waits storage.postgresql.connectionTimeout for a connection of a full pool, then fails', async () => {
+    const store = await openPostgresStore(postgresOptions({ maxConnections: 1, connectionTimeout: 200 }));
+    const held = await store.db.connect();
+    try {
+      await assert.rejects(store.ping(), /timeout/);
+    } finally {
+      held.release();
+      await disposePostgres(store);
+    }
+  });
+
   it('removes at start the hash table generations a crashed replacement left, keeps the active ones', async () => {
     const options = postgresOptions();
     const first = await openPostgresStore(options);
