@@ -87,13 +87,10 @@ export class PgDb implements Queryable {
     const client = await this.connect();
     const connection = new Connection(client);
     try {
-      const result = await work(connection);
+      return await work(connection);
+    } finally {
+      // A connection that was lost is not reused either: the pool checks it is still usable.
       client.release(connection.broken);
-      return result;
-    } catch (error) {
-      // Failed other than by an SQL error (the connection was lost): not reused.
-      client.release(connection.broken || !(error instanceof pg.DatabaseError));
-      throw error;
     }
   }
 
