@@ -4,7 +4,9 @@
  * same Fastify instance: (a) /bench/parse parses the body and answers {} (the ceiling), (b)
  * /bench/prebuilt answers the real answer's bytes prepared beforehand, (c) /bench/naive looks up a
  * Map<string,string> and lets Fastify serialise. With --workers 2 it forks like server.workers.
- * Prints one JSON line {base, token, body} when every process is ready.
+ * With --third-party M it is also an MSC4004 hub: two members push M hashes between them through
+ * POST /v2/lookups (50,000 a chunk, timed), and the lookup body asks a quarter of member hashes.
+ * Prints one JSON line {base, token, body, pushSeconds?} when every process is ready.
  */
 import cluster from 'node:cluster';
 import { mkdtempSync } from 'node:fs';
@@ -14,11 +16,12 @@ import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../core/config/load.js';
 import { buildApp } from '../core/app.js';
-import { lookupAddresses, syntheticProvider } from './fixtures.js';
+import { lookupAddresses, memberHash, pushMembers, syntheticProvider, MEMBERS } from './fixtures.js';
 
-const { values } = parseArgs({ options: { count: { type: 'string', default: '1000000' }, workers: { type: 'string', default: '1' } } });
+const { values } = parseArgs({ options: { count: { type: 'string', default: '1000000' }, workers: { type: 'string', default: '1' }, 'third-party': { type: 'string', default: '0' } } });
 const count = Number(values.count);
 const workers = Number(values.workers);
+const thirdParty = Number(values['third-party']);
 
 if (cluster.isPrimary && workers > 1) {
   const data = mkdtempSync(join(tmpdir(), 'unisd-bench-http-'));
@@ -42,6 +45,7 @@ if (cluster.isPrimary && workers > 1) {
       keys: { path: join(data, 'signing.key') },
       hashing: { hashStorageType: 'in_memory', rotationPolicy: 'per_seconds', delay: '1d', maxAddresses: 10_000 },
       lookup: { budget: { perToken: 0, perUser: 0 } },
+      ...(thirdParty > 0 ? { unifiedView: { enabled: true, members: MEMBERS, rateLimit: { perMember: 0, perClient: 0 } } } : {}),
     },
   });
   let prebuilt = '';
@@ -70,6 +74,12 @@ if (cluster.isPrimary && workers > 1) {
   const pepper = app.hashLookup!.rotation.pepper;
   const index = app.hashLookup!.memory!.index(pepper)!;
   const addresses = lookupAddresses(count, pepper);
+  let pushSeconds: number | undefined;
+  if (thirdParty > 0) {
+    pushSeconds = await pushMembers(app, pepper, thirdParty);
+    // Every other random digest becomes a member's hash: half hub hits, a quarter member hits, a quarter misses.
+    for (let i = 1; i < addresses.length; i += 4) addresses[i] = memberHash(Math.floor(Math.random() * thirdParty), pepper);
+  }
   body = JSON.stringify({ algorithm: 'sha256', pepper, addresses });
   prebuilt = `{"mappings":${index.answerJson(addresses).json}}`;
   naive = new Map();
@@ -77,7 +87,7 @@ if (cluster.isPrimary && workers > 1) {
   (globalThis as { gc?: () => void }).gc?.(); // the build's garbage, collected before the load starts
   await app.listen({ host: '127.0.0.1', port: 0 });
   const token = await app.accounts.issue('@bench:bench.example');
-  const ready = { base: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`, token, body };
+  const ready = { base: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`, token, body, pushSeconds };
   if (cluster.isWorker) process.send!(ready);
   else process.stdout.write(`${JSON.stringify(ready)}\n`);
 }

@@ -2,7 +2,8 @@
  * 2. Over HTTP on loopback: the server pinned to core 1, autocannon in a separate process pinned
  * to core 0 (taskset), the real POST /v2/lookup with 1000 hashes (half hits) beside the three
  * reference routes of bench/http-server.ts, each as a ratio to (a). Then the real lookup with two
- * server processes (unpinned), as a ratio to its one-core figure.
+ * server processes (unpinned), as a ratio to its one-core figure. 8. The same against an MSC4004
+ * hub holding third-party mappings.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -31,14 +32,19 @@ async function firstLine(child: ChildProcess): Promise<string> {
 type Results = Record<string, { rps: number; p50: number; p99: number; non2xx: number; errors: number }>;
 
 async function run(count: number, workers: number, routes: string[], duration: number, pinned: boolean): Promise<Results> {
-  const server = node(['--expose-gc', '--import', 'tsx', 'bench/http-server.ts', '--count', String(count), '--workers', String(workers)], pinned ? '1' : null);
+  return (await runServer(count, workers, routes, duration, pinned, 0)).results;
+}
+
+/** With `thirdParty` > 0, the server is a hub its members pushed that many hashes to (pushSeconds: how long it took). */
+async function runServer(count: number, workers: number, routes: string[], duration: number, pinned: boolean, thirdParty: number): Promise<{ results: Results; pushSeconds: number }> {
+  const server = node(['--expose-gc', '--import', 'tsx', 'bench/http-server.ts', '--count', String(count), '--workers', String(workers), '--third-party', String(thirdParty)], pinned ? '1' : null);
   try {
-    const { base, token, body } = JSON.parse(await firstLine(server));
+    const { base, token, body, pushSeconds } = JSON.parse(await firstLine(server));
     // --name=value: a token may begin with a dash.
     const load = node(['--import', 'tsx', 'bench/http-load.ts', `--base=${base}`, `--token=${token}`, `--body=${body}`, `--routes=${routes.join(',')}`, `--duration=${duration}`], '0');
     const results = JSON.parse(await firstLine(load)) as Results;
     for (const [route, r] of Object.entries(results)) if (r.non2xx > 0 || r.errors > 0) throw new Error(`${route}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
-    return results;
+    return { results, pushSeconds };
   } finally {
     server.kill('SIGTERM');
     await once(server, 'exit').catch(() => {});
@@ -59,4 +65,24 @@ export async function http(count: number, duration: number): Promise<Row[]> {
     note: `${(two[LOOKUP].rps / one[LOOKUP].rps).toFixed(2)}× one core; p50 ${two[LOOKUP].p50} ms, p99 ${two[LOOKUP].p99} ms; load still on core 0`,
   });
   return rows;
+}
+
+/**
+ * 8. The MSC4004 hub: POST /v2/lookup with `thirdParty` member hashes pushed (two members) beside
+ * N of its own, a quarter of each request's hashes being members', as a ratio to (a) of the same
+ * run; and how long the hub took to take the pushes (chunks of 50,000, committed and indexed).
+ */
+export async function unifiedView(count: number, thirdParty: number, duration: number): Promise<Row[]> {
+  const section = `8. hub, N=${count.toLocaleString('en-US')} + ${thirdParty.toLocaleString('en-US')} third-party`;
+  const { results, pushSeconds } = await runServer(count, 1, ['/bench/parse', LOOKUP], duration, true, thirdParty);
+  const ceiling = results['/bench/parse'].rps;
+  const row = (route: string, name: string): Row => ({
+    section, measure: name, value: results[route].rps, unit: 'req/s',
+    note: `${(results[route].rps / ceiling).toFixed(2)} of (a); p50 ${results[route].p50} ms, p99 ${results[route].p99} ms`,
+  });
+  return [
+    { section, measure: 'members push their hashes (POST /v2/lookups, 50,000 a chunk)', value: +pushSeconds.toFixed(1), unit: 's', note: `${Math.round(thirdParty / pushSeconds / 1000)}k hashes/s, stored, committed and indexed` },
+    row('/bench/parse', '(a) bare route: parse the body, answer {}'),
+    row(LOOKUP, 'POST /v2/lookup, third_party_mappings answered'),
+  ];
 }

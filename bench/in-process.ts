@@ -11,7 +11,9 @@ import { utf8ToBytes } from '@noble/hashes/utils';
 import { WorkerPool } from '../core/workers.js';
 import { CompactHashIndex } from '../plugins/lookup/compact-index.js';
 import { buildIndex } from '../plugins/lookup/table-builder.js';
-import { PEPPER, lookupAddresses, mappingAt, silentLog, syntheticProvider } from './fixtures.js';
+import { ThirdPartyIndex } from '../plugins/unified-view/third-party-index.js';
+import type { ThirdPartyMappingStore } from '../core/store/ports/third-party.js';
+import { MEMBERS, PEPPER, lookupAddresses, mappingAt, memberHash, silentLog, syntheticProvider } from './fixtures.js';
 import { percentile, timeRuns, type Row } from './report.js';
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
@@ -136,5 +138,44 @@ export async function memory(pool: WorkerPool, count: number): Promise<Row[]> {
   return [
     { section, measure: 'index arrays (digests, owners, slots)', value: index.bytes / index.size, unit: 'bytes/entry' },
     { section, measure: 'with Matrix IDs (heap + array buffers grown)', value: grown / index.size, unit: 'bytes/entry', note: `${index.size.toLocaleString('en-US')} distinct Matrix IDs (one per 3PID: the worst case)` },
+  ];
+}
+
+/**
+ * 8. The MSC4004 hub in process, at N of its own 3PIDs and `thirdParty` hashes two members
+ * declared: the answer of a 1000-hash request (a quarter of them members') with and without
+ * third_party_mappings, i.e. what the hub's second probe per hash costs. The members' index is
+ * loaded as the plugin loads it, from the hashes the store would list.
+ */
+export async function hubLookups(pool: WorkerPool, count: number, thirdParty: number): Promise<Row[]> {
+  const section = `8. hub in process, N=${count.toLocaleString('en-US')} + ${thirdParty.toLocaleString('en-US')} third-party`;
+  const index = await poolBuild(pool, count, count);
+  const declared = MEMBERS.map(() => [] as string[]);
+  for (let i = 0; i < thirdParty; i++) declared[i % MEMBERS.length].push(memberHash(i, PEPPER));
+  const listed: Partial<ThirdPartyMappingStore> = {
+    members: async () => MEMBERS.map(({ server }, m) => ({ server, pepper: PEPPER, snapshot: 's', pushedAt: 0, size: declared[m].length })),
+    visibleHashes: async function* (server) {
+      const hashes = declared[MEMBERS.findIndex((m) => m.server === server)];
+      for (let i = 0; i < hashes.length; i += 10_000) yield hashes.slice(i, i + 10_000);
+    },
+  };
+  const members = new ThirdPartyIndex(listed as ThirdPartyMappingStore, silentLog);
+  await members.sync();
+  const requests = Array.from({ length: 50 }, () => {
+    const addresses = lookupAddresses(count, PEPPER);
+    for (let i = 1; i < addresses.length; i += 4) addresses[i] = memberHash(Math.floor(Math.random() * thirdParty), PEPPER);
+    return addresses;
+  });
+  let k = 0;
+  const own = await timeRuns(400, () => `{"mappings":${index.answerJson(requests[k++ % requests.length]).json}}`);
+  const withMembers = await timeRuns(400, () => {
+    const addresses = requests[k++ % requests.length];
+    const mapped = (hash: string) => index.get(hash) !== null;
+    return `{"mappings":${index.answerJson(addresses).json}${members.answer(PEPPER, addresses, mapped)}}`;
+  });
+  const median = (runs: number[]) => percentile(runs, 0.5) * 1000;
+  return [
+    { section, measure: 'answer, mappings only (the plain lookup)', value: median(own), unit: 'µs', note: 'median per 1000-hash request' },
+    { section, measure: 'answer with third_party_mappings', value: median(withMembers), unit: 'µs', note: `${(median(withMembers) / median(own)).toFixed(2)}× the plain answer` },
   ];
 }

@@ -2,7 +2,8 @@
 export interface Row {
   section: string;
   measure: string;
-  value: number;
+  /** null: not measured (the note says why, e.g. its service is not configured). */
+  value: number | null;
   unit: string;
   note?: string;
 }
@@ -11,7 +12,7 @@ const format = (value: number): string =>
   Math.abs(value) >= 100 ? Math.round(value).toLocaleString('en-US') : value >= 10 ? value.toFixed(1) : value.toFixed(2);
 
 export function table(rows: Row[]): string {
-  const cells = rows.map((r) => [r.section, r.measure, `${format(r.value)} ${r.unit}`, r.note ?? '']);
+  const cells = rows.map((r) => [r.section, r.measure, r.value === null ? '-' : `${format(r.value)} ${r.unit}`, r.note ?? '']);
   const widths = [0, 1, 2].map((c) => Math.max(...cells.map((row) => row[c].length)));
   return cells.map((row) => row.map((cell, c) => (c < 3 ? cell.padEnd(widths[c]) : cell)).join('  ').trimEnd()).join('\n');
 }

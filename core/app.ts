@@ -27,7 +27,6 @@ import federation from './federation/plugin.js';
 import { BUILTIN_PLUGINS } from './plugins.js';
 import type { PluginManifest } from './plugin/manifest.js';
 import { registerPlugins } from './plugin/loader.js';
-import { notImplementedWarnings } from './not-implemented.js';
 
 export interface BuildOptions {
   /** An already created store (tests); else one is created from config.storage. */
@@ -71,7 +70,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   app.server.headersTimeout = config.server.headersTimeout;
   if (config.server.maxConnections > 0) app.server.maxConnections = config.server.maxConnections;
-  for (const warning of notImplementedWarnings(config)) app.log.warn(warning);
   installBodyParsers(app);
   installErrorHandler(app);
   installNotFound(app);

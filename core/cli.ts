@@ -12,6 +12,8 @@ import { configurationMarkdown, exampleConfiguration } from './config/docs.js';
 import { describeStartupError, startServer } from './server.js';
 import { checkProviders, formatChecks } from './providers/check.js';
 import { IMPORT_HELP, importCommand, SourceError, takeImportOptions, type ImportArgs } from './import/command.js';
+import { ADMIN_HELP, adminCommand } from '../plugins/admin/command.js';
+import { AdminInputError } from '../plugins/admin/protocol.js';
 
 const HELP = `unisd — a Matrix identity server
 
@@ -32,7 +34,7 @@ Usage:
   unisd providers check [-c <file>] connect to each enabled identity provider, run one
                                     lookup and count its hash source; one line each,
                                     exit status 1 if any failed
-${IMPORT_HELP}  unisd help, unisd --help          this text
+${IMPORT_HELP}${ADMIN_HELP}  unisd help, unisd --help          this text
   unisd --version                   the version of unisd
 
 Options:
@@ -91,6 +93,8 @@ function configSource(file: string | undefined): string {
 }
 
 async function main(): Promise<void> {
+  // unisd admin parses its own arguments (plugins/admin/command.ts).
+  if (process.argv[2] === 'admin') return adminCommand(process.argv.slice(3));
   const { command, file, dryRun, importArgs } = parseArgs(process.argv.slice(2));
   switch (command) {
     case 'import sydent':
@@ -149,7 +153,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  const message = err instanceof ConfigError || err instanceof UsageError || err instanceof SourceError ? err.message : describeStartupError(err);
+  const message = err instanceof ConfigError || err instanceof UsageError || err instanceof SourceError || err instanceof AdminInputError ? err.message : describeStartupError(err);
   process.stderr.write(`unisd: ${message}\n`);
   process.exit(1);
 });

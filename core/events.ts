@@ -32,6 +32,21 @@ export class EventBus {
     return () => set.delete(listener);
   }
 
+  /**
+   * Calls every listener of `event` and resolves once each has finished (failures logged, as with
+   * emit): for who must not answer before the listeners are done (an erasure: a lookup made right
+   * after it must not find what it erased).
+   */
+  async emitAndWait<K extends EventName>(event: K, payload: UnisdEvents[K]): Promise<void> {
+    await Promise.all([...(this.listeners.get(event) ?? [])].map(async (listener) => {
+      try {
+        await listener(payload);
+      } catch (err) {
+        this.onListenerError(event, err);
+      }
+    }));
+  }
+
   /** Calls every listener of `event` now; an async listener runs on, its rejection is logged. */
   emit<K extends EventName>(event: K, payload: UnisdEvents[K]): void {
     for (const listener of this.listeners.get(event) ?? []) {

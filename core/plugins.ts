@@ -18,11 +18,13 @@ import invites from '../plugins/invites/manifest.js';
 import binds from '../plugins/binds/manifest.js';
 import ldap from '../plugins/ldap/manifest.js';
 import lookup from '../plugins/lookup/manifest.js';
+import unifiedView from '../plugins/unified-view/manifest.js';
 import exec from '../plugins/exec/manifest.js';
 import rest from '../plugins/rest/manifest.js';
 import health from '../plugins/health/manifest.js';
 import v1 from '../plugins/v1/manifest.js';
 import v2 from '../plugins/v2/manifest.js';
+import admin from '../plugins/admin/manifest.js';
 
 export const BUILTIN_PLUGINS: readonly PluginManifest[] = [
   metrics,
@@ -39,9 +41,11 @@ export const BUILTIN_PLUGINS: readonly PluginManifest[] = [
   binds,
   ldap,
   lookup,
+  unifiedView,
   exec,
   rest,
   health,
   v1,
   v2,
+  admin,
 ];

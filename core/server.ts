@@ -15,6 +15,7 @@ import { ConnectionTracker } from './http/connections.js';
 import { setLongTimeout } from './timers.js';
 import { storageLocation } from './store/index.js';
 import type { PluginManifest } from './plugin/manifest.js';
+import { BUILTIN_PLUGINS } from './plugins.js';
 
 const firstLine = (text: string): string => text.split('\n')[0];
 
@@ -39,7 +40,7 @@ export function describeStartupError(err: unknown): string {
  */
 export async function startServer(config: Config, plugins?: readonly PluginManifest[], configSource = 'defaults'): Promise<FastifyInstance | null> {
   if (config.server.workers > 1 && cluster.isPrimary) {
-    await runPrimary(config);
+    await runPrimary(config, plugins ?? BUILTIN_PLUGINS);
     return null;
   }
   const app = await buildApp(config, { plugins });
@@ -81,10 +82,11 @@ export async function startServer(config: Config, plugins?: readonly PluginManif
 
 /**
  * The cluster's primary: forks the workers (each builds the whole app and listens on the shared
- * port), replaces one that dies, runs what must happen once for all of them (pepper rotation),
+ * port), replaces one that dies, runs what must happen once for all of them (the enabled
+ * plugins' `primary` tasks: the lookup plugin's pepper rotation),
  * and on SIGTERM/SIGINT passes the signal on and exits when they have.
  */
-async function runPrimary(config: Config): Promise<void> {
+async function runPrimary(config: Config, plugins: readonly PluginManifest[]): Promise<void> {
   const log = pino({ level: config.logging.level }).child({ component: 'cluster' });
   // One unisd per SQLite database: the primary takes the lock for its workers, which share it.
   if (config.storage.backend === 'sqlite' && config.storage.sqlite.path !== ':memory:') {
@@ -93,7 +95,7 @@ async function runPrimary(config: Config): Promise<void> {
     lockDatabase(config.storage.sqlite.path);
   }
   let stopping = false;
-  if (config.hashing.enabled) (await import('../plugins/lookup/cluster-coordinator.js')).coordinateRotations(config.hashing, log);
+  for (const manifest of plugins.filter((p) => p.primary && p.enabled(config))) (await manifest.primary!()).default(config, log);
   const listened = new Set<number>();
   cluster.on('listening', (worker) => listened.add(worker.id));
   cluster.on('exit', (worker, code, signal) => {

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import pg from 'pg';
 import { loadConfig, schemaKeys, MASK } from '../core/config/load.js';
+import { secretSample } from './helpers/secret-samples.js';
 
 const root = resolve(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'unisd-cli-'));
@@ -50,11 +51,11 @@ test('--version prints the version of package.json', async () => {
 test('config check prints the effective configuration as YAML with every secret masked', async () => {
   const file = join(dir, 'secrets.yaml');
   writeFileSync(file, 'server:\n  name: id.example.org\nstorage:\n  mongodb:\n    uri: mongodb://u:file-secret@db/x\nhashing:\n  delay: 5m 6s\n');
-  const secrets = Object.fromEntries(schemaKeys().filter((k) => k.spec.sensitive && k.key !== 'storage.mongodb.uri').map((k) => [k.env, `env-secret-${k.env}`]));
+  const secrets = Object.fromEntries(schemaKeys().filter((k) => k.spec.sensitive && k.key !== 'storage.mongodb.uri').map((k) => [k.env, secretSample(k.env)]));
   const { code, stdout, stderr } = await unisd(['config', 'check', '-c', file], secrets);
   assert.equal(code, 0, stderr);
   assert.match(stdout, /^# configuration is valid/);
-  for (const secret of ['file-secret', ...Object.values(secrets)]) assert.ok(!stdout.includes(secret), `${secret} is not printed`);
+  for (const secret of ['file-secret', ...Object.keys(secrets).map((env) => `env-secret-${env}`)]) assert.ok(!stdout.includes(secret), `${secret} is not printed`);
   const printed = parse(stdout);
   for (const { key, spec } of schemaKeys()) {
     const value = key.split('.').reduce((n: any, k) => n[k], printed);

@@ -8,6 +8,7 @@ import { ExecError, runCommand } from '../plugins/exec/command.js';
 import { jsonItems } from '../plugins/exec/stream-items.js';
 import { testApp, testConfig } from './helpers/app.js';
 import { heldCost, measureStream } from './helpers/heap.js';
+import { lookupByHash } from './helpers/hash-app.js';
 
 const FIXTURES = resolve(import.meta.dirname, 'fixtures/exec');
 const fixture = (name: string) => join(FIXTURES, name);
@@ -212,6 +213,31 @@ test('exec through the app: v1 lookups answered by the program; a failing progra
   assert.equal(degraded.statusCode, 200);
   assert.deepEqual(degraded.json(), { threepids: [['email', 'dave@example.com', '@dave:example.com']] });
   assert.equal(broken.providers.failures.get('exec')?.error, 1);
+});
+
+test('exec through the app: a program that hangs is abandoned at providers.timeout and the others answer (200)', async (t) => {
+  const memory = { enabled: true, identities: [{ username: '@dave:example.com', threepids: [{ medium: 'email', address: 'dave@example.com' }] }] };
+  const app = await testApp({
+    matrix: { domain: 'example.com' }, memory, providers: { timeout: '300ms' },
+    exec: { enabled: true, identity: { priority: 5, lookup: { bulk: { command: fixture('hang.sh'), env: { PID_FILE: join(tempDir(t), 'pid') } } } } },
+  });
+  t.after(() => app.close());
+  const res = await app.inject({ method: 'POST', url: '/_matrix/identity/api/v1/bulk_lookup', payload: { threepids: [['email', 'alice@example.com'], ['email', 'dave@example.com']] } });
+  assert.equal(res.statusCode, 200);
+  assert.deepEqual(res.json(), { threepids: [['email', 'dave@example.com', '@dave:example.com']] });
+  assert.equal(app.providers.failures.get('exec')?.timeout, 1);
+});
+
+test('exec: a sha256 hash lookup through the running app finds the listing program\'s 3PIDs by their normalised hashes (Alice@Example.com as alice@example.com)', async (t) => {
+  const found = await lookupByHash(t, {
+    matrix: { domain: 'example.com' },
+    exec: { enabled: true, identity: { hashEnabled: true, lookup: { bulk: { command: fixture('bulk-json.mjs') }, all: { command: fixture('list.mjs'), env: { COUNT: '2', FORMAT: 'jsonl' } } } } },
+  }, [
+    { medium: 'email', address: 'alice@example.com' }, { medium: 'msisdn', address: '441632960000' }, { medium: 'email', address: 'user1@example.org' },
+    // The program's own spelling is not what a client hashes; an unknown address finds nothing.
+    { medium: 'email', address: 'Alice@Example.com' }, { medium: 'email', address: 'nobody@example.com' },
+  ]);
+  assert.deepEqual(found, { 'alice@example.com email': '@alice:example.com', '441632960000 msisdn': '@bob:other.example', 'user1@example.org email': '@user1:example.org' });
 });
 
 test('exec: ma1sd\'s exec configuration loads unchanged (tokens, exit codes, hashLookup, its auth and profile sections)', () => {

@@ -17,6 +17,7 @@ import { openStore } from '../core/store/index.js';
 import { runImport, type ImportResult } from '../core/import/importer.js';
 import { importStorage, openSource } from '../core/import/command.js';
 import { verifyJsonSignature, generateSigningKey } from '../core/crypto/signing.js';
+import { hashSecret } from '../core/crypto/tokens.js';
 import { testConfig } from './helpers/app.js';
 import { TestSmtpServer } from './helpers/smtp.js';
 import { startFakeHomeserver, federationConfig, type FakeHomeserver } from './helpers/fake-homeserver.js';
@@ -43,8 +44,11 @@ after(async () => {
 });
 
 let dirs = 0;
-/** A unisd configuration with its own SQLite file and key file, terms guarding /account. */
-function unisdConfig(): Config {
+/**
+ * A unisd configuration with its own SQLite file and key file, terms guarding /account, and a
+ * rotation period longer than a test (the imported pepper stays current throughout).
+ */
+function unisdConfig(overrides: Record<string, unknown> = {}): Config {
   const dir = join(work, `unisd-${++dirs}`);
   return testConfig({
     server: { name: SERVER },
@@ -53,6 +57,8 @@ function unisdConfig(): Config {
     email: { smtp: smtp.smtpConfig() },
     federation: federationConfig,
     policy: { policies: { privacy: { version: '1.0', terms: { en: { name: 'Privacy', url: PRIVACY_URL } }, regexp: [`${V2}/account`] } } },
+    ...overrides,
+    hashing: { delay: '1d', ...(overrides.hashing as object | undefined) },
   });
 }
 
@@ -128,6 +134,45 @@ test('sydent: v1 lookups answer the association sydent signed, verifying with th
   // The pepper clients hold keeps working: it is the current one.
   assert.equal((await app.store.peppers.getPepperState())?.pepper, 'sydentPepper0123');
 });
+
+/** The spec's lookup hash (identity-service-api, "Client behaviour"), computed here rather than by unisd's own code. */
+const specHash = (address: string, medium: string, pepper: string): string =>
+  createHash('sha256').update(`${address} ${medium} ${pepper}`).digest('base64url');
+
+for (const hashStorageType of ['in_memory', 'sql']) {
+  test(`sydent (${hashStorageType} hash tables): hashed lookup with the pepper sydent's clients hold finds every imported bind`, async (t) => {
+    const fixture = sydent(`sydent-hashed-${hashStorageType}`);
+    const config = unisdConfig({ hashing: { hashStorageType } });
+    await importInto(config, 'sydent', fixture.dbPath, fixture.configPath);
+    const app = await serve(config);
+    t.after(() => app.close());
+    await app.hashLookup?.rotation.ready;
+
+    const details = await app.inject({ method: 'GET', url: `${V2}/hash_details`, headers: bearer('sydent-token-alice') });
+    assert.equal(details.statusCode, 200, details.body);
+    assert.equal(details.json().lookup_pepper, 'sydentPepper0123', 'the pepper of sydent\'s hashing_metadata');
+    assert.ok(details.json().algorithms.includes('sha256'));
+
+    // Every bind the fixture should have brought across, as a client would hash it (case-folded email, msisdn digits).
+    const imported: Array<[address: string, medium: string, mxid: string]> = [
+      ['alice@example.org', 'email', '@alice:example.org'],
+      ['bob@example.org', 'email', '@robert:example.org'],
+      ['447700900001', 'msisdn', '@carol:example.org'],
+    ];
+    let stored = 0;
+    for await (const _bind of app.store.binds.stream()) stored++;
+    assert.equal(stored, imported.length, 'the list above is every bind the store holds');
+
+    const pepper = details.json().lookup_pepper as string;
+    const absent = specHash('gone@example.org', 'email', pepper);
+    const res = await app.inject({
+      method: 'POST', url: `${V2}/lookup`, headers: bearer('sydent-token-alice'),
+      payload: { algorithm: 'sha256', pepper, addresses: [...imported.map(([address, medium]) => specHash(address, medium, pepper)), absent] },
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json(), { mappings: Object.fromEntries(imported.map(([address, medium, mxid]) => [specHash(address, medium, pepper), mxid])) });
+  });
+}
 
 test('sydent: an imported token authenticates, accepted terms are not asked again, other users are', async (t) => {
   const fixture = sydent('sydent-accounts');
@@ -252,40 +297,90 @@ test('sydent: a store binding a 3PID differently stops the import (nothing writt
   await after.close();
 });
 
+/** ma1sd rows, with one malformed row per table for the skip report. */
 function ma1sdContent(mxid: string): Ma1sdContent {
   return {
-    invites: [{ id: 'inv1', token: 'ma1sd-invite-token', sender: '@alice:example.org', address: 'Frank@Example.org', roomId: '!room:example.org', properties: { room_name: 'Lobby', sender_display_name: 'Alice', other: 'x' } }],
-    accounts: [{ token: 'ma1sd-token-alice', userId: '@alice:example.org', createdAt: Date.now() }, { token: 'ma1sd-token-frank', userId: mxid, createdAt: Date.now() }],
-    accepted: [{ userId: '@alice:example.org', url: PRIVACY_URL }],
+    invites: [
+      { id: 'inv1', token: 'ma1sd-invite-token', sender: '@alice:example.org', address: 'Frank@Example.org', roomId: '!room:example.org', properties: { room_name: 'Lobby', sender_display_name: 'Alice', other: 'x' } },
+      { id: 'inv2', token: 'ma1sd-invite-bad', sender: '@alice:example.org', address: 'not an address', roomId: '!room:example.org', properties: {} },
+    ],
+    accounts: [
+      { token: 'ma1sd-token-alice', userId: '@alice:example.org', createdAt: Date.now() },
+      { token: 'ma1sd-token-bad', userId: 'alice', createdAt: Date.now() },
+      { token: 'ma1sd-token-frank', userId: mxid, createdAt: Date.now() },
+    ],
+    accepted: [{ userId: '@alice:example.org', url: PRIVACY_URL }, { userId: '@zed:example.org', url: 'https://elsewhere.example/terms.html' }],
   };
+}
+
+/** What an import of ma1sdContent writes, read back from the store and the key file. */
+async function ma1sdState(config: Config) {
+  const store = await openStore(config.storage);
+  try {
+    return {
+      invite: await store.invites.get('ma1sd-invite-token'),
+      alice: await store.accounts.get(hashSecret('ma1sd-token-alice')),
+      frank: await store.accounts.get(hashSecret('ma1sd-token-frank')),
+      terms: await store.terms.accepted('@alice:example.org'),
+      pepper: await store.peppers.getPepperState(),
+      key: existsSync(config.keys.path) ? readFileSync(config.keys.path, 'utf8') : null,
+    };
+  } finally {
+    await store.close();
+  }
 }
 
 async function checkMa1sdImport(t: { after: (fn: () => Promise<void>) => void }, db: string, configPath: string, key: { publicKeyBase64: string; publicKey: Uint8Array }, mxid: string) {
   const config = unisdConfig();
+  const dry = await importInto(config, 'ma1sd', db, configPath, { dryRun: true });
+  assert.equal(dry.result.written, false);
+  for (const expected of [
+    '  skipped invite_3pid id inv2: malformed address (email)',
+    '  skipped account id #2: malformed Matrix ID',
+    '  skipped accepted id #2: no policy of policy.policies has this URL',
+    'invites (invite_3pid): 2 read, 1 to import, 0 already there, 0 conflicting, 1 skipped',
+    'tokens (account): 3 read, 2 to import, 0 already there, 0 conflicting, 1 skipped',
+    'terms (accepted): 2 read, 1 to import, 0 already there, 0 conflicting, 1 skipped',
+    "hashes: 1 rows not imported: a cache of ma1sd's identity stores: unisd hashes what its providers answer",
+  ]) assert.ok(dry.lines.includes(expected), `${expected}\nnot in:\n${dry.lines.join('\n')}`);
+  assert.ok(!dry.lines.join('\n').includes('ma1sd-token'), 'the report never shows a token');
+  assert.deepEqual(await ma1sdState(config), { invite: null, alice: null, frank: null, terms: [], pepper: null, key: null }, 'a dry run writes nothing');
+
   const { result, lines } = await importInto(config, 'ma1sd', db, configPath);
   assert.equal(result.areas.invites!.new, 1, lines.join('\n'));
   assert.equal(result.areas.tokens!.new, 2);
   assert.equal(result.areas.terms!.new, 1);
-  assert.ok(lines.includes("hashes: 1 rows not imported: a cache of ma1sd's identity stores: unisd hashes what its providers answer"), lines.join('\n'));
+  // ma1sd keeps no binds of its own (its identity stores hold them: unisd's providers read those)
+  // and no lookup pepper (kept in memory, new at each start): there is nothing of either to bring.
+  assert.equal(result.areas.binds!.read, 0);
+  assert.equal(result.areas.pepper!.read, 0);
+  const imported = await ma1sdState(config);
   const again = (await importInto(config, 'ma1sd', db, configPath)).result;
-  assert.deepEqual(Object.values(again.areas).filter((c) => c.new > 0), [], 'idempotent');
+  assert.deepEqual(Object.entries(again.areas).filter(([, c]) => c.new > 0 || c.conflict > 0), [], 'nothing new or conflicting the second time');
+  assert.deepEqual(await ma1sdState(config), imported, 'a second import changes nothing');
 
   const app = await serve(config);
   t.after(() => app.close());
   assert.equal((await app.inject({ method: 'GET', url: `${V2}/pubkey/ed25519:Abc_1` })).json().public_key, key.publicKeyBase64);
-  assert.equal((await app.inject({ method: 'GET', url: `${V2}/account`, headers: bearer('ma1sd-token-alice') })).statusCode, 200);
+  assert.equal((await app.inject({ method: 'GET', url: `${V2}/account`, headers: bearer('ma1sd-token-alice') })).statusCode, 200, 'accepted in ma1sd: not asked again');
   const frank = await app.inject({ method: 'GET', url: `${V2}/account`, headers: bearer('ma1sd-token-frank') });
   assert.equal(frank.json().errcode, 'M_TERMS_NOT_SIGNED', 'the token works; this user accepted nothing');
   const session = await validatedEmailSession(app, smtp, 'frank@example.org');
+  hs.onbinds.length = 0; // the fake homeserver is shared: count what this bind sends
   const bound = await app.inject({ method: 'POST', url: `${V1}/3pid/bind`, payload: { sid: session.sid, client_secret: session.clientSecret, mxid } });
   assert.equal(bound.statusCode, 200, bound.body);
   assert.equal(bound.json().invites[0].signed.token, 'ma1sd-invite-token');
   assert.ok(verifyJsonSignature(bound.json().invites[0].signed, SERVER, 'ed25519:Abc_1', key.publicKey));
+  await app.onbind.flush();
+  assert.equal(hs.onbinds.length, 1);
+  const delivered = hs.onbinds[0] as { mxid: string; invites: Array<{ signed: { token: string } }> };
+  assert.equal(delivered.mxid, mxid);
+  assert.deepEqual(delivered.invites.map((i) => i.signed.token), ['ma1sd-invite-token'], 'the homeserver got the imported invite by onbind');
   const stored = await app.store.invites.get('ma1sd-invite-token');
   assert.deepEqual(stored?.fields, { room_name: 'Lobby', sender_display_name: 'Alice' }, 'only the spec\'s display fields are kept');
 }
 
-test('ma1sd on SQLite: invites, tokens, accepted terms and the key store come across; the database is untouched', async (t) => {
+test('ma1sd on SQLite: a dry run reports skips and writes nothing; then invites (bind answer, onbind), tokens, accepted terms and the key come across, once; the database is untouched', async (t) => {
   const dir = join(work, 'ma1sd-sqlite');
   const { configPath, key } = ma1sdConfig(dir, SERVER, 'Abc_1');
   const db = join(dir, 'ma1sd.db');
@@ -296,7 +391,7 @@ test('ma1sd on SQLite: invites, tokens, accepted terms and the key store come ac
   assert.equal(fileHash(db), before);
 });
 
-test('ma1sd on PostgreSQL: the same, read in a read-only transaction', async (t) => {
+test('ma1sd on PostgreSQL: the same (dry run, skips, invites, tokens, terms, key, idempotence), read in a read-only transaction', async (t) => {
   const uri = process.env.UNISD_TEST_POSTGRES_URI;
   if (!uri) {
     t.skip('UNISD_TEST_POSTGRES_URI not set');

@@ -3,6 +3,13 @@ import assert from 'node:assert/strict';
 import { testApp } from './helpers/app.js';
 import { encodeBase64, encodeBase64Url } from '../core/crypto/base64.js';
 import { generateSigningKey } from '../core/crypto/signing.js';
+import { loadOrCreateSigningKey } from '../core/crypto/key-file.js';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const APIS = ['/_matrix/identity/v2', '/_matrix/identity/api/v1'];
 
@@ -73,4 +80,24 @@ test('ephemeral keys are valid until they expire', async (t) => {
   assert.deepEqual(await check(encodeBase64Url(live.publicKey)), { valid: true });
   assert.deepEqual(await check(expired.publicKeyBase64), { valid: false });
   assert.deepEqual(await check(app.signingKey.publicKeyBase64), { valid: false }, 'the long-term key is not an ephemeral key');
+});
+
+test('processes creating the signing key at the same instant all get the one key the file holds', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'unisd-key-race-'));
+  const script = fileURLToPath(new URL('./fixtures/create-signing-key.ts', import.meta.url));
+  try {
+    for (let round = 0; round < 2; round++) {
+      const path = join(dir, `round-${round}`, 'signing.key');
+      const children = Array.from({ length: 6 }, () => spawn(process.execPath, ['--import', 'tsx', script, path]));
+      const lines = children.map((child) => createInterface({ input: child.stdout })[Symbol.asyncIterator]());
+      // Every process has loaded and waits on stdin: release them all at once.
+      for (const line of lines) assert.equal((await line.next()).value, 'loaded');
+      for (const child of children) child.stdin.write('go\n');
+      const keys = await Promise.all(lines.map(async (line) => (await line.next()).value as string));
+      assert.deepEqual(keys, Array(6).fill(loadOrCreateSigningKey(path).publicKeyBase64), `round ${round}`);
+      assert.deepEqual(readdirSync(join(dir, `round-${round}`)), ['signing.key'], 'no file written aside is left');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

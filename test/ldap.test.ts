@@ -21,6 +21,7 @@ import type { IdentityProvider, Mapping } from '../core/providers/provider.js';
 import { MAPPING_BATCH_SIZE } from '../core/providers/provider.js';
 import { deepMerge, testApp, testConfig } from './helpers/app.js';
 import { freePort } from './helpers/net.js';
+import { lookupByHash } from './helpers/hash-app.js';
 import { SERVICE_DN, SERVICE_PASSWORD, startSlapd, writeBulkLdif, type Slapd } from './helpers/slapd.js';
 import { BULK_CHUNK, toMxid } from '../plugins/ldap/provider.js';
 import { ldapProvider } from '../plugins/ldap/index.js';
@@ -311,6 +312,15 @@ describe('ldap provider against slapd', { skip: enabled ? false : 'skipped: set 
     assert.ok(relay.connections() <= 2, `at most poolSize connections at once, opened ${relay.connections()}`);
     relay.cut();
     assert.equal(await ldap.lookup(alice, never), aliceMxid);
+  });
+
+  test('a sha256 hash lookup through the running app finds the directory\'s 3PIDs by their normalised hashes (Alice@Example.com as alice@example.com)', async (t) => {
+    const found = await lookupByHash(t, ldapOverrides(slapd.url, { ldap: { lookup: true } }), [
+      alice, { medium: 'msisdn', address: '441632960000' }, { medium: 'email', address: 'carol@example.net' },
+      // The directory's own spelling is not what a client hashes; an unknown address finds nothing.
+      { medium: 'email', address: 'Alice@Example.com' }, { medium: 'email', address: 'nobody@example.com' },
+    ]);
+    assert.deepEqual(found, { 'alice@example.com email': aliceMxid, '441632960000 msisdn': aliceMxid, 'carol@example.net email': '@carol:example.org' });
   });
 
   describe('through the app: a v1 lookup answers with what the other providers found', () => {

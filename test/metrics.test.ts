@@ -1,4 +1,6 @@
 import { test, before, after } from 'node:test';
+import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -197,12 +199,133 @@ test('a gauge that cannot be read (store closed) leaves the other metrics served
   assert.equal(sample(text, 'unisd_http_requests_total', { route: '/_unisd/health' }), 1);
 });
 
-test('pepper rotations are counted from the pepper-rotated event', async (t) => {
-  const app = await started(t);
-  app.events.emit('pepper-rotated', { pepper: 'newpepper', previous: 'oldpepper' });
+/** A hash-source provider of `count` email mappings, yielded `batch` at a time; `hold` set pauses it after its last batch. */
+function directory(count: number, batch: number) {
+  const control = { hold: null as null | { reached: () => void; release: Promise<void> } };
+  const all = Array.from({ length: count }, (_, i) => ({ medium: 'email', address: `user${i}@example.org`, mxid: `@user${i}:example.org` }));
+  const source: IdentityProvider = {
+    name: 'directory', priority: 5, capabilities: { media: ['email'], bulk: true, hashSource: true },
+    lookup: async () => null, bulkLookup: async () => [],
+    async *mappings() {
+      for (let i = 0; i < all.length; i += batch) yield all.slice(i, i + batch);
+      const hold = control.hold;
+      if (hold) {
+        hold.reached();
+        await hold.release;
+      }
+    },
+  };
+  return { source, control, all };
+}
+
+const specHash = (address: string, medium: string, pepper: string): string => createHash('sha256').update(`${address} ${medium} ${pepper}`).digest('base64url');
+
+test('v2 lookups count the hashes and addresses asked and found, by algorithm', async (t) => {
+  const { source } = directory(3, 3);
+  const app = await started(t, {}, [async (server) => { server.providers.register(source); }]);
+  await app.hashLookup!.rotation.ready;
+  const auth = { authorization: `Bearer ${await app.accounts.issue('@asker:example.org')}` };
+  const pepper = (await app.inject({ method: 'GET', url: `${V2}/hash_details`, headers: auth })).json().lookup_pepper;
+  const hashed = await app.inject({ method: 'POST', url: `${V2}/lookup`, headers: auth, payload: { algorithm: 'sha256', pepper, addresses: [specHash('user0@example.org', 'email', pepper), specHash('user1@example.org', 'email', pepper), specHash('nobody@example.org', 'email', pepper)] } });
+  assert.equal(Object.keys(hashed.json().mappings).length, 2, hashed.body);
+  const text = await scrape(app);
+  assert.equal(sample(text, 'unisd_lookup_addresses_total', { api: 'v2', algorithm: 'sha256' }), 3);
+  assert.equal(sample(text, 'unisd_lookup_hits_total', { api: 'v2', algorithm: 'sha256' }), 2);
+  assert.doesNotMatch(text, new RegExp(pepper));
+});
+
+test('v2 lookups with algorithm none are counted under none', async (t) => {
+  const app = await started(t, { memory: { enabled: true, identities: [{ username: 'dave', threepids: [{ medium: 'email', address: 'dave@example.org' }] }] }, matrix: { domain: 'example.org' } });
+  await app.hashLookup!.rotation.ready;
+  const auth = { authorization: `Bearer ${await app.accounts.issue('@asker:example.org')}` };
+  const pepper = (await app.inject({ method: 'GET', url: `${V2}/hash_details`, headers: auth })).json().lookup_pepper;
+  const res = await app.inject({ method: 'POST', url: `${V2}/lookup`, headers: auth, payload: { algorithm: 'none', pepper, addresses: ['dave@example.org email', 'eve@example.org email'] } });
+  assert.deepEqual(res.json(), { mappings: { 'dave@example.org email': '@dave:example.org' } });
+  const text = await scrape(app);
+  assert.equal(sample(text, 'unisd_lookup_addresses_total', { api: 'v2', algorithm: 'none' }), 2);
+  assert.equal(sample(text, 'unisd_lookup_hits_total', { api: 'v2', algorithm: 'none' }), 1);
+});
+
+test('lookup budget refusals are counted under the budget\'s config key', async (t) => {
+  const app = await started(t, { lookup: { budget: { perToken: 2 } } });
+  await app.hashLookup!.rotation.ready;
+  const auth = { authorization: `Bearer ${await app.accounts.issue('@asker:example.org')}` };
+  const pepper = (await app.inject({ method: 'GET', url: `${V2}/hash_details`, headers: auth })).json().lookup_pepper;
+  const ask = () => app.inject({ method: 'POST', url: `${V2}/lookup`, headers: auth, payload: { algorithm: 'sha256', pepper, addresses: [specHash('a@example.org', 'email', pepper), specHash('b@example.org', 'email', pepper)] } });
+  assert.equal((await ask()).statusCode, 200);
+  assert.equal((await ask()).statusCode, 429);
+  const text = await scrape(app);
+  assert.equal(sample(text, 'unisd_rate_limit_refusals_total', { limiter: 'lookup.budget.perToken' }), 1);
+  assert.equal(sample(text, 'unisd_rate_limit_refusals_total', { limiter: 'lookup.budget.perUser' }), 0);
+});
+
+test('hash index entries and bytes (in_memory) follow the table: a bind adds its entry', async (t) => {
+  const { source, all } = directory(50, 10);
+  const app = await started(t, {}, [async (server) => { server.providers.register(source); }]);
+  await app.hashLookup!.rotation.ready;
+  const before = await scrape(app);
+  assert.equal(sample(before, 'unisd_hash_index_entries', { table: 'current' }), all.length);
+  assert.equal(sample(before, 'unisd_hash_index_entries', { table: 'alternate' }), 0);
+  const bytes = sample(before, 'unisd_hash_index_bytes', { table: 'current' });
+  assert.equal(bytes, app.hashLookup!.memory!.index(app.hashLookup!.rotation.pepper)!.bytes);
+  assert.ok(bytes >= all.length * 32, 'at least a digest an entry');
+  await app.hashLookup!.rotation.bound({ medium: 'email', address: 'new@example.org', mxid: '@new:example.org' });
+  assert.equal(sample(await scrape(app), 'unisd_hash_index_entries', { table: 'current' }), all.length + 1);
+});
+
+test('hash index entries with sql tables are read from the store; no bytes of this process are reported', async (t) => {
+  const { source, all } = directory(20, 10);
+  const app = await started(t, { hashing: { hashStorageType: 'sql' } }, [async (server) => { server.providers.register(source); }]);
+  await app.hashLookup!.rotation.ready;
+  const text = await scrape(app);
+  assert.equal(sample(text, 'unisd_hash_index_entries', { table: 'current' }), all.length);
+  assert.equal(families(text).has('unisd_hash_index_bytes'), false);
+});
+
+test('a pepper rotation is counted and timed; the replaced table is counted as alternate; no pepper reaches a label', async (t) => {
+  const { source, all } = directory(30, 10);
+  const app = await started(t, { hashing: { delay: '1d' } }, [async (server) => { server.providers.register(source); }]);
+  const rotation = app.hashLookup!.rotation;
+  await rotation.ready;
+  const first = rotation.pepper;
+  await rotation.rotate();
+  assert.notEqual(rotation.pepper, first);
   const text = await scrape(app);
   assert.equal(sample(text, 'unisd_pepper_rotations_total'), 1);
-  assert.doesNotMatch(text, /pepper"/);
+  assert.equal(sample(text, 'unisd_pepper_rotation_duration_seconds_count'), 1);
+  assert.ok(sample(text, 'unisd_pepper_rotation_duration_seconds_sum') > 0);
+  assert.equal(sample(text, 'unisd_hash_index_entries', { table: 'current' }), all.length);
+  assert.equal(sample(text, 'unisd_hash_index_entries', { table: 'alternate' }), all.length, 'the replaced pepper stays accepted');
+  assert.doesNotMatch(text, new RegExp(`${first}|${rotation.pepper}`));
+});
+
+test('a table build under way shows its progress (entries hashed against those expected), and 0 once done', async (t) => {
+  const batch = 10;
+  // More batches than the builder keeps in flight (a batch per worker thread, and one), whatever the machine.
+  const { source, control, all } = directory((availableParallelism() + 10) * batch, batch);
+  const app = await started(t, { hashing: { delay: '1d' } }, [async (server) => { server.providers.register(source); }]);
+  const rotation = app.hashLookup!.rotation;
+  await rotation.ready;
+  const idle = await scrape(app);
+  assert.equal(sample(idle, 'unisd_rehash_hashed_entries'), 0);
+  assert.equal(sample(idle, 'unisd_rehash_expected_entries'), 0);
+
+  let release!: () => void;
+  const reached = new Promise<void>((resolve) => {
+    control.hold = { reached: resolve, release: new Promise<void>((done) => { release = done; }) };
+  });
+  const rotating = rotation.rotate();
+  await reached; // every batch handed out; the builder keeps the last (threads + 1) in flight
+  const during = await scrape(app);
+  assert.equal(sample(during, 'unisd_rehash_expected_entries'), all.length, 'the current table\'s size');
+  const inFlight = (app.workers.threads + 1) * batch;
+  assert.equal(sample(during, 'unisd_rehash_hashed_entries'), all.length - inFlight);
+  release();
+  await rotating;
+  const done = await scrape(app);
+  assert.equal(sample(done, 'unisd_rehash_hashed_entries'), 0);
+  assert.equal(sample(done, 'unisd_rehash_expected_entries'), 0);
+  assert.equal(sample(done, 'unisd_hash_index_entries', { table: 'current' }), all.length);
 });
 
 test('process and event-loop metrics are served', async (t) => {

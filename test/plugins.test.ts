@@ -146,9 +146,9 @@ test('the built-in plugins: unique names, known dependencies, each module export
   }
   const app = await testApp();
   after(() => app.close());
-  // The default configuration enables all but metrics and the providers: those are registered, the others not.
+  // The default configuration enables all but metrics, the providers and the unified-view hub: those are registered, the others not.
   for (const plugin of BUILTIN_PLUGINS) {
     assert.equal(app.hasPlugin(`unisd-${plugin.name}`), plugin.enabled(app.config), `unisd-${plugin.name} is registered under its name when enabled`);
   }
-  assert.deepEqual(BUILTIN_PLUGINS.filter((p) => !p.enabled(app.config)).map((p) => p.name), ['metrics', 'memory-provider', 'sql', 'synapse-sql', 'ldap', 'exec', 'rest']);
+  assert.deepEqual(BUILTIN_PLUGINS.filter((p) => !p.enabled(app.config)).map((p) => p.name), ['metrics', 'memory-provider', 'sql', 'synapse-sql', 'ldap', 'unified-view', 'exec', 'rest']);
 });

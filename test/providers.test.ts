@@ -1,9 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pino from 'pino';
+import { parse } from 'yaml';
 import { ProviderRegistry } from '../core/providers/registry.js';
 import type { IdentityProvider, Mapping } from '../core/providers/provider.js';
 import type { ThreePid } from '../core/store/port.js';
+import { lookupByHash, specHash } from './helpers/hash-app.js';
+import { deepMerge, testApp, testConfig } from './helpers/app.js';
 
 const silent = pino({ level: 'silent' });
 const alice = { medium: 'email', address: 'alice@example.org' };
@@ -79,4 +84,49 @@ test('providers: a provider is asked only about the media it declares', async ()
   assert.equal(await registry.lookup({ medium: 'msisdn', address: '447700900001' }), null);
   assert.deepEqual(await registry.bulkLookup([{ medium: 'msisdn', address: '447700900001' }]), []);
   assert.equal(asked, 0);
+});
+
+test('the tests\' own hash (test/helpers/hash-app.ts) reproduces the spec\'s vectors', () => {
+  assert.equal(specHash('alice@example.com', 'email', 'matrixrocks'), '4kenr7N9drpCJ4AfalmlGQVsOn3o2RHjkADUpXJWZUc');
+  assert.equal(specHash('18005552067', 'msisdn', 'matrixrocks'), 'nlo35_T5fzSGZzJApqu8lgIudJvmOQtDaHtr-I4rU7I');
+});
+
+test('memory: a sha256 hash lookup through the running app finds the provider\'s 3PIDs by their normalised hashes, not by the spelling in the config', async (t) => {
+  const found = await lookupByHash(t, {
+    matrix: { domain: 'example.org' },
+    memory: { enabled: true, hashEnabled: true, identities: [{ username: 'alice', threepids: [{ medium: 'email', address: 'Alice@Example.COM' }, { medium: 'msisdn', address: '+44 1632 960000' }] }] },
+  }, [
+    { medium: 'email', address: 'alice@example.com' }, { medium: 'msisdn', address: '441632960000' },
+    // The spelling the config holds is not what a client hashes; an unknown address finds nothing.
+    { medium: 'email', address: 'Alice@Example.COM' }, { medium: 'email', address: 'nobody@example.com' },
+  ]);
+  assert.deepEqual(found, { 'alice@example.com email': '@alice:example.org', '441632960000 msisdn': '@alice:example.org' });
+});
+
+/** The ```yaml blocks of a Markdown text. */
+const yamlBlocks = (markdown: string) => [...markdown.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parse(m[1]) as Record<string, unknown>);
+
+test('README: each provider\'s example starts unisd with that provider registered, its hashing on', async () => {
+  const readme = readFileSync(join(import.meta.dirname, '../README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('\n## Identity providers\n'), readme.indexOf('\n## Hash lookup\n'));
+  const examples = yamlBlocks(section);
+  const names = ['memory', 'sql', 'synapseSql', 'ldap', 'exec', 'rest'];
+  assert.deepEqual(examples.map((example) => Object.keys(example).find((key) => key !== 'matrix')), names);
+  for (const [i, example] of examples.entries()) {
+    // Hash tables are not built (that would reach the example hosts): the capability is checked.
+    const app = await testApp(deepMerge(example, { hashing: { enabled: false } }));
+    try {
+      assert.deepEqual(app.providers.list().filter((p) => p.name !== 'local-bindings').map((p) => [p.name, p.capabilities.hashSource]), [[names[i], true]]);
+    } finally {
+      await app.close();
+    }
+  }
+});
+
+test('the provider plugins\' READMEs: every example configuration loads', () => {
+  for (const plugin of ['sql', 'synapse-sql', 'ldap', 'exec', 'rest']) {
+    const examples = yamlBlocks(readFileSync(join(import.meta.dirname, `../plugins/${plugin}/README.md`), 'utf8'));
+    assert.ok(examples.length > 0, plugin);
+    for (const example of examples) assert.doesNotThrow(() => testConfig(deepMerge({ matrix: { domain: 'example.org' } }, example)), plugin);
+  }
 });

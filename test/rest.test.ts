@@ -5,6 +5,7 @@ import { testApp, testConfig } from './helpers/app.js';
 import { heldCost, measureStream } from './helpers/heap.js';
 import { startMa1sdBackend, type BackendItem } from './helpers/ma1sd-backend.js';
 import { freePort } from './helpers/net.js';
+import { lookupByHash } from './helpers/hash-app.js';
 
 const never = new AbortController().signal;
 
@@ -117,6 +118,18 @@ test('rest through the app: v1 lookups answered by the backend', async (t) => {
   assert.equal(single.json().mxid, '@alice:example.com');
   const bulk = await app.inject({ method: 'POST', url: '/_matrix/identity/api/v1/bulk_lookup', payload: { threepids: [['msisdn', '+44 1632 960000'], ['email', 'dave@example.com']] } });
   assert.deepEqual(bulk.json(), { threepids: [['msisdn', '+44 1632 960000', '@bob:other.example'], ['email', 'dave@example.com', '@dave:example.com']] });
+});
+
+test('rest: a sha256 hash lookup through the running app finds the backend\'s listed 3PIDs by their normalised hashes (Alice@Example.com as alice@example.com)', async (t) => {
+  const backend = await startMa1sdBackend(DIRECTORY, 2);
+  t.after(() => backend.close());
+  const found = await lookupByHash(t, { matrix: { domain: 'example.com' }, rest: { enabled: true, host: backend.url, hashEnabled: true, bearerToken: 's3cret' } }, [
+    alice, bob, { medium: 'email', address: 'user1@example.org' },
+    // The backend's own spelling is not what a client hashes; an unknown address finds nothing.
+    { medium: 'email', address: 'Alice@Example.com' }, nobody,
+  ]);
+  assert.deepEqual(found, { 'alice@example.com email': '@alice:example.com', '441632960000 msisdn': '@bob:other.example', 'user1@example.org email': '@user1:example.org' });
+  assert.ok(backend.pages >= 1);
 });
 
 test('rest through the app: a backend that is down, or that hangs, is skipped and the others answer (200)', async (t) => {

@@ -19,6 +19,7 @@ import { loadConfig } from '../core/config/load.js';
 import { testApp, testConfig } from './helpers/app.js';
 import { freePort, hangingServer } from './helpers/net.js';
 import { measureStream } from './helpers/heap.js';
+import { lookupByHash } from './helpers/hash-app.js';
 import { concat, createTestDatabase, numbers, unavailable, type TestDatabase, type TestDbKind } from './helpers/sql-databases.js';
 
 const silent = pino({ level: 'silent' });
@@ -49,8 +50,9 @@ function fixture(kind: TestDbKind): string[] {
   ];
 }
 
-function sqlConfig(kind: TestDbKind, connection: string, overrides: Record<string, unknown> = {}) {
-  return testConfig({
+/** The config (YAML shape) of a provider on the fixture's threepids table. */
+function sqlOverrides(kind: TestDbKind, connection: string, overrides: Record<string, unknown> = {}) {
+  return {
     matrix: { domain: 'example.org' },
     sql: {
       enabled: true,
@@ -64,8 +66,10 @@ function sqlConfig(kind: TestDbKind, connection: string, overrides: Record<strin
       lookup: { query: 'SELECT login AS mxid, medium, address FROM threepids' },
       ...overrides,
     },
-  });
+  };
 }
+
+const sqlConfig = (kind: TestDbKind, connection: string, overrides: Record<string, unknown> = {}) => testConfig(sqlOverrides(kind, connection, overrides));
 
 const build = (config: ReturnType<typeof testConfig>) =>
   sqlProvider({ key: 'sql', config: config.sql }, { domain: config.matrix.domain, timeout: 5000, log: silent });
@@ -130,6 +134,15 @@ for (const kind of ['sqlite', 'postgresql', 'mariadb'] as const) {
         { medium: 'msisdn', address: '441632960000', mxid: '@bob:example.org' },
         { medium: 'msisdn', address: '441632960001', mxid: '@carol:example.org' },
       ]);
+    });
+
+    test(`sql/${kind}: a sha256 hash lookup through the running app finds the database's 3PIDs by their normalised hashes (Alice@Example.COM as alice@example.com)`, async (t) => {
+      const found = await lookupByHash(t, sqlOverrides(kind, db.connection), [
+        { medium: 'email', address: 'alice@example.com' }, { medium: 'msisdn', address: '441632960001' },
+        // The table's own spelling is not what a client hashes; an unknown address finds nothing.
+        { medium: 'email', address: 'Alice@Example.COM' }, { medium: 'email', address: 'nobody@example.com' },
+      ]);
+      assert.deepEqual(found, { 'alice@example.com email': '@alice:example.org', '441632960001 msisdn': '@carol:example.org' });
     });
 
     test(`sql/${kind}: the hash source streams ${BIG} rows in batches with bounded heap growth`, async () => {

@@ -79,8 +79,8 @@ describe('sqlite file specifics', () => {
     await first.hashes.replace('p1', [entries(3)]);
     await first.accounts.put({ tokenHash: 'th', userId: '@alice:example.org', createdAt: NOW, expiresAt: null });
     await first.thirdParty.begin('one.org', 'p1', 's1');
-    await first.thirdParty.write('one.org', 'p1', 's1', ['h1']);
-    await first.thirdParty.commit('one.org', 'p1', 's1', NOW);
+    await first.thirdParty.write('one.org', 'p1', 's1', 0, ['h1']);
+    await first.thirdParty.commit('one.org', 'p1', 's1', 1, NOW);
     await first.close();
 
     const second = await openSqliteStore(path);

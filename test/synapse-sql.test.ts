@@ -2,21 +2,26 @@
  * The `synapseSql` identity provider on a Synapse-shaped database (Synapse's own column
  * definitions: test/helpers/synapse-schema.ts): SQLite always, PostgreSQL when
  * UNISD_TEST_POSTGRES_URI is set. Deactivated users are not found; the hash source is the seed's
- * query over user_threepid_id_server unless overridden; a lookup through the app finds a
- * Synapse user.
+ * query over user_threepid_id_server unless overridden, streamed; lookups through the app find a
+ * Synapse user, by address or by hash, and go on without a database that is down or hangs.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import type { IdentityProvider, Mapping } from '../core/providers/provider.js';
+import { MAPPING_BATCH_SIZE } from '../core/providers/provider.js';
 import { synapseSqlProvider } from '../plugins/synapse-sql/provider.js';
 import { normaliseEmail } from '../core/threepid.js';
 import { testApp, testConfig } from './helpers/app.js';
-import { createTestDatabase, unavailable, type TestDatabase } from './helpers/sql-databases.js';
+import { createTestDatabase, numbers, unavailable, type TestDatabase } from './helpers/sql-databases.js';
+import { measureStream } from './helpers/heap.js';
+import { freePort, hangingServer } from './helpers/net.js';
 import { synapseSchema } from './helpers/synapse-schema.js';
+import { lookupByHash } from './helpers/hash-app.js';
 
 const silent = pino({ level: 'silent' });
 const signal = () => AbortSignal.timeout(5000);
+const BIG = 100_000;
 
 const DATA = [
   `INSERT INTO users (name, creation_ts, deactivated) VALUES
@@ -118,6 +123,37 @@ for (const kind of ['sqlite', 'postgresql'] as const) {
       ]);
     });
 
+    test(`synapseSql/${kind}: the hash source streams ${BIG} rows of user_threepid_id_server in batches with bounded heap growth`, async () => {
+      const big = await createTestDatabase(kind);
+      const who = (prefix: string, suffix: string) => `'${prefix}' || CAST(n AS TEXT) || '${suffix}'`;
+      try {
+        await big.exec([...synapseSchema(kind), `INSERT INTO user_threepid_id_server (user_id, medium, address, id_server)
+          SELECT ${who('@user', ':example.org')}, 'email', ${who('User', '@Example.org')}, 'id.example.org' FROM (${numbers(kind, BIG)}) AS s`]);
+        const config = testConfig({ synapseSql: { enabled: true, type: kind, connection: big.connection } });
+        const provider = await synapseSqlProvider(config.synapseSql, { domain: '', timeout: 5000, log: silent });
+        try {
+          const measured = await measureStream(provider.mappings!(AbortSignal.timeout(120_000)));
+          assert.equal(measured.mappings, BIG);
+          assert.ok(measured.largestBatch <= MAPPING_BATCH_SIZE);
+          // Holding 100k mappings costs well over 10 MB; a cursor holds one batch.
+          assert.ok(measured.peakGrowth < 5 * 1024 * 1024, `heap grew by ${measured.peakGrowth} bytes`);
+        } finally {
+          await provider.close?.();
+        }
+      } finally {
+        await big.drop();
+      }
+    });
+
+    test(`synapseSql/${kind}: a sha256 hash lookup through the running app finds what the hash source lists, Carol@Example.ORG by its normalised hash`, async (t) => {
+      const found = await lookupByHash(t, { synapseSql: { enabled: true, type: kind, connection: db.connection } }, [
+        { medium: 'email', address: 'carol@example.org' }, { medium: 'msisdn', address: '447700900001' },
+        // The stored spelling is not what a client hashes; bob is in user_threepids only, not in the seed's hash source.
+        { medium: 'email', address: 'Carol@Example.ORG' }, { medium: 'email', address: 'bob@example.org' },
+      ]);
+      assert.deepEqual(found, { 'carol@example.org email': '@carol:example.org', '447700900001 msisdn': '@alice:example.org' });
+    });
+
     test(`synapseSql/${kind}: a v1 lookup through the app finds a Synapse user`, async (t) => {
       const app = await testApp({ synapseSql: { enabled: true, type: kind, connection: db.connection } });
       t.after(() => app.close());
@@ -125,6 +161,28 @@ for (const kind of ['sqlite', 'postgresql'] as const) {
       assert.equal(res.statusCode, 200);
       assert.equal(res.json().mxid, '@alice:example.org');
     });
+  });
+}
+
+const memory = { enabled: true, identities: [{ username: '@zoe:example.org', threepids: [{ medium: 'email', address: 'zoe@example.org' }] }] };
+
+for (const state of ['down', 'hanging'] as const) {
+  test(`synapseSql: a PostgreSQL database that is ${state} is skipped and a v1 bulk lookup (its built-in bulk query) answers with the others' mappings`, async (t) => {
+    const hanging = state === 'hanging' ? await hangingServer() : undefined;
+    const port = hanging?.port ?? await freePort();
+    const app = await testApp({ memory, providers: { timeout: '300ms' }, synapseSql: { enabled: true, type: 'postgresql', connection: `postgresql://synapse@127.0.0.1:${port}/synapse` } });
+    t.after(async () => {
+      await app.close();
+      await hanging?.close();
+    });
+    const res = await app.inject({
+      method: 'POST', url: '/_matrix/identity/api/v1/bulk_lookup',
+      payload: { threepids: [['email', 'zoe@example.org'], ['email', 'alice@example.org']] },
+    });
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(res.json().threepids, [['email', 'zoe@example.org', '@zoe:example.org']]);
+    const failures = app.providers.failures.get('synapseSql');
+    assert.equal(state === 'hanging' ? failures?.timeout : failures?.error, 1);
   });
 }
 

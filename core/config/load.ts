@@ -394,7 +394,7 @@ export const MASK = '********';
 
 /**
  * The effective configuration as YAML-ready data, loadable again: durations written as text,
- * every sensitive value that is set replaced by ********.
+ * every sensitive value that is set (not empty text, not an empty list) replaced by ********.
  */
 export function printableConfig(config: Config, plugins: readonly PluginManifest[] = BUILTIN_PLUGINS): Record<string, unknown> {
   const copy = structuredClone(config) as Record<string, any>;
@@ -402,7 +402,8 @@ export function printableConfig(config: Config, plugins: readonly PluginManifest
     const path = key.split('.');
     const parent = path.slice(0, -1).reduce((node, part) => node[part], copy);
     const name = path[path.length - 1];
-    parent[name] = spec.sensitive && parent[name] !== '' ? MASK : writtenValue(spec, parent[name]);
+    const unset = parent[name] === '' || (Array.isArray(parent[name]) && parent[name].length === 0);
+    parent[name] = spec.sensitive && !unset ? MASK : writtenValue(spec, parent[name]);
   }
   return copy;
 }

@@ -20,18 +20,20 @@ export interface XMatrixParams {
   destination?: string;
 }
 
-const SCHEME = /^X-Matrix[ \t]+/i;
 const NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+/;
 // Unquoted values: a token (RFC 9110), leniently anything up to whitespace or a comma, since
 // older servers send colons (and base64's `/`) unquoted.
 const BARE_VALUE = /^[^\s,"]+/;
 
-/** The parameters of an X-Matrix Authorization header (names lower-cased); null when it is not one or is malformed. */
-export function parseXMatrix(header: string): XMatrixParams | null {
-  const scheme = SCHEME.exec(header);
-  if (!scheme) return null;
+/**
+ * The parameters of an Authorization header of scheme `scheme` (`name=value` or
+ * `name="quoted"`, comma-separated; names lower-cased); null when it is not one or is malformed.
+ */
+export function parseAuthParams(header: string, scheme: string): Map<string, string> | null {
+  const space = /^[ \t]+/.exec(header.slice(scheme.length));
+  if (header.slice(0, scheme.length).toLowerCase() !== scheme.toLowerCase() || !space) return null;
   const params = new Map<string, string>();
-  let rest = header.slice(scheme[0].length);
+  let rest = header.slice(scheme.length + space[0].length);
   for (;;) {
     rest = rest.replace(/^[ \t]+/, '');
     const name = NAME.exec(rest);
@@ -55,10 +57,16 @@ export function parseXMatrix(header: string): XMatrixParams | null {
     if (params.has(key)) return null; // a repeated parameter is ambiguous
     params.set(key, value);
     rest = rest.replace(/^[ \t]+/, '');
-    if (rest === '') break;
+    if (rest === '') return params;
     if (!rest.startsWith(',')) return null;
     rest = rest.slice(1);
   }
+}
+
+/** The parameters of an X-Matrix Authorization header; null when it is not one or is malformed. */
+export function parseXMatrix(header: string): XMatrixParams | null {
+  const params = parseAuthParams(header, 'X-Matrix');
+  if (!params) return null;
   const origin = params.get('origin');
   const key = params.get('key');
   const sig = params.get('sig');
@@ -84,8 +92,11 @@ function readQuoted(text: string): [string, string] | null {
   return null;
 }
 
+/** Where a verifier gets an origin's public key (homeservers: ServerKeys; MSC4004 members: their pubkey route). */
+export type PublicKeySource = Pick<ServerKeys, 'publicKey'>;
+
 export class XMatrixVerifier implements XMatrix {
-  constructor(private readonly keys: ServerKeys, private readonly serverName: string) {}
+  constructor(private readonly keys: PublicKeySource, private readonly serverName: string) {}
 
   async verify(request: FastifyRequest): Promise<string> {
     const header = request.headers.authorization;

@@ -137,7 +137,7 @@ export async function runImport(source: ImportSource, store: Store, config: Conf
     let written = 0;
     for (const page of staging.bindPages<StagedBind>(PAGE)) {
       const todo = page.filter((b) => b.status === 'new' || b.status === 'conflict');
-      await Promise.all(todo.map(({ ref: _ref, status: _status, ...bind }) => store.binds.put(bind)));
+      await store.binds.putMany(todo.map(({ ref: _ref, status: _status, ...bind }) => bind));
       written += todo.length;
       if (written > 0 && written % every < todo.length) options.progress(`unisd import: binds: ${written} written`);
     }

@@ -46,6 +46,7 @@ export function checkManifest(value: unknown, origin: string): PluginManifest {
   if (typeof value.description !== 'string') return fail(`manifest ${value.name}: description: expected text`);
   if (typeof value.enabled !== 'function') return fail(`manifest ${value.name}: enabled: expected a function of the configuration`);
   if (typeof value.plugin !== 'function') return fail(`manifest ${value.name}: plugin: expected a function importing the plugin`);
+  if (value.primary !== undefined && typeof value.primary !== 'function') return fail(`manifest ${value.name}: primary: expected a function importing the primary's task`);
   if (value.example !== undefined && typeof value.example !== 'string') return fail(`manifest ${value.name}: example: expected YAML text`);
   if (value.dependencies !== undefined && !(Array.isArray(value.dependencies) && value.dependencies.every((d) => typeof d === 'string'))) {
     return fail(`manifest ${value.name}: dependencies: expected a list of plugin names`);

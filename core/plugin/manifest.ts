@@ -6,6 +6,7 @@
  * environment variables like the core's own.
  */
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import type { ConfigKey } from '../config/formats.js';
 import type { Config } from '../config/types.js';
 
@@ -37,7 +38,15 @@ export interface PluginManifest {
   dependencies?: string[];
   /** The Fastify plugin, imported only when enabled. */
   plugin: () => Promise<{ default: UnisdPlugin }>;
+  /**
+   * With `server.workers` > 1: what the cluster's primary process runs once for all its workers
+   * (which each register the plugin), imported only when enabled.
+   */
+  primary?: () => Promise<{ default: PrimaryTask }>;
 }
+
+/** Started once in the cluster's primary, with the configuration and a logger. */
+export type PrimaryTask = (config: Config, log: Logger) => void;
 
 /** Identity function that types a manifest literal. */
 export const definePlugin = (manifest: PluginManifest): PluginManifest => manifest;

@@ -17,13 +17,11 @@ import type { TermsStore } from './ports/terms.js';
 import type { HashTableStore, PepperStore } from './ports/hashes.js';
 import type { OnbindStore } from './ports/onbind.js';
 import type { ThirdPartyMappingStore } from './ports/third-party.js';
-import type { LeaseStore } from './ports/leases.js';
-import type { ChangeLog } from './ports/changes.js';
 
 export type { Medium, ThreePid } from './ports/threepid.js';
 export type { SessionChanges, SessionStore, ValidationSession } from './ports/sessions.js';
 export type { Association, BindStore } from './ports/binds.js';
-export type { InviteStore, PendingInvite } from './ports/invites.js';
+export type { InviteFilter, InviteStore, PendingInvite } from './ports/invites.js';
 export type { AccountToken, AccountTokenStore } from './ports/accounts.js';
 export type { AcceptedPolicy, TermsStore } from './ports/terms.js';
 export type { HashEntry, HashTableStore, PepperState, PepperStore } from './ports/hashes.js';

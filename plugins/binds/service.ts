@@ -70,17 +70,29 @@ export class BindService {
         throw forbidden('M_FORBIDDEN', 'The session was not validated for this 3PID');
       }
     }
-    const removed = await this.deps.binds.delete(normalised.medium, normalised.address, mxid);
-    if (removed) this.deps.events.emit('unbind', { ...normalised, mxid });
-    if (removed && normalised.medium === 'email') await this.sendUnbindNotice(normalised.address, mxid);
+    await removeBind(this.deps, normalised, mxid);
   }
+}
 
-  /** Tells the address's owner; the unbind is done either way, so a mail failure is only logged. */
-  private async sendUnbindNotice(address: string, mxid: string): Promise<void> {
-    try {
-      await this.deps.mailer.send('unbind', address, { address, medium: 'email', mxid });
-    } catch (err) {
-      this.deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'unbind notice not sent');
-    }
+export type RemoveBindDeps = Pick<BindDeps, 'binds' | 'events' | 'mailer' | 'log'>;
+
+/**
+ * Removes the bind of `threepid` (normalised) if it is to `mxid`, announces the unbind on the
+ * event bus and waits for its listeners (the hash index forgets it) and mails the address's owner the unbind notice; also
+ * what `unisd admin unbind` does. The unbind is done whether or not the mail goes out, so a mail
+ * failure is only logged. Returns whether a bind was removed and, if so, whether the notice was sent.
+ */
+export async function removeBind(deps: RemoveBindDeps, threepid: ThreePid, mxid: string): Promise<{ removed: boolean; noticeSent: boolean }> {
+  const removed = await deps.binds.delete(threepid.medium, threepid.address, mxid);
+  if (!removed) return { removed, noticeSent: false };
+  // Awaited: once the unbind is answered, lookups (the hash index too) no longer find it.
+  await deps.events.emitAndWait('unbind', { medium: threepid.medium, address: threepid.address, mxid });
+  if (threepid.medium !== 'email') return { removed, noticeSent: false };
+  try {
+    await deps.mailer.send('unbind', threepid.address, { address: threepid.address, medium: 'email', mxid });
+    return { removed, noticeSent: true };
+  } catch (err) {
+    deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'unbind notice not sent');
+    return { removed, noticeSent: false };
   }
 }

@@ -17,6 +17,7 @@ import { isPlainObject } from '../../core/config/formats.js';
 import { jsonKey } from './compact-index.js';
 import type { MemoryHashTables } from './memory-tables.js';
 import type { PepperRotation } from './rotation.js';
+import { LookupMetrics } from './metrics.js';
 
 /** A `none` address longer than this matches nothing (an email is at most 254, plus " msisdn"). */
 const MAX_PLAIN_ADDRESS = 300;
@@ -34,25 +35,48 @@ export interface HashLookupDeps {
   metrics: Metrics;
 }
 
+/**
+ * What another plugin adds to hash lookup's answers (unified-view: MSC4004), registered with
+ * HashLookup.extend() so that this plugin knows none of them.
+ */
+export interface HashLookupExtension {
+  /** Fields added to GET /hash_details. */
+  details?(): Record<string, unknown>;
+  /**
+   * Members added to a sha256 lookup answer, as JSON text starting with a comma (or ''):
+   * `hashes` as asked, `mapped(hash)` true for those the answer's `mappings` holds.
+   */
+  answer?(pepper: string, hashes: readonly string[], mapped: (hash: string) => boolean): string;
+}
+
 export class HashLookup {
+  private readonly extensions: HashLookupExtension[] = [];
   private readonly perToken: RateLimiter;
   private readonly perUser: RateLimiter;
+  private readonly counted: LookupMetrics;
   private lastSync = 0;
 
   constructor(private readonly deps: HashLookupDeps) {
+    this.counted = new LookupMetrics(deps.metrics);
     const { perToken, perUser, window } = deps.budget;
     this.perToken = new RateLimiter(perToken, window, { name: 'lookup.budget.perToken', metrics: deps.metrics });
     this.perUser = new RateLimiter(perUser, window, { name: 'lookup.budget.perUser', metrics: deps.metrics });
   }
 
-  async details(): Promise<{ lookup_pepper: string; algorithms: string[] }> {
+  extend(extension: HashLookupExtension): void {
+    this.extensions.push(extension);
+  }
+
+  async details(): Promise<Record<string, unknown>> {
     await this.deps.rotation.ready;
     const now = Date.now();
     if (now - this.lastSync >= SYNC_INTERVAL_MS) {
       this.lastSync = now;
       this.deps.rotation.sync().catch((err) => this.deps.log.error({ err: (err as Error).message }, 'reading the pepper state failed'));
     }
-    return { lookup_pepper: this.deps.rotation.pepper, algorithms: this.deps.hashing.algorithms };
+    const details: Record<string, unknown> = { lookup_pepper: this.deps.rotation.pepper, algorithms: this.deps.hashing.algorithms };
+    for (const extension of this.extensions) Object.assign(details, extension.details?.());
+    return details;
   }
 
   /**
@@ -78,11 +102,17 @@ export class HashLookup {
       throw badRequest('M_INVALID_PEPPER', 'Unknown or invalid pepper - has it been rotated?', { algorithm, lookup_pepper: this.deps.rotation.pepper });
     }
     this.spend(account, addresses.length);
-    const mappings = algorithm === 'sha256' ? await this.hashed(pepper, addresses) : await this.plain(addresses);
-    if (algorithm === 'sha256') {
-      this.deps.rotation.countLookup(pepper).catch((err) => this.deps.log.error({ err: (err as Error).message }, 'counting the lookup failed'));
+    if (algorithm !== 'sha256') {
+      const plain = await this.plain(addresses);
+      this.counted.looked({ api: 'v2', algorithm }, addresses.length, plain.found);
+      return `{"mappings":${plain.json}}`;
     }
-    return `{"mappings":${mappings}}`;
+    const { json, found, mapped } = await this.hashed(pepper, addresses);
+    this.counted.looked({ api: 'v2', algorithm }, addresses.length, found);
+    this.deps.rotation.countLookup(pepper).catch((err) => this.deps.log.error({ err: (err as Error).message }, 'counting the lookup failed'));
+    let extra = '';
+    for (const extension of this.extensions) extra += extension.answer?.(pepper, addresses, mapped) ?? '';
+    return `{"mappings":${json}${extra}}`;
   }
 
   /** Forgets tokens and users whose budget is full again. */
@@ -100,15 +130,16 @@ export class HashLookup {
     this.perUser.record(user, cost);
   }
 
-  private async hashed(pepper: string, hashes: string[]): Promise<string> {
+  /** The `mappings` JSON of a sha256 lookup, how many it found, and which hashes it holds (asked only by extensions). */
+  private async hashed(pepper: string, hashes: string[]): Promise<MappingsJson & { mapped: (hash: string) => boolean }> {
     const index = this.deps.memory?.index(pepper);
-    if (index) return index.answerJson(hashes).json;
+    if (index) return { ...index.answerJson(hashes), mapped: (hash) => index.get(hash) !== null };
     const found = new Map((await this.deps.tables.lookup(pepper, hashes)).map((e) => [e.hash, e.mxid]));
-    return mappingsJson(hashes, (hash) => found.get(hash));
+    return { ...mappingsJson(hashes, (hash) => found.get(hash)), mapped: (hash) => found.has(hash) };
   }
 
   /** `none`: "<address> <medium>", normalised, through the binds then the providers (registry order). */
-  private async plain(addresses: string[]): Promise<string> {
+  private async plain(addresses: string[]): Promise<MappingsJson> {
     const asked = new Map<string, ThreePid>();
     for (const text of addresses) {
       const space = text.lastIndexOf(' ');
@@ -125,15 +156,17 @@ export class HashLookup {
   }
 }
 
+/** The mappings as JSON text, and how many keys had a Matrix ID. */
+interface MappingsJson { json: string; found: number }
+
 /** `{"<key>":"<mxid>",…}` for the keys that have a Matrix ID, keyed by the client's own strings. */
-function mappingsJson(keys: string[], mxidOf: (key: string) => string | undefined): string {
+function mappingsJson(keys: string[], mxidOf: (key: string) => string | undefined): MappingsJson {
   let out = '{';
-  let first = true;
+  let found = 0;
   for (const key of keys) {
     const mxid = mxidOf(key);
     if (mxid === undefined) continue;
-    out += `${first ? '' : ','}${jsonKey(key)}:${JSON.stringify(mxid)}`;
-    first = false;
+    out += `${found++ === 0 ? '' : ','}${jsonKey(key)}:${JSON.stringify(mxid)}`;
   }
-  return `${out}}`;
+  return { json: `${out}}`, found };
 }

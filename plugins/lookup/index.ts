@@ -11,7 +11,7 @@ import { RateLimiter } from '../../core/rate-limit.js';
 import { runEvery } from '../../core/jobs.js';
 import { selectHashTables } from '../../core/store/index.js';
 import { v1LookupRoutes } from './v1-routes.js';
-import { LookupMetrics } from './metrics.js';
+import { HashTableMetrics, LookupMetrics } from './metrics.js';
 import { hashLookupRoutes } from './hash-routes.js';
 import { HashLookup } from './hash-lookup.js';
 import { MemoryHashTables } from './memory-tables.js';
@@ -43,20 +43,22 @@ export default async function lookupPlugin(app: FastifyInstance): Promise<void> 
     peppers: store.peppers,
     tables,
     memory,
-    build: (pepper, expected, firstBuild) => buildIndex(pepper, {
-      pool: workers, sources: providers.hashSources(), log, expected, onSourceError: firstBuild ? 'skip' : 'throw',
-    }),
+    build: (pepper, expected, firstBuild) => tableMetrics.build(expected, (onProgress) => buildIndex(pepper, {
+      pool: workers, sources: providers.hashSources(), log, expected, onSourceError: firstBuild ? 'skip' : 'throw', onProgress,
+    })),
     providerMapping: async (mapping) => {
       const sources = new Set(providers.hashSources().map((p) => p.name));
       const [found] = await providers.bulkLookup([{ medium: mapping.medium, address: mapping.address }]);
       return found && sources.has(found.provider) ? found : null;
     },
+    rotated: (ms) => tableMetrics.rotated(ms),
     events,
     log,
     coordinator: follower ?? undefined,
   });
   const service = new HashLookup({ hashing: config.hashing, budget: config.lookup.budget, rotation, tables, memory, providers, log, metrics: app.metrics });
   app.decorate('hashLookup', { service, rotation, memory });
+  const tableMetrics = new HashTableMetrics(app.metrics, { rotation, tables, memory, events });
   app.identityApi.add(...hashLookupRoutes(service));
   runEvery(app, 'forgetting refilled hash lookup budgets', config.validation.purgeInterval, async () => service.sweep());
 

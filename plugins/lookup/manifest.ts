@@ -91,4 +91,5 @@ hashing:
   enabled: () => true,
   dependencies: ['binds'],
   plugin: () => import('./index.js'),
+  primary: () => import('./primary.js'),
 });

@@ -62,6 +62,8 @@ export interface RotationDeps {
   build: (pepper: string, expected: number, firstBuild: boolean) => Promise<CompactHashIndex>;
   /** After an unbind: the mapping a hash-source provider still has for this 3PID, if any. */
   providerMapping: (mapping: Mapping) => Promise<Mapping | null>;
+  /** Told how long each rotation this process ran took (metrics). */
+  rotated?: (ms: number) => void;
   events: EventBus;
   log: FastifyBaseLogger;
   /** Set in a cluster worker: rotations are the primary's, this process has no rotation timer. */
@@ -295,6 +297,7 @@ export class PepperRotation {
     if (state.pepper !== pepper) this.deps.log.info('another instance rotated the pepper first; adopting its pepper');
     await this.adopt(state, false);
     this.lastRotationMs = Date.now() - started;
+    this.deps.rotated?.(this.lastRotationMs);
     this.deps.log.info({ ms: this.lastRotationMs, entries: await this.deps.tables.size(this.state.pepper) }, 'pepper rotated');
   }
 

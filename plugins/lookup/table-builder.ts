@@ -62,6 +62,8 @@ export interface BuildOptions {
   onSourceError: 'throw' | 'skip';
   /** How often progress is logged. */
   progressEvery?: number;
+  /** Told the entries hashed so far after each batch (metrics). */
+  onProgress?: (hashed: number) => void;
 }
 
 interface InFlight {
@@ -83,6 +85,7 @@ export async function buildIndex(pepper: string, options: BuildOptions): Promise
     const bytes = await digests;
     index.addDigests(new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), mxids);
     hashed += mxids.length;
+    options.onProgress?.(hashed);
     if (hashed >= nextReport) {
       nextReport = hashed + progressEvery;
       const seconds = (Date.now() - started) / 1000;

@@ -26,9 +26,6 @@ export default async function metricsPlugin(app: FastifyInstance): Promise<void>
   const log = app.log.child({ plugin: 'metrics' });
   app.metrics.use(new PrometheusBackend(registry, (metric, err) => log.warn({ metric, err: (err as Error)?.message }, 'a metric could not be read')));
 
-  const rotations = app.metrics.counter({ name: 'unisd_pepper_rotations_total', help: 'Lookup pepper rotations this process switched to.' });
-  app.events.on('pepper-rotated', () => rotations.inc());
-
   const server = createServer((request, response) => {
     if (request.method !== 'GET' || request.url?.split('?')[0] !== METRICS_PATH) {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');

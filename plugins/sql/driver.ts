@@ -112,3 +112,19 @@ export async function queryOn<T, R>(held: Lease<T>, run: (connection: T) => Prom
     held.release();
   }
 }
+
+/**
+ * Streams a result read on a held connection. Unless it was read to its end (failed, aborted, or
+ * left early by the consumer), the connection goes with its open cursor or unread result,
+ * destroyed instead of given back; it is released either way.
+ */
+export async function* streamOn<T>(held: Lease<T>, read: (connection: T) => AsyncIterable<Row[]>): AsyncIterable<Row[]> {
+  let finished = false;
+  try {
+    yield* read(held.connection);
+    finished = true;
+  } finally {
+    if (!finished) held.failed = true;
+    held.release();
+  }
+}

@@ -41,4 +41,22 @@ export function accountsSuite(store: () => Store): void {
     assert.equal(await store().accounts.deleteOldest('@many:example.org', 3), 0);
     assert.equal(await store().accounts.deleteOldest('@nobody:example.org', 0), 0);
   });
+
+  it('lists one user\'s tokens newest first and deletes them all, leaving other users\' tokens', async () => {
+    await store().accounts.put({ tokenHash: 'old', userId: '@a:example.org', createdAt: NOW, expiresAt: null });
+    await store().accounts.put({ tokenHash: 'new', userId: '@a:example.org', createdAt: NOW + 1, expiresAt: NOW + 5 });
+    await store().accounts.put({ tokenHash: 'expired', userId: '@a:example.org', createdAt: NOW - 1, expiresAt: NOW - 1 });
+    await store().accounts.put({ tokenHash: 'other', userId: '@b:example.org', createdAt: NOW, expiresAt: null });
+    assert.deepEqual(await store().accounts.byUser('@a:example.org'), [
+      { tokenHash: 'new', userId: '@a:example.org', createdAt: NOW + 1, expiresAt: NOW + 5 },
+      { tokenHash: 'old', userId: '@a:example.org', createdAt: NOW, expiresAt: null },
+      { tokenHash: 'expired', userId: '@a:example.org', createdAt: NOW - 1, expiresAt: NOW - 1 },
+    ]);
+    assert.equal(await store().accounts.deleteByUser('@a:example.org'), 3);
+    assert.deepEqual(await store().accounts.byUser('@a:example.org'), []);
+    assert.equal(await store().accounts.deleteByUser('@a:example.org'), 0);
+    assert.notEqual(await store().accounts.get('other'), null);
+    await assert.rejects(store().accounts.byUser(OPERATOR));
+    await assert.rejects(store().accounts.deleteByUser(OPERATOR));
+  });
 }

@@ -2,7 +2,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Store } from '../../core/store/port.js';
-import { NOW, invite } from './fixtures.js';
+import { NOW, OPERATOR, invite } from './fixtures.js';
 
 export function invitesSuite(store: () => Store): void {
   it('finds pending invites for a 3PID, excluding expired and delivered ones', async () => {
@@ -51,5 +51,39 @@ export function invitesSuite(store: () => Store): void {
     await store().invites.putEphemeralKey('key-probe', NOW + 5);
     assert.equal(await store().invites.deleteBefore(NOW + 10), 1);
     assert.equal(await store().invites.isEphemeralKeyValid('key-probe', NOW), false, 'expired keys are purged with invites');
+  });
+
+  it('lists stored invites by 3PID, by sender or both, pending, delivered and expired alike, oldest first, limited', async () => {
+    await store().invites.put(invite('t-2', { createdAt: NOW + 2 }));
+    await store().invites.put(invite('t-1', { createdAt: NOW + 1, deliveredAt: NOW + 3 }));
+    await store().invites.put(invite('t-expired', { createdAt: NOW, expiresAt: NOW - 1 }));
+    await store().invites.put(invite('t-carol', { address: 'carol@example.com', createdAt: NOW + 4 }));
+    await store().invites.put(invite('t-dan', { sender: '@dan:example.org', createdAt: NOW + 5 }));
+    const tokens = async (filter: Parameters<Store['invites']['list']>[0], limit = 10) => (await store().invites.list(filter, limit)).map((i) => i.token);
+    const bob = { medium: 'email', address: 'bob@example.com' };
+    assert.deepEqual(await tokens({ threepid: bob }), ['t-expired', 't-1', 't-2', 't-dan']);
+    assert.deepEqual(await tokens({ sender: '@alice:example.org' }), ['t-expired', 't-1', 't-2', 't-carol']);
+    assert.deepEqual(await tokens({ threepid: bob, sender: '@dan:example.org' }), ['t-dan']);
+    assert.deepEqual(await tokens({}), ['t-expired', 't-1', 't-2', 't-carol', 't-dan']);
+    assert.deepEqual(await tokens({}, 2), ['t-expired', 't-1']);
+    assert.deepEqual(await tokens({}, 0), []);
+    assert.deepEqual(await tokens({ threepid: { medium: 'msisdn', address: 'bob@example.com' } }), []);
+    assert.deepEqual((await store().invites.list({ sender: '@dan:example.org' }, 10))[0], invite('t-dan', { sender: '@dan:example.org', createdAt: NOW + 5 }));
+    await assert.rejects(store().invites.list({ sender: OPERATOR }, 10));
+  });
+
+  it('deletes the invites matching a 3PID or a sender, and refuses an empty filter', async () => {
+    await store().invites.put(invite('t-1', { deliveredAt: NOW }));
+    await store().invites.put(invite('t-2', { expiresAt: NOW - 1 }));
+    await store().invites.put(invite('t-carol', { address: 'carol@example.com' }));
+    await store().invites.put(invite('t-dan', { sender: '@dan:example.org', address: 'carol@example.com' }));
+    await assert.rejects(store().invites.deleteMatching({}));
+    assert.equal(await store().invites.deleteMatching({ threepid: { medium: 'email', address: 'bob@example.com' } }), 2);
+    assert.deepEqual((await store().invites.list({}, 10)).map((i) => i.token).sort(), ['t-carol', 't-dan']);
+    assert.equal(await store().invites.deleteMatching({ sender: '@alice:example.org' }), 1);
+    assert.deepEqual((await store().invites.list({}, 10)).map((i) => i.token), ['t-dan']);
+    assert.equal(await store().invites.deleteMatching({ sender: '@alice:example.org' }), 0);
+    await assert.rejects(store().invites.deleteMatching({ sender: OPERATOR }));
+    assert.equal((await store().invites.list({}, 10)).length, 1);
   });
 }

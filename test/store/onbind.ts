@@ -2,7 +2,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Store } from '../../core/store/port.js';
-import { NOW, delivery } from './fixtures.js';
+import { NOW, OPERATOR, delivery } from './fixtures.js';
 
 export function onbindSuite(store: () => Store): void {
   it('counts the queued deliveries, due or not', async () => {
@@ -53,5 +53,29 @@ export function onbindSuite(store: () => Store): void {
     assert.equal(again.length, 1, 'after the lease, a delivery can be claimed again (its claimer died), limit respected');
     await Promise.all(['early', 'late'].map((id) => store().onbind.delete(id)));
     assert.deepEqual((await store().onbind.due(NOW + 2000, 10)).map((d) => d.id), ['future']);
+  });
+
+  it('gets one delivery by id', async () => {
+    await store().onbind.enqueue(delivery('a', NOW));
+    assert.deepEqual(await store().onbind.get('a'), delivery('a', NOW));
+    assert.equal(await store().onbind.get('missing'), null);
+    await assert.rejects(store().onbind.get(OPERATOR));
+  });
+
+  it('deletes the deliveries about a Matrix ID or a 3PID (read from their bodies), and no others', async () => {
+    const about = (id: string, body: Record<string, unknown>) => ({ ...delivery(id, NOW), body });
+    await store().onbind.enqueue(about('alice-mail', { medium: 'email', address: 'alice@example.com', mxid: '@alice:example.org', invites: [] }));
+    await store().onbind.enqueue(about('alice-phone', { medium: 'msisdn', address: '15551234567', mxid: '@alice:example.org' }));
+    await store().onbind.enqueue(about('carol-was-alice', { medium: 'email', address: 'alice@example.com', mxid: '@carol:example.org' }));
+    await store().onbind.enqueue(about('bob', { medium: 'email', address: 'bob@example.com', mxid: '@bob:example.org', invites: [{ sender: '@alice:example.org' }] }));
+    await store().onbind.enqueue(about('same-address-other-medium', { medium: 'msisdn', address: 'alice@example.com', mxid: '@dan:example.org' }));
+    await store().onbind.enqueue(about('no-fields', { other: true }));
+    await assert.rejects(store().onbind.deleteConcerning({}));
+    assert.equal(await store().onbind.deleteConcerning({ mxid: '@alice:example.org' }), 2);
+    assert.equal(await store().onbind.deleteConcerning({ threepid: { medium: 'email', address: 'alice@example.com' } }), 1);
+    assert.deepEqual((await store().onbind.due(NOW, 10)).map((d) => d.id).sort(), ['bob', 'no-fields', 'same-address-other-medium']);
+    assert.equal(await store().onbind.deleteConcerning({ mxid: '@bob:example.org', threepid: { medium: 'msisdn', address: 'alice@example.com' } }), 2);
+    assert.deepEqual((await store().onbind.due(NOW, 10)).map((d) => d.id), ['no-fields']);
+    await assert.rejects(store().onbind.deleteConcerning({ mxid: OPERATOR }));
   });
 }

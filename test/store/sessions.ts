@@ -53,4 +53,18 @@ export function sessionsSuite(store: () => Store): void {
     await assert.rejects(store().sessions.find('email', OPERATOR, OPERATOR));
     assert.notEqual(await store().sessions.get('sid-1'), null);
   });
+
+  it('deletes every session of one 3PID, validated or not, and leaves other 3PIDs\' sessions', async () => {
+    await store().sessions.create(session());
+    await store().sessions.create(session({ sid: 'sid-2', clientSecret: 'secret-2', validatedAt: NOW }));
+    await store().sessions.create(session({ sid: 'sid-3', clientSecret: 'secret-3', address: 'bob@example.com' }));
+    await store().sessions.create(session({ sid: 'sid-4', clientSecret: 'secret-4', medium: 'msisdn', address: 'alice@example.com' }));
+    assert.equal(await store().sessions.deleteFor('email', 'alice@example.com'), 2);
+    assert.equal(await store().sessions.get('sid-1'), null);
+    assert.equal(await store().sessions.get('sid-2'), null);
+    assert.notEqual(await store().sessions.get('sid-3'), null);
+    assert.notEqual(await store().sessions.get('sid-4'), null, 'same address, other medium');
+    assert.equal(await store().sessions.deleteFor('email', 'alice@example.com'), 0);
+    await assert.rejects(store().sessions.deleteFor('email', OPERATOR));
+  });
 }

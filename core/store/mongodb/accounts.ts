@@ -37,6 +37,15 @@ export class MongoAccountTokens implements AccountTokenStore {
     return (await this.tokens.deleteMany({ expiresAt: { $lt: integer(expiresBefore, 'expiresBefore') } })).deletedCount;
   }
 
+  async byUser(userId: string): Promise<AccountToken[]> {
+    const docs = await this.tokens.find({ userId: text(userId, 'userId') }).sort({ createdAt: -1, _id: -1 }).toArray();
+    return docs.map((doc) => ({ tokenHash: doc._id, userId: doc.userId, createdAt: doc.createdAt, expiresAt: doc.expiresAt }));
+  }
+
+  async deleteByUser(userId: string): Promise<number> {
+    return (await this.tokens.deleteMany({ userId: text(userId, 'userId') })).deletedCount;
+  }
+
   async deleteOldest(userId: string, keep: number): Promise<number> {
     const beyond = await this.tokens.find({ userId: text(userId, 'userId') }, { projection: { _id: 1 } })
       .sort({ createdAt: -1, _id: -1 }).skip(integer(keep, 'keep')).toArray();

@@ -1,7 +1,7 @@
 /** Pending invites and ephemeral keys in MongoDB. */
 import type { Collection, Db } from 'mongodb';
 import type { Medium } from '../ports/threepid.js';
-import type { InviteStore, PendingInvite } from '../ports/invites.js';
+import type { InviteFilter, InviteStore, PendingInvite } from '../ports/invites.js';
 import { chunks, integer, optionalInteger, text, texts, withUpsertRetry } from './values.js';
 
 interface InviteDoc {
@@ -14,6 +14,14 @@ const toInvite = (d: InviteDoc): PendingInvite => ({
   token: d._id, medium: d.medium, address: d.address, roomId: d.roomId, sender: d.sender, fields: JSON.parse(d.fieldsJson),
   ephemeralPublicKey: d.ephemeralPublicKey, createdAt: d.createdAt, expiresAt: d.expiresAt, deliveredAt: d.deliveredAt,
 });
+
+/** The query of an InviteFilter: checked strings only. */
+function matching(filter: InviteFilter): Partial<Pick<InviteDoc, 'medium' | 'address' | 'sender'>> {
+  return {
+    ...(filter.threepid ? { medium: text(filter.threepid.medium, 'medium'), address: text(filter.threepid.address, 'address') } : {}),
+    ...(filter.sender !== undefined ? { sender: text(filter.sender, 'sender') } : {}),
+  };
+}
 
 export class MongoInvites implements InviteStore {
   private readonly invites: Collection<InviteDoc>;
@@ -28,6 +36,7 @@ export class MongoInvites implements InviteStore {
     await this.invites.createIndexes([
       { key: { medium: 1, address: 1, expiresAt: 1 }, name: 'threepid_expiry' },
       { key: { expiresAt: 1 }, name: 'expiry' },
+      { key: { sender: 1 }, name: 'sender' },
     ]);
     await this.ephemeralKeys.createIndexes([{ key: { expiresAt: 1 }, name: 'expiry' }]);
   }
@@ -52,6 +61,19 @@ export class MongoInvites implements InviteStore {
       .sort({ createdAt: 1, _id: 1 })
       .toArray();
     return docs.map(toInvite);
+  }
+
+  async list(filter: InviteFilter, limit: number): Promise<PendingInvite[]> {
+    const max = integer(limit, 'limit');
+    if (max <= 0) return []; // limit(0) would mean no limit
+    const docs = await this.invites.find(matching(filter)).sort({ createdAt: 1, _id: 1 }).limit(max).toArray();
+    return docs.map(toInvite);
+  }
+
+  async deleteMatching(filter: InviteFilter): Promise<number> {
+    const query = matching(filter);
+    if (Object.keys(query).length === 0) throw new Error('deleteMatching needs a 3PID or a sender');
+    return (await this.invites.deleteMany(query)).deletedCount;
   }
 
   async delete(token: string): Promise<void> {

@@ -1,7 +1,8 @@
 /** The 3pid/onbind delivery queue in MongoDB. */
 import type { Collection, Db } from 'mongodb';
 import type { OnbindDelivery, OnbindStore } from '../ports/onbind.js';
-import { integer, isDuplicateKey, optionalText, text } from './values.js';
+import type { ThreePid } from '../ports/threepid.js';
+import { chunks, integer, isDuplicateKey, optionalText, text } from './values.js';
 
 interface OnbindDoc {
   _id: string; destination: string; bodyJson: string; attempts: number; nextAttemptAt: number; lastError: string | null; createdAt: number;
@@ -60,6 +61,27 @@ export class MongoOnbind implements OnbindStore {
       claimed.push(toOnbind(doc));
     }
     return claimed;
+  }
+
+  async get(id: string): Promise<OnbindDelivery | null> {
+    const doc = await this.queue.findOne({ _id: text(id, 'id') });
+    return doc ? toOnbind(doc) : null;
+  }
+
+  async deleteConcerning(filter: { mxid?: string; threepid?: ThreePid }): Promise<number> {
+    const mxid = filter.mxid === undefined ? undefined : text(filter.mxid, 'mxid');
+    const threepid = filter.threepid && { medium: text(filter.threepid.medium, 'medium'), address: text(filter.threepid.address, 'address') };
+    if (mxid === undefined && !threepid) throw new Error('deleteConcerning needs a Matrix ID or a 3PID');
+    // The body is stored as JSON text (its keys are never interpreted), so it is read here: the
+    // queue holds what homeservers have not accepted yet, and the cursor reads it in batches.
+    const concerned: string[] = [];
+    for await (const doc of this.queue.find({}, { projection: { bodyJson: 1 }, batchSize: 1000 })) {
+      const body = JSON.parse(doc.bodyJson) as Record<string, unknown>;
+      if ((mxid !== undefined && body.mxid === mxid) || (threepid && body.medium === threepid.medium && body.address === threepid.address)) concerned.push(doc._id);
+    }
+    let deleted = 0;
+    for (const chunk of chunks(concerned)) deleted += (await this.queue.deleteMany({ _id: { $in: chunk } })).deletedCount;
+    return deleted;
   }
 
   async reschedule(id: string, attempts: number, nextAttemptAt: number, lastError: string): Promise<void> {

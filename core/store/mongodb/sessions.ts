@@ -64,6 +64,10 @@ export class MongoSessions implements SessionStore {
     await this.sessions.deleteOne({ _id: text(sid, 'sid') });
   }
 
+  async deleteFor(medium: Medium, address: string): Promise<number> {
+    return (await this.sessions.deleteMany({ medium: text(medium, 'medium'), address: text(address, 'address') })).deletedCount;
+  }
+
   async deleteBefore(before: number): Promise<number> {
     return (await this.sessions.deleteMany({ updatedAt: { $lt: integer(before, 'before') } })).deletedCount;
   }

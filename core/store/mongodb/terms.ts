@@ -27,4 +27,8 @@ export class MongoTerms implements TermsStore {
     const docs = await this.acceptedPolicies.find({ userId: text(userId, 'userId') }).sort({ policy: 1, version: 1 }).toArray();
     return docs.map((d) => ({ policy: d.policy, version: d.version }));
   }
+
+  async forget(userId: string): Promise<number> {
+    return (await this.acceptedPolicies.deleteMany({ userId: text(userId, 'userId') })).deletedCount;
+  }
 }

@@ -18,11 +18,24 @@ export interface PendingInvite extends ThreePid {
   deliveredAt: number | null;
 }
 
+/** Which stored invites an admin command means: those to a 3PID, those from a sender, or (both) those to a 3PID from a sender. */
+export interface InviteFilter {
+  threepid?: ThreePid;
+  sender?: string;
+}
+
 export interface InviteStore {
   put(invite: PendingInvite): Promise<void>;
   get(token: string): Promise<PendingInvite | null>;
   /** The unexpired, undelivered invites for that 3PID, oldest first. */
   find(medium: Medium, address: string, now: number): Promise<PendingInvite[]>;
+  /**
+   * Stored invites matching `filter` (an empty filter: all), pending, delivered or expired alike,
+   * oldest first (createdAt, then token), at most `limit`.
+   */
+  list(filter: InviteFilter, limit: number): Promise<PendingInvite[]>;
+  /** Deletes every stored invite matching `filter`, which must name a 3PID or a sender; returns how many. */
+  deleteMatching(filter: InviteFilter): Promise<number>;
   /** Removes one invite (its mail could not be sent). */
   delete(token: string): Promise<void>;
   /** Marks these invites delivered (unknown tokens are ignored). */

@@ -1,4 +1,5 @@
 /** The queue of 3pid/onbind notifications to homeservers. */
+import type { ThreePid } from './threepid.js';
 
 export interface OnbindDelivery {
   id: string;
@@ -22,7 +23,14 @@ export interface OnbindStore {
    * dies mid-delivery leaves them to be retried when the lease ends. Returns them as leased.
    */
   claim(now: number, leaseUntil: number, limit: number): Promise<OnbindDelivery[]>;
+  get(id: string): Promise<OnbindDelivery | null>;
   reschedule(id: string, attempts: number, nextAttemptAt: number, lastError: string): Promise<void>;
+  /**
+   * Deletes the deliveries about a user or a 3PID: those whose body's `mxid` is `filter.mxid`,
+   * and those whose body's `medium` and `address` are `filter.threepid` (at least one is given).
+   * Returns how many.
+   */
+  deleteConcerning(filter: { mxid?: string; threepid?: ThreePid }): Promise<number>;
   delete(id: string): Promise<void>;
   /** Deliveries queued now, due or not (metrics). */
   count(): Promise<number>;

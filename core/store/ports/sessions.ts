@@ -25,6 +25,8 @@ export interface SessionStore {
   find(medium: Medium, address: string, clientSecret: string): Promise<ValidationSession | null>;
   update(sid: string, changes: SessionChanges): Promise<void>;
   delete(sid: string): Promise<void>;
+  /** Deletes every session of that 3PID, validated or not, whatever its client secret; returns how many. */
+  deleteFor(medium: Medium, address: string): Promise<number>;
   /** Deletes sessions whose updatedAt is before `before`; returns how many. */
   deleteBefore(before: number): Promise<number>;
 }

@@ -10,4 +10,6 @@ export interface TermsStore {
   accept(userId: string, policies: AcceptedPolicy[]): Promise<void>;
   /** Each (policy, version) once, sorted by policy then version. */
   accepted(userId: string): Promise<AcceptedPolicy[]>;
+  /** Forgets everything the user accepted; returns how many (policy, version) acceptances went. */
+  forget(userId: string): Promise<number>;
 }

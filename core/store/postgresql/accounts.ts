@@ -24,6 +24,16 @@ export class PgAccountTokens implements AccountTokenStore {
     return this.db.run('DELETE FROM account_tokens WHERE expires_at IS NOT NULL AND expires_at < $1', [expiresBefore]);
   }
 
+  async byUser(userId: string): Promise<AccountToken[]> {
+    const rows = await this.db.query(`SELECT token_hash, user_id, created_at, expires_at FROM account_tokens WHERE user_id = $1
+      ORDER BY created_at DESC, token_hash COLLATE "C" DESC`, [userId]);
+    return rows.map(toToken);
+  }
+
+  async deleteByUser(userId: string): Promise<number> {
+    return this.db.run('DELETE FROM account_tokens WHERE user_id = $1', [userId]);
+  }
+
   async deleteOldest(userId: string, keep: number): Promise<number> {
     return this.db.run(`DELETE FROM account_tokens WHERE token_hash IN (
       SELECT token_hash FROM account_tokens WHERE user_id = $1 ORDER BY created_at DESC, seq DESC OFFSET $2)`, [userId, keep]);

@@ -14,10 +14,19 @@ export class PgBinds implements BindStore {
   constructor(private readonly db: PgDb) {}
 
   async put(a: Association): Promise<void> {
-    await this.db.run(`INSERT INTO associations (medium, address, mxid, ts, not_before, not_after, signed) VALUES ($1, $2, $3, $4, $5, $6, $7)
+    await this.putMany([a]);
+  }
+
+  async putMany(associations: Association[]): Promise<void> {
+    if (associations.length === 0) return;
+    // One statement (one commit) for the lot: parallel arrays, one per column.
+    const column = <T>(value: (a: Association) => T): T[] => associations.map(value);
+    await this.db.run(`INSERT INTO associations (medium, address, mxid, ts, not_before, not_after, signed)
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[])
       ON CONFLICT (medium, address) DO UPDATE SET mxid = excluded.mxid, ts = excluded.ts, not_before = excluded.not_before,
         not_after = excluded.not_after, signed = excluded.signed`,
-    [a.medium, a.address, a.mxid, a.ts, a.notBefore, a.notAfter, JSON.stringify(a.signed)]);
+    [column((a) => a.medium), column((a) => a.address), column((a) => a.mxid), column((a) => a.ts), column((a) => a.notBefore),
+      column((a) => a.notAfter), column((a) => JSON.stringify(a.signed))]);
   }
 
   async get(medium: Medium, address: string): Promise<Association | null> {
@@ -36,6 +45,10 @@ export class PgBinds implements BindStore {
 
   async delete(medium: Medium, address: string, mxid: string): Promise<boolean> {
     return await this.db.run('DELETE FROM associations WHERE medium = $1 AND address = $2 AND mxid = $3', [medium, address, mxid]) > 0;
+  }
+
+  async byMxid(mxid: string): Promise<Association[]> {
+    return (await this.db.query('SELECT * FROM associations WHERE mxid = $1 ORDER BY medium COLLATE "C", address COLLATE "C"', [mxid])).map(toAssociation);
   }
 
   async *stream(): AsyncIterable<Association> {

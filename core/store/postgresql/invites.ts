@@ -1,12 +1,27 @@
 /** Pending invites and ephemeral keys in PostgreSQL. */
 import type { Medium } from '../ports/threepid.js';
-import type { InviteStore, PendingInvite } from '../ports/invites.js';
+import type { InviteFilter, InviteStore, PendingInvite } from '../ports/invites.js';
 import type { PgDb, Row } from './db.js';
 
 const toInvite = (r: Row): PendingInvite => ({
   token: r.token, medium: r.medium, address: r.address, roomId: r.room_id, sender: r.sender, fields: JSON.parse(r.fields),
   ephemeralPublicKey: r.ephemeral_public_key, createdAt: r.created_at, expiresAt: r.expires_at, deliveredAt: r.delivered_at,
 });
+
+/** The WHERE clause of an InviteFilter (fixed column names, numbered parameters) and its values. */
+function matching(filter: InviteFilter): { where: string; values: string[] } {
+  const conditions: string[] = [];
+  const values: string[] = [];
+  if (filter.threepid) {
+    values.push(filter.threepid.medium, filter.threepid.address);
+    conditions.push(`medium = $${values.length - 1} AND address = $${values.length}`);
+  }
+  if (filter.sender !== undefined) {
+    values.push(filter.sender);
+    conditions.push(`sender = $${values.length}`);
+  }
+  return { where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', values };
+}
 
 export class PgInvites implements InviteStore {
   constructor(private readonly db: PgDb) {}
@@ -26,6 +41,18 @@ export class PgInvites implements InviteStore {
     const rows = await this.db.query(`SELECT * FROM invites WHERE medium = $1 AND address = $2 AND expires_at > $3 AND delivered_at IS NULL
       ORDER BY created_at, token COLLATE "C"`, [medium, address, now]);
     return rows.map(toInvite);
+  }
+
+  async list(filter: InviteFilter, limit: number): Promise<PendingInvite[]> {
+    if (limit <= 0) return [];
+    const { where, values } = matching(filter);
+    return (await this.db.query(`SELECT * FROM invites ${where} ORDER BY created_at, token COLLATE "C" LIMIT $${values.length + 1}`, [...values, limit])).map(toInvite);
+  }
+
+  async deleteMatching(filter: InviteFilter): Promise<number> {
+    const { where, values } = matching(filter);
+    if (!where) throw new Error('deleteMatching needs a 3PID or a sender');
+    return this.db.run(`DELETE FROM invites ${where}`, values);
   }
 
   async delete(token: string): Promise<void> {

@@ -22,12 +22,14 @@ CREATE TABLE associations (
   medium TEXT NOT NULL, address TEXT NOT NULL, mxid TEXT NOT NULL, ts BIGINT NOT NULL,
   not_before BIGINT NOT NULL, not_after BIGINT NOT NULL, signed TEXT NOT NULL,
   PRIMARY KEY (medium, address));
+CREATE INDEX associations_mxid ON associations (mxid);
 
 CREATE TABLE invites (
   token TEXT PRIMARY KEY, medium TEXT NOT NULL, address TEXT NOT NULL, room_id TEXT NOT NULL, sender TEXT NOT NULL,
   fields TEXT NOT NULL, ephemeral_public_key TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, delivered_at BIGINT);
 CREATE INDEX invites_threepid ON invites (medium, address);
 CREATE INDEX invites_expiry ON invites (expires_at);
+CREATE INDEX invites_sender ON invites (sender);
 CREATE TABLE ephemeral_keys (public_key TEXT PRIMARY KEY, expires_at BIGINT NOT NULL);
 CREATE INDEX ephemeral_keys_expiry ON ephemeral_keys (expires_at);
 
@@ -67,6 +69,9 @@ CREATE TABLE tp_hashes (
   generation BIGINT NOT NULL REFERENCES tp_snapshots ON DELETE CASCADE, hash TEXT COLLATE "C" NOT NULL,
   PRIMARY KEY (generation, hash));
 CREATE INDEX tp_hashes_hash ON tp_hashes (hash);
+-- The chunks of an open snapshot received so far (several hub instances share one snapshot).
+CREATE TABLE tp_chunks (
+  generation BIGINT NOT NULL REFERENCES tp_snapshots ON DELETE CASCADE, chunk INTEGER NOT NULL, PRIMARY KEY (generation, chunk));
 `,
   },
 ];

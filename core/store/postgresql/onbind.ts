@@ -1,5 +1,6 @@
 /** The 3pid/onbind delivery queue in PostgreSQL. */
 import type { OnbindDelivery, OnbindStore } from '../ports/onbind.js';
+import type { ThreePid } from '../ports/threepid.js';
 import type { PgDb, Row } from './db.js';
 
 const toOnbind = (r: Row): OnbindDelivery => ({
@@ -31,8 +32,21 @@ export class PgOnbind implements OnbindStore {
     return rows.map(toOnbind).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
+  async get(id: string): Promise<OnbindDelivery | null> {
+    const [row] = await this.db.query('SELECT * FROM onbind_queue WHERE id = $1', [id]);
+    return row ? toOnbind(row) : null;
+  }
+
   async reschedule(id: string, attempts: number, nextAttemptAt: number, lastError: string): Promise<void> {
     await this.db.run('UPDATE onbind_queue SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4', [attempts, nextAttemptAt, lastError, id]);
+  }
+
+  async deleteConcerning(filter: { mxid?: string; threepid?: ThreePid }): Promise<number> {
+    if (filter.mxid === undefined && !filter.threepid) throw new Error('deleteConcerning needs a Matrix ID or a 3PID');
+    // The body is JSON text; a field it lacks is NULL and matches nothing.
+    return this.db.run(`DELETE FROM onbind_queue WHERE body::jsonb ->> 'mxid' = $1
+      OR (body::jsonb ->> 'medium' = $2 AND body::jsonb ->> 'address' = $3)`,
+    [filter.mxid ?? null, filter.threepid?.medium ?? null, filter.threepid?.address ?? null]);
   }
 
   async delete(id: string): Promise<void> {

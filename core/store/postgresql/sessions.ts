@@ -43,6 +43,10 @@ export class PgSessions implements SessionStore {
     await this.db.run('DELETE FROM sessions WHERE sid = $1', [sid]);
   }
 
+  async deleteFor(medium: Medium, address: string): Promise<number> {
+    return this.db.run('DELETE FROM sessions WHERE medium = $1 AND address = $2', [medium, address]);
+  }
+
   async deleteBefore(before: number): Promise<number> {
     return this.db.run('DELETE FROM sessions WHERE updated_at < $1', [before]);
   }

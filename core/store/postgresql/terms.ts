@@ -12,6 +12,10 @@ export class PgTerms implements TermsStore {
     [userId, policies.map((p) => p.policy), policies.map((p) => p.version)]);
   }
 
+  async forget(userId: string): Promise<number> {
+    return this.db.run('DELETE FROM accepted_policies WHERE user_id = $1', [userId]);
+  }
+
   async accepted(userId: string): Promise<AcceptedPolicy[]> {
     return this.db.query<AcceptedPolicy>('SELECT policy, version FROM accepted_policies WHERE user_id = $1 ORDER BY policy COLLATE "C", version COLLATE "C"', [userId]);
   }

@@ -22,6 +22,15 @@ export class SqliteAccountTokens implements AccountTokenStore {
     return this.db.prepared('DELETE FROM account_tokens WHERE expires_at IS NOT NULL AND expires_at < ?').run(expiresBefore).changes;
   }
 
+  async byUser(userId: string): Promise<AccountToken[]> {
+    const rows = this.db.prepared('SELECT * FROM account_tokens WHERE user_id = ? ORDER BY created_at DESC, token_hash DESC').all(userId) as Row[];
+    return rows.map((r) => ({ tokenHash: r.token_hash, userId: r.user_id, createdAt: r.created_at, expiresAt: r.expires_at }));
+  }
+
+  async deleteByUser(userId: string): Promise<number> {
+    return this.db.prepared('DELETE FROM account_tokens WHERE user_id = ?').run(userId).changes;
+  }
+
   async deleteOldest(userId: string, keep: number): Promise<number> {
     return this.db.prepared(`DELETE FROM account_tokens WHERE token_hash IN (
       SELECT token_hash FROM account_tokens WHERE user_id = ? ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?)`).run(userId, keep).changes;

@@ -11,6 +11,15 @@ export class SqliteBinds implements BindStore {
   constructor(private readonly db: SqliteDb) {}
 
   async put(a: Association): Promise<void> {
+    this.write(a);
+  }
+
+  async putMany(associations: Association[]): Promise<void> {
+    // One transaction: a commit per bind is most of the time of a large import.
+    this.db.transaction(() => { for (const a of associations) this.write(a); });
+  }
+
+  private write(a: Association): void {
     this.db.prepared(`INSERT OR REPLACE INTO associations (medium, address, mxid, ts, not_before, not_after, signed) VALUES (?, ?, ?, ?, ?, ?, ?)`)
       .run(a.medium, a.address, a.mxid, a.ts, a.notBefore, a.notAfter, JSON.stringify(a.signed));
   }
@@ -35,6 +44,10 @@ export class SqliteBinds implements BindStore {
 
   async delete(medium: Medium, address: string, mxid: string): Promise<boolean> {
     return this.db.prepared('DELETE FROM associations WHERE medium = ? AND address = ? AND mxid = ?').run(medium, address, mxid).changes > 0;
+  }
+
+  async byMxid(mxid: string): Promise<Association[]> {
+    return (this.db.prepared('SELECT * FROM associations WHERE mxid = ? ORDER BY medium, address').all(mxid) as Row[]).map(toAssociation);
   }
 
   async *stream(): AsyncIterable<Association> {

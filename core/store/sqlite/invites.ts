@@ -1,12 +1,27 @@
 /** Pending invites and ephemeral keys in SQLite. */
 import type { Medium } from '../ports/threepid.js';
-import type { InviteStore, PendingInvite } from '../ports/invites.js';
+import type { InviteFilter, InviteStore, PendingInvite } from '../ports/invites.js';
 import { chunks, placeholders, type Row, type SqliteDb } from './db.js';
 
 const toInvite = (r: Row): PendingInvite => ({
   token: r.token, medium: r.medium, address: r.address, roomId: r.room_id, sender: r.sender, fields: JSON.parse(r.fields),
   ephemeralPublicKey: r.ephemeral_public_key, createdAt: r.created_at, expiresAt: r.expires_at, deliveredAt: r.delivered_at,
 });
+
+/** The WHERE clause of an InviteFilter (fixed column names) and its values. */
+function matching(filter: InviteFilter): { where: string; values: string[] } {
+  const conditions: string[] = [];
+  const values: string[] = [];
+  if (filter.threepid) {
+    conditions.push('medium = ? AND address = ?');
+    values.push(filter.threepid.medium, filter.threepid.address);
+  }
+  if (filter.sender !== undefined) {
+    conditions.push('sender = ?');
+    values.push(filter.sender);
+  }
+  return { where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', values };
+}
 
 export class SqliteInvites implements InviteStore {
   constructor(private readonly db: SqliteDb) {}
@@ -24,6 +39,18 @@ export class SqliteInvites implements InviteStore {
   async find(medium: Medium, address: string, now: number): Promise<PendingInvite[]> {
     const rows = this.db.prepared('SELECT * FROM invites WHERE medium = ? AND address = ? AND expires_at > ? AND delivered_at IS NULL ORDER BY created_at, token').all(medium, address, now) as Row[];
     return rows.map(toInvite);
+  }
+
+  async list(filter: InviteFilter, limit: number): Promise<PendingInvite[]> {
+    if (limit <= 0) return []; // a negative LIMIT would mean no limit
+    const { where, values } = matching(filter);
+    return (this.db.prepared(`SELECT * FROM invites ${where} ORDER BY created_at, token LIMIT ?`).all(...values, limit) as Row[]).map(toInvite);
+  }
+
+  async deleteMatching(filter: InviteFilter): Promise<number> {
+    const { where, values } = matching(filter);
+    if (!where) throw new Error('deleteMatching needs a 3PID or a sender');
+    return this.db.prepared(`DELETE FROM invites ${where}`).run(...values).changes;
   }
 
   async delete(token: string): Promise<void> {

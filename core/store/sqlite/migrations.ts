@@ -24,11 +24,13 @@ CREATE TABLE IF NOT EXISTS associations (
   medium TEXT NOT NULL, address TEXT NOT NULL, mxid TEXT NOT NULL, ts INTEGER NOT NULL,
   not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, signed TEXT NOT NULL,
   PRIMARY KEY (medium, address));
+CREATE INDEX IF NOT EXISTS associations_mxid ON associations (mxid);
 CREATE TABLE IF NOT EXISTS invites (
   token TEXT PRIMARY KEY, medium TEXT NOT NULL, address TEXT NOT NULL, room_id TEXT NOT NULL, sender TEXT NOT NULL,
   fields TEXT NOT NULL, ephemeral_public_key TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, delivered_at INTEGER);
 CREATE INDEX IF NOT EXISTS invites_threepid ON invites (medium, address);
 CREATE INDEX IF NOT EXISTS invites_expiry ON invites (expires_at);
+CREATE INDEX IF NOT EXISTS invites_sender ON invites (sender);
 CREATE TABLE IF NOT EXISTS ephemeral_keys (public_key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS account_tokens (
   token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER);
@@ -57,6 +59,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS tp_snapshots_pending ON tp_snapshots (server, 
 CREATE INDEX IF NOT EXISTS tp_snapshots_pepper ON tp_snapshots (pepper, active);
 CREATE TABLE IF NOT EXISTS tp_hashes (generation INTEGER NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (generation, hash)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tp_hashes_hash ON tp_hashes (hash);
+CREATE TABLE IF NOT EXISTS tp_chunks (generation INTEGER NOT NULL, chunk INTEGER NOT NULL, PRIMARY KEY (generation, chunk)) WITHOUT ROWID;
 `,
   },
 ];

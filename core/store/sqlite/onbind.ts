@@ -1,5 +1,6 @@
 /** The 3pid/onbind delivery queue in SQLite. */
 import type { OnbindDelivery, OnbindStore } from '../ports/onbind.js';
+import type { ThreePid } from '../ports/threepid.js';
 import type { Row, SqliteDb } from './db.js';
 
 const toOnbind = (r: Row): OnbindDelivery => ({
@@ -25,6 +26,19 @@ export class SqliteOnbind implements OnbindStore {
     const rows = this.db.prepared(`UPDATE onbind_queue SET next_attempt_at = ? WHERE id IN
       (SELECT id FROM onbind_queue WHERE next_attempt_at <= ? ORDER BY next_attempt_at, created_at, id LIMIT ?) RETURNING *`).all(leaseUntil, now, limit) as Row[];
     return rows.map(toOnbind).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+  }
+
+  async get(id: string): Promise<OnbindDelivery | null> {
+    const row = this.db.prepared('SELECT * FROM onbind_queue WHERE id = ?').get(id) as Row | undefined;
+    return row ? toOnbind(row) : null;
+  }
+
+  async deleteConcerning(filter: { mxid?: string; threepid?: ThreePid }): Promise<number> {
+    if (filter.mxid === undefined && !filter.threepid) throw new Error('deleteConcerning needs a Matrix ID or a 3PID');
+    // The body is JSON text; json_extract reads its fields (a missing one is NULL and matches nothing).
+    return this.db.prepared(`DELETE FROM onbind_queue WHERE json_extract(body, '$.mxid') = ?
+      OR (json_extract(body, '$.medium') = ? AND json_extract(body, '$.address') = ?)`)
+      .run(filter.mxid ?? null, filter.threepid?.medium ?? null, filter.threepid?.address ?? null).changes;
   }
 
   async reschedule(id: string, attempts: number, nextAttemptAt: number, lastError: string): Promise<void> {

@@ -43,6 +43,10 @@ export class SqliteSessions implements SessionStore {
     this.db.prepared('DELETE FROM sessions WHERE sid = ?').run(sid);
   }
 
+  async deleteFor(medium: Medium, address: string): Promise<number> {
+    return this.db.prepared('DELETE FROM sessions WHERE medium = ? AND address = ?').run(medium, address).changes;
+  }
+
   async deleteBefore(before: number): Promise<number> {
     return this.db.prepared('DELETE FROM sessions WHERE updated_at < ?').run(before).changes;
   }

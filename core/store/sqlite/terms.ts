@@ -13,4 +13,8 @@ export class SqliteTerms implements TermsStore {
   async accepted(userId: string): Promise<AcceptedPolicy[]> {
     return this.db.prepared('SELECT policy, version FROM accepted_policies WHERE user_id = ? ORDER BY policy, version').all(userId) as AcceptedPolicy[];
   }
+
+  async forget(userId: string): Promise<number> {
+    return this.db.prepared('DELETE FROM accepted_policies WHERE user_id = ?').run(userId).changes;
+  }
 }

@@ -6,7 +6,7 @@
 import mysql from 'mysql2/promise';
 import type { Connection as CallbackConnection } from 'mysql2';
 import type { Duplex } from 'node:stream';
-import { connectionUrl, lease, queryOn, type DriverOptions, type Row, type SqlDriver } from '../driver.js';
+import { connectionUrl, lease, queryOn, streamOn, type DriverOptions, type Row, type SqlDriver } from '../driver.js';
 
 /** The promise wrapper's `connection` is the callback connection, whose queries can stream. */
 const callbackConnection = (connection: mysql.PoolConnection) => connection.connection as unknown as CallbackConnection & { stream: Duplex };
@@ -61,33 +61,28 @@ export class MysqlDriver implements SqlDriver {
   }
 
   async *stream(sql: string, batchSize: number, signal: AbortSignal): AsyncIterable<Row[]> {
-    const held = await this.connect(signal);
-    const rows = callbackConnection(held.connection).query(sql).stream({ highWaterMark: batchSize });
-    // A streamed query hears nothing of its connection's end: the abort ends the stream itself.
-    const onAbort = () => rows.destroy(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    let finished = false;
-    try {
-      let batch: Row[] = [];
-      for await (const row of rows) {
-        batch.push(row as Row);
-        if (batch.length === batchSize) {
-          yield batch;
-          batch = [];
+    yield* streamOn(await this.connect(signal), async function* (connection) {
+      const rows = callbackConnection(connection).query(sql).stream({ highWaterMark: batchSize });
+      // A streamed query hears nothing of its connection's end: the abort ends the stream itself.
+      const onAbort = () => rows.destroy(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        let batch: Row[] = [];
+        for await (const row of rows) {
+          batch.push(row as Row);
+          if (batch.length === batchSize) {
+            yield batch;
+            batch = [];
+          }
         }
-      }
-      signal.throwIfAborted();
-      if (batch.length > 0) yield batch;
-      finished = true;
-    } finally {
-      // Failed, aborted, or left early by the consumer: the unread result goes with its connection.
-      signal.removeEventListener('abort', onAbort);
-      if (!finished) {
-        held.failed = true;
+        signal.throwIfAborted();
+        if (batch.length > 0) yield batch;
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+        // Ended: nothing happens; left unread: it stops reading before its connection is dropped.
         rows.destroy();
       }
-      held.release();
-    }
+    });
   }
 
   async close(): Promise<void> {

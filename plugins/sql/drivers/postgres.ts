@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import Cursor from 'pg-cursor';
-import { connectionUrl, lease, queryOn, type DriverOptions, type Row, type SqlDriver } from '../driver.js';
+import { connectionUrl, lease, queryOn, streamOn, type DriverOptions, type Row, type SqlDriver } from '../driver.js';
 import { driverSql } from '../placeholders.js';
 
 export class PostgresDriver implements SqlDriver {
@@ -31,26 +31,19 @@ export class PostgresDriver implements SqlDriver {
   }
 
   async *stream(sql: string, batchSize: number, signal: AbortSignal): AsyncIterable<Row[]> {
-    const held = await this.connect(signal);
-    let closed = false;
-    try {
+    yield* streamOn(await this.connect(signal), async function* (connection) {
       // statement_timeout bounds lookups; an open cursor lives as long as its consumer reads
       // (the server counts it as one statement), so it is lifted on this connection meanwhile.
-      await held.connection.query('SET statement_timeout = 0');
-      const cursor = held.connection.query(new Cursor(driverSql(sql, 'postgresql')));
+      await connection.query('SET statement_timeout = 0');
+      const cursor = connection.query(new Cursor(driverSql(sql, 'postgresql')));
       for (;;) {
         const rows = await cursor.read(batchSize);
         if (rows.length === 0) break;
         yield rows;
       }
       await cursor.close();
-      await held.connection.query('RESET statement_timeout');
-      closed = true;
-    } finally {
-      // Failed, aborted, or left early by the consumer: the open cursor goes with its connection.
-      if (!closed) held.failed = true;
-      held.release();
-    }
+      await connection.query('RESET statement_timeout');
+    });
   }
 
   async close(): Promise<void> {
