@@ -14,6 +14,7 @@ import { checkProviders, formatChecks } from './providers/check.js';
 import { IMPORT_HELP, importCommand, SourceError, takeImportOptions, type ImportArgs } from './import/command.js';
 import { ADMIN_HELP, adminCommand } from '../plugins/admin/command.js';
 import { AdminInputError } from '../plugins/admin/protocol.js';
+import { CommandError, takeUnifiedViewOptions, UNIFIED_VIEW_HELP, type UnifiedViewArgs } from '../plugins/unified-view-push/cli-options.js';
 
 const HELP = `unisd — a Matrix identity server
 
@@ -34,7 +35,7 @@ Usage:
   unisd providers check [-c <file>] connect to each enabled identity provider, run one
                                     lookup and count its hash source; one line each,
                                     exit status 1 if any failed
-${IMPORT_HELP}${ADMIN_HELP}  unisd help, unisd --help          this text
+${IMPORT_HELP}${ADMIN_HELP}${UNIFIED_VIEW_HELP}  unisd help, unisd --help          this text
   unisd --version                   the version of unisd
 
 Options:
@@ -47,16 +48,17 @@ hashing.pepperLength is UNISD_HASHING_PEPPER_LENGTH. See config/unisd.example.ya
 
 class UsageError extends Error {}
 
-function parseArgs(argv: string[]): { command: string; file?: string; dryRun: boolean; importArgs: Partial<ImportArgs> } {
+function parseArgs(argv: string[]): { command: string; file?: string; dryRun: boolean; importArgs: Partial<ImportArgs>; viewArgs: UnifiedViewArgs } {
   const { options: importArgs, rest } = argv[0] === 'import' ? takeImportOptions(argv) : { options: {}, rest: argv };
-  argv = rest;
+  const { options: viewArgs, rest: remaining } = takeUnifiedViewOptions(rest);
+  argv = remaining;
   const words: string[] = [];
   let file: string | undefined;
   let dryRun = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '-h' || arg === '--help') return { command: 'help', dryRun, importArgs };
-    if (arg === '-V' || arg === '--version') return { command: 'version', dryRun, importArgs };
+    if (arg === '-h' || arg === '--help') return { command: 'help', dryRun, importArgs, viewArgs };
+    if (arg === '-V' || arg === '--version') return { command: 'version', dryRun, importArgs, viewArgs };
     if (arg === '-c' || arg === '--config') {
       file = argv[++i];
       if (!file) throw new UsageError(`${arg} needs a file name`);
@@ -71,7 +73,7 @@ function parseArgs(argv: string[]): { command: string; file?: string; dryRun: bo
     }
   }
   if (dryRun && words.join(' ') !== 'db migrate') throw new UsageError('--dry-run is an option of unisd db migrate and unisd import');
-  return { command: words.join(' ') || 'start', file, dryRun, importArgs };
+  return { command: words.join(' ') || 'start', file, dryRun, importArgs, viewArgs };
 }
 
 /** The version in unisd's package.json, found above this file (core/ from the sources, dist/core/ when built). */
@@ -95,7 +97,7 @@ function configSource(file: string | undefined): string {
 async function main(): Promise<void> {
   // unisd admin parses its own arguments (plugins/admin/command.ts).
   if (process.argv[2] === 'admin') return adminCommand(process.argv.slice(3));
-  const { command, file, dryRun, importArgs } = parseArgs(process.argv.slice(2));
+  const { command, file, dryRun, importArgs, viewArgs } = parseArgs(process.argv.slice(2));
   switch (command) {
     case 'import sydent':
     case 'import ma1sd': {
@@ -142,6 +144,15 @@ async function main(): Promise<void> {
       if (results.some((r) => r.failure)) process.exitCode = 1;
       return;
     }
+    case 'unified-view push':
+    case 'lookup': {
+      const { lookupCommand, unifiedViewPush } = await import('../plugins/unified-view-push/commands.js');
+      const { config, plugins } = command === 'lookup' ? { config: null, plugins: [] } : await loadConfiguration({ file });
+      const { text, failed } = config ? await unifiedViewPush(config, plugins, viewArgs.hub) : await lookupCommand(viewArgs);
+      process.stdout.write(text);
+      if (failed) process.exitCode = 1;
+      return;
+    }
     case 'start': {
       const { config, plugins } = await loadConfiguration({ file });
       await startServer(config, plugins, configSource(file));
@@ -153,7 +164,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  const message = err instanceof ConfigError || err instanceof UsageError || err instanceof SourceError || err instanceof AdminInputError ? err.message : describeStartupError(err);
+  const message = err instanceof ConfigError || err instanceof UsageError || err instanceof SourceError || err instanceof AdminInputError || err instanceof CommandError ? err.message : describeStartupError(err);
   process.stderr.write(`unisd: ${message}\n`);
   process.exit(1);
 });

@@ -21,6 +21,7 @@ import lookup from '../plugins/lookup/manifest.js';
 import unifiedView from '../plugins/unified-view/manifest.js';
 import exec from '../plugins/exec/manifest.js';
 import rest from '../plugins/rest/manifest.js';
+import unifiedViewPush from '../plugins/unified-view-push/manifest.js';
 import health from '../plugins/health/manifest.js';
 import v1 from '../plugins/v1/manifest.js';
 import v2 from '../plugins/v2/manifest.js';
@@ -44,6 +45,7 @@ export const BUILTIN_PLUGINS: readonly PluginManifest[] = [
   unifiedView,
   exec,
   rest,
+  unifiedViewPush,
   health,
   v1,
   v2,

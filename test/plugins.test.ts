@@ -150,5 +150,5 @@ test('the built-in plugins: unique names, known dependencies, each module export
   for (const plugin of BUILTIN_PLUGINS) {
     assert.equal(app.hasPlugin(`unisd-${plugin.name}`), plugin.enabled(app.config), `unisd-${plugin.name} is registered under its name when enabled`);
   }
-  assert.deepEqual(BUILTIN_PLUGINS.filter((p) => !p.enabled(app.config)).map((p) => p.name), ['metrics', 'memory-provider', 'sql', 'synapse-sql', 'ldap', 'unified-view', 'exec', 'rest']);
+  assert.deepEqual(BUILTIN_PLUGINS.filter((p) => !p.enabled(app.config)).map((p) => p.name), ['metrics', 'memory-provider', 'sql', 'synapse-sql', 'ldap', 'unified-view', 'exec', 'rest', 'unified-view-push']);
 });

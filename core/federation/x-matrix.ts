@@ -3,11 +3,13 @@
  * to identity servers: the signed object is {method, uri, origin, destination_is, content}, with
  * `destination_is` equal to this server's name (what Synapse signs, see clients.md). Requests
  * signed with `destination` instead, as the server-server spec has it, are accepted as well.
+ * unisd signs its own server-to-server requests (MSC4004 pushes) with `destination`:
+ * xMatrixAuthorization.
  */
 import type { FastifyRequest } from 'fastify';
 import type { XMatrix } from './types.js';
 import { unauthorized } from '../errors.js';
-import { verifyJsonSignature } from '../crypto/signing.js';
+import { signJson, verifyJsonSignature, type SigningKey } from '../crypto/signing.js';
 import { isValidServerName } from './server-name.js';
 import { requesterKey } from '../rate-limit.js';
 import type { ServerKeys } from './server-keys.js';
@@ -126,4 +128,25 @@ export class XMatrixVerifier implements XMatrix {
     }
     throw unauthorized('Invalid X-Matrix signature');
   }
+}
+
+export interface OutgoingRequest {
+  method: string;
+  /** Path and query exactly as sent. */
+  uri: string;
+  /** The receiving server's name. */
+  destination: string;
+  /** The JSON body, when there is one. */
+  content?: unknown;
+}
+
+/**
+ * The `Authorization` header value for a request this server sends, signed as the
+ * server-server spec has it: canonical JSON of {method, uri, origin, destination, content}.
+ */
+export function xMatrixAuthorization(request: OutgoingRequest, origin: string, key: SigningKey): string {
+  const { method, uri, destination, content } = request;
+  const signed = signJson({ method, uri, origin, destination, ...(content !== undefined ? { content } : {}) }, origin, key);
+  const sig = signed.signatures[origin]![key.keyId]!;
+  return `X-Matrix origin="${origin}",destination="${destination}",key="${key.keyId}",sig="${sig}"`;
 }
