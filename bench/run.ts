@@ -5,12 +5,14 @@
  *   2. over HTTP (pinned cores): /v2/lookup beside reference routes, then with two processes;
  *   3. the rehash of 1M 3PIDs: pool vs one thread, event loop delay and lookups served meanwhile;
  *   4. bytes per index entry at 1M;
- *   5. sql storage on SQLite at 1M: 1000- and 10,000-hash lookups;
+ *   5. sql storage at 1M: 1000- and 10,000-hash lookups, on SQLite and PostgreSQL;
  *   6. each identity provider's hash source streamed from its backend at 100k rows (rows/s);
  *   7. an MSC4004 hub: the answer with N third-party mappings (two members) beside N of its own,
  *      in process and over HTTP (ratio to the ceiling), and the time the hub takes the pushes;
  *   8. an MSC4004 member hashing and pushing N 3PIDs to a unisd hub process, beside hashing alone;
- * and, beside them, binds per second by storage.sqlite.synchronous.
+ * and, beside them, binds per second by storage.sqlite.synchronous, and on PostgreSQL.
+ * PostgreSQL is measured when UNISD_TEST_POSTGRES_URI names one (its figures also as ratios
+ * to SQLite's of the same run); without it, one line says it was skipped.
  * Options: --json, --quick (N=100k only, 20k provider rows, shorter HTTP runs: a smoke test of the suite itself).
  */
 import { cpus, totalmem, availableParallelism, release } from 'node:os';
@@ -21,6 +23,7 @@ import { hashFunctions, hubLookups, lookups, memory, rehash } from './in-process
 import { sqlStorage } from './sql.js';
 import { http, unifiedView } from './http.js';
 import { binds } from './binds.js';
+import { POSTGRES_SKIPPED, postgresUri } from './postgres.js';
 import { providerStreaming } from './providers.js';
 import { unifiedViewPush } from './unified-view-push.js';
 import { table, type Row } from './report.js';
@@ -68,6 +71,7 @@ const report = {
   inputs: { knownThreepids: N, providerRows: PROVIDER_ROWS, addressesPerRequest: 1000, hitRatio: 0.5, httpSeconds: duration, httpConnections: 8, poolThreads: pool.threads },
   seconds: +((performance.now() - began) / 1000).toFixed(1),
   results: rows,
+  skipped: postgresUri ? [] : [POSTGRES_SKIPPED],
 };
 if (values.json) {
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -76,5 +80,5 @@ if (values.json) {
   process.stdout.write(`unisd hash lookup benchmark — ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Linux ${machine.kernel}\n`);
   process.stdout.write(`${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
   process.stdout.write(`inputs: ${Object.entries(inputs).map(([k, v]) => `${k}=${v}`).join(', ')}\n\n`);
-  process.stdout.write(`${table(rows)}\n\ncompleted in ${report.seconds} s\n`);
+  process.stdout.write(`${table(rows)}\n\n${report.skipped.map((line) => `${line}\n`).join('')}completed in ${report.seconds} s\n`);
 }

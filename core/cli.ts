@@ -30,6 +30,9 @@ Usage:
                                     commented example values (with -c, its plugins' too)
   unisd hash status [-c <file>]     the lookup pepper: age, rotation, alternates, table sizes
   unisd hash rotate [-c <file>]     rotate the lookup pepper now (running servers follow)
+  unisd db migrate [--dry-run] [-c <file>]
+                                    apply the storage schema migrations not yet applied
+                                    (a start applies them too); --dry-run prints them
   unisd providers check [-c <file>] connect to each enabled identity provider, run one
                                     lookup and count its hash source; one line each,
                                     exit status 1 if any failed
@@ -53,30 +56,35 @@ const SUBCOMMANDS: Record<string, string[]> = {
   providers: ['check'],
   import: ['sydent', 'ma1sd'],
   'unified-view': ['push'],
+  db: ['migrate'],
 };
 
-function parseArgs(argv: string[]): { command: string; file?: string; importArgs: Partial<ImportArgs>; viewArgs: UnifiedViewArgs } {
+function parseArgs(argv: string[]): { command: string; file?: string; dryRun: boolean; importArgs: Partial<ImportArgs>; viewArgs: UnifiedViewArgs } {
   const { options: importArgs, rest } = argv[0] === 'import' ? takeImportOptions(argv) : { options: {}, rest: argv };
   const { options: viewArgs, rest: remaining } = takeUnifiedViewOptions(rest);
   argv = remaining;
   const words: string[] = [];
   let file: string | undefined;
+  let dryRun = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '-h' || arg === '--help') return { command: 'help', importArgs, viewArgs };
-    if (arg === '-V' || arg === '--version') return { command: 'version', importArgs, viewArgs };
+    if (arg === '-h' || arg === '--help') return { command: 'help', dryRun, importArgs, viewArgs };
+    if (arg === '-V' || arg === '--version') return { command: 'version', dryRun, importArgs, viewArgs };
     if (arg === '-c' || arg === '--config') {
       file = argv[++i];
       if (!file) throw new UsageError(`${arg} needs a file name`);
     } else if (arg.startsWith('--config=')) {
       file = arg.slice('--config='.length);
+    } else if (arg === '--dry-run') {
+      dryRun = true;
     } else if (arg.startsWith('-')) {
       throw new UsageError(`unknown option ${arg} (see unisd --help)`);
     } else {
       words.push(arg);
     }
   }
-  return { command: words.join(' ') || 'start', file, importArgs, viewArgs };
+  if (dryRun && words.join(' ') !== 'db migrate') throw new UsageError('--dry-run is an option of unisd db migrate and unisd import');
+  return { command: words.join(' ') || 'start', file, dryRun, importArgs, viewArgs };
 }
 
 /** The version in unisd's package.json, found above this file (core/ from the sources, dist/core/ when built). */
@@ -100,7 +108,7 @@ function configSource(file: string | undefined): string {
 async function main(): Promise<void> {
   // unisd admin parses its own arguments (plugins/admin/command.ts).
   if (process.argv[2] === 'admin') return adminCommand(process.argv.slice(3));
-  const { command, file, importArgs, viewArgs } = parseArgs(process.argv.slice(2));
+  const { command, file, dryRun, importArgs, viewArgs } = parseArgs(process.argv.slice(2));
   switch (command) {
     case 'import sydent':
     case 'import ma1sd': {
@@ -134,6 +142,12 @@ async function main(): Promise<void> {
       const { hashRotate, hashStatus } = await import('../plugins/lookup/commands.js');
       const { config, plugins } = await loadConfiguration({ file });
       process.stdout.write(command === 'hash status' ? await hashStatus(config) : await hashRotate(config, plugins));
+      return;
+    }
+    case 'db migrate': {
+      const { dbMigrate } = await import('./store/migrate-command.js');
+      const { config } = await loadConfiguration({ file });
+      process.stdout.write(await dbMigrate(config.storage, dryRun));
       return;
     }
     case 'providers check': {
