@@ -23,6 +23,8 @@ import { termsSuite } from './store/terms.js';
 import { hashesSuite } from './store/hashes.js';
 import { onbindSuite } from './store/onbind.js';
 import { thirdPartySuite } from './store/third-party.js';
+import { leasesSuite } from './store/leases.js';
+import { changesSuite } from './store/changes.js';
 
 const SUITES: Record<string, (store: () => Store) => void> = {
   sessions: sessionsSuite,
@@ -33,6 +35,8 @@ const SUITES: Record<string, (store: () => Store) => void> = {
   hashes: hashesSuite,
   onbind: onbindSuite,
   'third-party mappings': thirdPartySuite,
+  leases: leasesSuite,
+  changes: changesSuite,
 };
 
 after(removeTempFiles);

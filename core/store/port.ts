@@ -44,6 +44,10 @@ export interface Store {
   hashes: HashTableStore;
   onbind: OnbindStore;
   thirdParty: ThirdPartyMappingStore;
+  /** Work one instance among several does alone (rotation, purges). */
+  leases: LeaseStore;
+  /** What instances sharing the store tell each other (binds, unbinds, rotations). */
+  changes: ChangeLog;
   /** Resolves when the backend answers a trivial request; rejects when it is closed or unreachable (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -14,6 +14,8 @@ import { SqliteTerms, TERMS_SCHEMA } from './terms.js';
 import { HASHES_SCHEMA, SqliteHashTables, SqlitePeppers } from './hashes.js';
 import { ONBIND_SCHEMA, SqliteOnbind } from './onbind.js';
 import { SqliteThirdParty, THIRD_PARTY_SCHEMA } from './third-party.js';
+import { LEASES_SCHEMA, SqliteLeases } from './leases.js';
+import { CHANGES_SCHEMA, SqliteChanges } from './changes.js';
 
 export interface SqliteStore extends Store {
   /** The journal mode in force ('wal' for a file, 'memory' for ':memory:'). */
@@ -49,7 +51,7 @@ export async function openSqliteStore(path: string, options: SqliteOptions = {})
     database.pragma('journal_mode = WAL');
     database.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     database.pragma('busy_timeout = 5000');
-    database.exec([SESSIONS_SCHEMA, BINDS_SCHEMA, INVITES_SCHEMA, ACCOUNTS_SCHEMA, TERMS_SCHEMA, HASHES_SCHEMA, ONBIND_SCHEMA, THIRD_PARTY_SCHEMA].join('\n'));
+    database.exec([SESSIONS_SCHEMA, BINDS_SCHEMA, INVITES_SCHEMA, ACCOUNTS_SCHEMA, TERMS_SCHEMA, HASHES_SCHEMA, ONBIND_SCHEMA, THIRD_PARTY_SCHEMA, LEASES_SCHEMA, CHANGES_SCHEMA].join('\n'));
   } catch (error) {
     database?.close();
     lock?.close();
@@ -66,6 +68,8 @@ export async function openSqliteStore(path: string, options: SqliteOptions = {})
     hashes: new SqliteHashTables(db),
     onbind: new SqliteOnbind(db),
     thirdParty: new SqliteThirdParty(db),
+    leases: new SqliteLeases(db),
+    changes: new SqliteChanges(db),
     journalMode: () => db.sql.pragma('journal_mode', { simple: true }) as string,
     ping: async () => { db.prepared('SELECT 1').get(); },
     synchronousLevel: () => db.sql.pragma('synchronous', { simple: true }) as number,
