@@ -54,16 +54,20 @@ export default async function lookupPlugin(app: FastifyInstance): Promise<void> 
     events,
     log,
     coordinator: follower ?? undefined,
+    leases: app.instance.leases,
   });
   const service = new HashLookup({ hashing: config.hashing, budget: config.lookup.budget, rotation, tables, memory, providers, log, metrics: app.metrics });
   app.decorate('hashLookup', { service, rotation, memory });
   app.identityApi.add(...hashLookupRoutes(service));
   runEvery(app, 'forgetting refilled hash lookup budgets', config.validation.purgeInterval, async () => service.sweep());
 
-  events.on('bind', (mapping) => rotation.bound(mapping));
-  events.on('unbind', (mapping) => rotation.unbound(mapping));
-  // A source's data changed wholesale: a rotation rebuilds every table from the sources.
-  events.on('provider-data-changed', () => rotation.rotate());
+  events.on('bind', ({ remote, ...mapping }) => rotation.bound(mapping, remote));
+  events.on('unbind', ({ remote, ...mapping }) => rotation.unbound(mapping, remote));
+  // Another instance rotated: switch to its pepper now rather than on the next lookup that names it.
+  events.on('pepper-rotated', ({ remote }) => (remote ? rotation.sync() : undefined));
+  // A source's data changed wholesale: a rotation rebuilds every table from the sources (the
+  // instance where it changed rotates; the others adopt its pepper).
+  events.on('provider-data-changed', ({ remote }) => (remote ? undefined : rotation.rotate()));
   // Providers registered by any plugin (external ones included) are known once the app is
   // ready; the first build is not awaited there (see rotation.ready): lookups wait for it.
   app.addHook('onReady', async () => {
