@@ -209,7 +209,7 @@ const BAD_FILES: Array<[string, string, RegExp[]]> = [
   ['wrong type: a list for a section', 'hashing:\n  - sha256\n', [/line 1: hashing: expected a section with keys enabled, .*got a list/]],
   ['wrong type: a section given a scalar', 'server: 8090\n', [/server: expected a section with keys name, .*got 8090/]],
   ['a URL as server name', 'server:\n  name: https://id.example.org\n', [/server\.name: expected a server name .*no https:\/\/.*, got "https:\/\/id\.example\.org"/]],
-  ['bad enum value', 'storage:\n  backend: postgres\n', [/line 2: storage\.backend: expected one of sqlite, mongodb, got "postgres"/]],
+  ['bad enum value', 'storage:\n  backend: postgres\n', [/line 2: storage\.backend: expected one of sqlite, postgresql, mongodb, got "postgres"/]],
   ['bad enum value in the seed\'s keys', 'hashing:\n  rotationPolicy: per_minute\n', [/hashing\.rotationPolicy: expected one of per_requests, per_seconds, got "per_minute"/]],
   ['bad algorithm', 'hashing:\n  algorithms: [sha256, md5]\n', [/hashing\.algorithms: expected a list of sha256 \(the spec requires it\) and optionally none, got a list/]],
   ['algorithms without sha256', 'hashing:\n  algorithms: [none]\n', [/hashing\.algorithms: expected a list of sha256 \(the spec requires it\) and optionally none, got a list/]],
@@ -269,7 +269,7 @@ const BAD_ENV: Array<[string, string, RegExp]> = [
   ['UNISD_MATRIX_V2', 'maybe', /matrix\.v2: expected true or false, got "maybe"/],
   ['UNISD_HASHING_DELAY', 'soon', /hashing\.delay: expected a duration .*, got "soon"/],
   ['UNISD_HASHING_PEPPER_LENGTH', '-1', /hashing\.pepperLength: expected a whole number from 8 to 256, got "-1"/],
-  ['UNISD_STORAGE_BACKEND', 'postgres', /storage\.backend: expected one of sqlite, mongodb, got "postgres"/],
+  ['UNISD_STORAGE_BACKEND', 'postgres', /storage\.backend: expected one of sqlite, postgresql, mongodb, got "postgres"/],
   ['UNISD_POLICY_POLICIES', '{not json', /policy\.policies: expected a map of policy name/],
   ['UNISD_MEMORY_IDENTITIES', '[{"username": 5}]', /memory\.identities\[0\]\.username: expected a localpart or a full Matrix ID/],
 ];

@@ -59,6 +59,7 @@ const BOOLEAN_WORDS: Record<string, boolean> = { true: true, yes: true, on: true
 // `boolean` is also the coercion convict applies to keys declared with `format: Boolean`.
 addFormat('boolean', 'true or false', (v) => typeof v === 'boolean', (text) => BOOLEAN_WORDS[text.trim().toLowerCase()] ?? text);
 addFormat('nat', 'a whole number (0 or more)', (v) => Number.isSafeInteger(v) && (v as number) >= 0, wholeNumber);
+addFormat('positive', 'a whole number (1 or more)', (v) => Number.isSafeInteger(v) && (v as number) >= 1, wholeNumber);
 addFormat('int', 'a whole number', Number.isSafeInteger, (text) => (/^\s*-?\d+\s*$/.test(text) ? Number(text) : text));
 addFormat('port', 'a port number (0-65535)', (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535, wholeNumber);
 // Maps given as text (environment variables) are JSON; convict's own coercion throws on bad JSON.

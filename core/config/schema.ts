@@ -39,10 +39,17 @@ export const schema = {
     level: { doc: 'Log level (logs never hold tokens, 3PID addresses or query strings).', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
   },
   storage: {
-    backend: { doc: 'Where unisd keeps its state: sqlite (embedded, default) or mongodb (production, several instances).', format: ['sqlite', 'mongodb'], default: 'sqlite' },
+    backend: { doc: 'Where unisd keeps its state: sqlite (embedded, default), postgresql or mongodb (both shared by several instances).', format: ['sqlite', 'postgresql', 'mongodb'], default: 'sqlite' as 'sqlite' | 'postgresql' | 'mongodb' },
     sqlite: {
       path: { doc: 'SQLite database file. One unisd process at a time: a second one on the same file is refused (it holds <path>.lock).', format: String, default: './data/unisd.db' },
       synchronous: { doc: 'full: a write answered is on disk, surviving a power loss or OS crash. normal: faster writes (see npm run bench), but the last ones answered can be lost on a power loss (never on a crash of unisd alone).', format: ['full', 'normal'], default: 'full' as 'full' | 'normal' },
+    },
+    postgresql: {
+      uri: { doc: 'PostgreSQL connection string: postgresql://user:password@host:5432/database (TLS: ?sslmode=verify-full).', format: String, default: '', sensitive: true },
+      schema: { doc: 'Schema holding unisd\'s tables, created if missing (a database shared with other software can keep unisd apart).', format: String, default: 'public' },
+      maxConnections: { doc: 'Most connections each unisd process opens to PostgreSQL (its pool); requests wait for a free one.', format: 'positive', default: 10 },
+      connectionTimeout: { doc: 'How long a query waits for a connection (a new one to be made, or a free one in a full pool) before failing.', format: 'duration', default: ms('10s') },
+      idleTimeout: { doc: 'An idle pooled connection is closed after this long.', format: 'duration', default: ms('30s') },
     },
     mongodb: {
       uri: { doc: 'MongoDB connection string.', format: String, default: '', sensitive: true },

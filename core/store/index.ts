@@ -9,6 +9,10 @@ export async function openStore(storage: CoreConfig['storage']): Promise<Store> 
     const { openMongoStore } = await import('./mongodb/index.js');
     return openMongoStore(storage.mongodb.uri, storage.mongodb.database);
   }
+  if (storage.backend === 'postgresql') {
+    const { openPostgresStore } = await import('./postgresql/index.js');
+    return openPostgresStore(storage.postgresql);
+  }
   const { openSqliteStore } = await import('./sqlite/index.js');
   return openSqliteStore(storage.sqlite.path, { synchronous: storage.sqlite.synchronous });
 }

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Store } from '../../core/store/port.js';
 import { openSqliteStore } from '../../core/store/sqlite/index.js';
 import { openMongoStore } from '../../core/store/mongodb/index.js';
+import { openPostgresStore, type PgOptions, type PostgresStore } from '../../core/store/postgresql/index.js';
 
 export interface OpenedStore {
   store: Store;
@@ -33,6 +34,18 @@ const mongoUri = process.env.UNISD_TEST_MONGODB_URI;
 const run = randomBytes(4).toString('hex');
 let databases = 0;
 
+export const postgresUri = process.env.UNISD_TEST_POSTGRES_URI;
+let schemas = 0;
+/** Options for a PostgreSQL store in a schema of its own, not created yet (dropPostgresSchema removes it). */
+export const postgresOptions = (over: Partial<PgOptions> = {}): PgOptions => ({
+  uri: postgresUri!, schema: `unisd_test_${run}_${schemas++}`, maxConnections: 5, connectionTimeout: 10_000, idleTimeout: 10_000, ...over,
+});
+/** Closes the store and drops its schema. */
+export async function disposePostgres(store: PostgresStore): Promise<void> {
+  await store.db.run(`DROP SCHEMA IF EXISTS "${store.db.schema}" CASCADE`);
+  await store.close();
+}
+
 export const BACKENDS: Backend[] = [
   {
     name: 'sqlite :memory:',
@@ -46,6 +59,14 @@ export const BACKENDS: Backend[] = [
     async open() {
       const store = await openSqliteStore(sqliteFile());
       return { store, dispose: () => store.close() };
+    },
+  },
+  {
+    name: 'postgresql',
+    skip: postgresUri ? undefined : 'set UNISD_TEST_POSTGRES_URI to run it',
+    async open() {
+      const store = await openPostgresStore(postgresOptions());
+      return { store, dispose: () => disposePostgres(store) };
     },
   },
   {
