@@ -5,6 +5,8 @@
  */
 import { pendingMigrations, type Migration } from '../migrations.js';
 import { quoteIdent, type PgDb } from './db.js';
+import { LEASES_SCHEMA } from './leases.js';
+import { CHANGES_SCHEMA } from './changes.js';
 
 export const POSTGRESQL_MIGRATIONS: readonly Migration[] = [
   {
@@ -68,6 +70,11 @@ CREATE TABLE tp_hashes (
   PRIMARY KEY (generation, hash));
 CREATE INDEX tp_hashes_hash ON tp_hashes (hash);
 `,
+  },
+  {
+    version: 2,
+    name: 'leases and the change log (several instances)',
+    sql: LEASES_SCHEMA + CHANGES_SCHEMA,
   },
 ];
 
