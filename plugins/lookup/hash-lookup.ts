@@ -12,7 +12,8 @@ import type { Account } from '../../core/api.js';
 import { threepidKey } from '../../core/providers/registry.js';
 import { normaliseAddress } from '../../core/threepid.js';
 import { badRequest, invalidParam, missingParams } from '../../core/errors.js';
-import { RateLimiter, throwIfLimited } from '../../core/rate-limit.js';
+import { RateLimiter, consumeAll } from '../../core/rate-limit.js';
+import type { LimitStore } from '../../core/limit-stores/store.js';
 import { isPlainObject } from '../../core/config/formats.js';
 import { jsonKey } from './compact-index.js';
 import type { MemoryHashTables } from './memory-tables.js';
@@ -32,6 +33,8 @@ export interface HashLookupDeps {
   providers: ProviderRegistry;
   log: FastifyBaseLogger;
   metrics: Metrics;
+  /** Where the budgets are counted (rateLimit.store). */
+  limitStore?: LimitStore;
 }
 
 export class HashLookup {
@@ -41,8 +44,8 @@ export class HashLookup {
 
   constructor(private readonly deps: HashLookupDeps) {
     const { perToken, perUser, window } = deps.budget;
-    this.perToken = new RateLimiter(perToken, window, { name: 'lookup.budget.perToken', metrics: deps.metrics });
-    this.perUser = new RateLimiter(perUser, window, { name: 'lookup.budget.perUser', metrics: deps.metrics });
+    this.perToken = new RateLimiter(perToken, window, { name: 'lookup.budget.perToken', metrics: deps.metrics, store: deps.limitStore });
+    this.perUser = new RateLimiter(perUser, window, { name: 'lookup.budget.perUser', metrics: deps.metrics, store: deps.limitStore });
   }
 
   async details(): Promise<{ lookup_pepper: string; algorithms: string[] }> {
@@ -77,7 +80,7 @@ export class HashLookup {
     if (typeof pepper !== 'string' || !await this.deps.rotation.acceptsAfterSync(pepper)) {
       throw badRequest('M_INVALID_PEPPER', 'Unknown or invalid pepper - has it been rotated?', { algorithm, lookup_pepper: this.deps.rotation.pepper });
     }
-    this.spend(account, addresses.length);
+    await this.spend(account, addresses.length);
     const mappings = algorithm === 'sha256' ? await this.hashed(pepper, addresses) : await this.plain(addresses);
     if (algorithm === 'sha256') {
       this.deps.rotation.countLookup(pepper).catch((err) => this.deps.log.error({ err: (err as Error).message }, 'counting the lookup failed'));
@@ -86,18 +89,14 @@ export class HashLookup {
   }
 
   /** Forgets tokens and users whose budget is full again. */
-  sweep(): void {
-    this.perToken.sweep();
-    this.perUser.sweep();
+  async sweep(): Promise<void> {
+    await this.perToken.sweep();
+    await this.perUser.sweep();
   }
 
   /** Budgets in addresses per window, per token and per user: a 429 spends nothing. */
-  private spend(account: Account, cost: number): void {
-    const token = `token:${account.tokenHash}`;
-    const user = `user:${account.userId}`;
-    throwIfLimited(Math.max(this.perToken.retryAfter(token, cost), this.perUser.retryAfter(user, cost)));
-    this.perToken.record(token, cost);
-    this.perUser.record(user, cost);
+  private async spend(account: Account, cost: number): Promise<void> {
+    await consumeAll([[this.perToken, `token:${account.tokenHash}`, cost], [this.perUser, `user:${account.userId}`, cost]]);
   }
 
   private async hashed(pepper: string, hashes: string[]): Promise<string> {

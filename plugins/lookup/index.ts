@@ -28,9 +28,9 @@ declare module 'fastify' {
 
 export default async function lookupPlugin(app: FastifyInstance): Promise<void> {
   const { store, providers, signingKey, config, workers, events } = app;
-  const budget = new RateLimiter(config.lookup.rateLimit.perClient, config.lookup.rateLimit.window, { name: 'lookup.rateLimit.perClient', metrics: app.metrics });
+  const budget = new RateLimiter(config.lookup.rateLimit.perClient, config.lookup.rateLimit.window, { name: 'lookup.rateLimit.perClient', metrics: app.metrics, store: app.limitStore });
   app.identityApi.add(...v1LookupRoutes({ binds: store.binds, providers, signingKey, serverName: config.server.name, maxAddresses: config.hashing.maxAddresses, budget, metrics: new LookupMetrics(app.metrics) }));
-  runEvery(app, 'forgetting refilled lookup budgets', config.validation.purgeInterval, async () => budget.sweep());
+  runEvery(app, 'forgetting refilled lookup budgets', config.validation.purgeInterval, () => budget.sweep());
   if (!config.hashing.enabled) return;
 
   const log = app.log.child({ component: 'hash-lookup' });
@@ -56,10 +56,10 @@ export default async function lookupPlugin(app: FastifyInstance): Promise<void> 
     coordinator: follower ?? undefined,
     leases: app.instance.leases,
   });
-  const service = new HashLookup({ hashing: config.hashing, budget: config.lookup.budget, rotation, tables, memory, providers, log, metrics: app.metrics });
+  const service = new HashLookup({ hashing: config.hashing, budget: config.lookup.budget, rotation, tables, memory, providers, log, metrics: app.metrics, limitStore: app.limitStore });
   app.decorate('hashLookup', { service, rotation, memory });
   app.identityApi.add(...hashLookupRoutes(service));
-  runEvery(app, 'forgetting refilled hash lookup budgets', config.validation.purgeInterval, async () => service.sweep());
+  runEvery(app, 'forgetting refilled hash lookup budgets', config.validation.purgeInterval, () => service.sweep());
 
   events.on('bind', ({ remote, ...mapping }) => rotation.bound(mapping, remote));
   events.on('unbind', ({ remote, ...mapping }) => rotation.unbound(mapping, remote));

@@ -26,6 +26,7 @@ export default async function validationPlugin(app: FastifyInstance): Promise<vo
     smsTemplate: sms.template,
     apiUrl: publicApiUrl(app.config),
     metrics: app.metrics,
+    limitStore: app.limitStore,
   });
   app.decorate('validation', service);
   app.identityApi.add(...validationRoutes(service, new ValidationPages(settings.successTemplate)));
