@@ -29,7 +29,8 @@ export default async function invitesPlugin(app: FastifyInstance): Promise<void>
   app.decorate('onbind', onbind);
   app.identityApi.add(...inviteRoutes(invites));
 
-  runEvery(app, 'purging expired invites', config.validation.purgeInterval, () => invites.purgeExpired());
+  runEvery(app, 'purging expired invites', config.validation.purgeInterval, () => invites.purgeExpired(), { lease: 'purge:invites' });
+  runEvery(app, 'forgetting refilled invite limits', config.validation.purgeInterval, () => invites.sweepLimits());
   app.addHook('onReady', async () => onbind.start());
   app.addHook('onClose', async () => onbind.stop());
 }

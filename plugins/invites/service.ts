@@ -192,10 +192,14 @@ export class InviteService {
     await this.store.markDelivered(invites.map((invite) => invite.signed.token), Date.now());
   }
 
-  async purgeExpired(): Promise<number> {
+  purgeExpired(): Promise<number> {
+    return this.store.deleteBefore(Date.now());
+  }
+
+  /** Forgets addresses and inviters whose budget is full again. */
+  async sweepLimits(): Promise<void> {
     await this.perAddress.sweep();
     await this.perInviter.sweep();
-    return this.store.deleteBefore(Date.now());
   }
 }
 

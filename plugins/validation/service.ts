@@ -122,9 +122,13 @@ export class ValidationService implements Validation {
   }
 
   /** Deletes sessions past their window; run by the purge job. */
-  async purgeExpired(now = Date.now()): Promise<number> {
-    for (const limiter of [this.perRequester, this.perAddress, this.perSession]) await limiter.sweep(now);
+  purgeExpired(now = Date.now()): Promise<number> {
     return this.sessions.deleteBefore(now - this.lifetime);
+  }
+
+  /** Forgets requesters, addresses and sessions whose budget is full again. */
+  async sweepLimits(now = Date.now()): Promise<void> {
+    for (const limiter of [this.perRequester, this.perAddress, this.perSession]) await limiter.sweep(now);
   }
 
   private isExpired(session: ValidationSession, now: number): boolean {
