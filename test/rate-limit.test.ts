@@ -67,7 +67,7 @@ describe('rate limits counted locally', () => bucketSuite(() => new LocalLimitSt
 describe('rate limits counted in Redis', { skip: redisUri ? undefined : 'set UNISD_TEST_REDIS_URI (redis://127.0.0.1:6379) to run it' }, () => {
   const stores: RedisLimitStore[] = [];
   const open = async () => {
-    const store = new RedisLimitStore({ uri: redisUri!, timeout: 1000, log: silent });
+    const store = new RedisLimitStore({ uri: redisUri!, timeout: 1000, prefix: 'unisd-test:rl:', log: silent });
     stores.push(store);
     await store.ready();
     return store;
@@ -92,7 +92,7 @@ describe('rate limits counted in Redis', { skip: redisUri ? undefined : 'set UNI
     const client = new Redis(redisUri!);
     try {
       await new RateLimiter(5, MINUTE, { name: 'validation.rateLimit.perAddress', store: shared }).consume('email:alice@example.org');
-      const keys = await client.keys('unisd:rl:*');
+      const keys = await client.keys('unisd-test:rl:*');
       assert.ok(keys.length > 0);
       assert.ok(keys.every((key) => !key.includes('alice') && !key.includes('perAddress')), keys.join(' '));
     } finally {
@@ -103,7 +103,7 @@ describe('rate limits counted in Redis', { skip: redisUri ? undefined : 'set UNI
 
 test('Redis unreachable: limits are counted in the process instead (neither lifted nor refusing everyone), each fallback reported', async () => {
   let fallbacks = 0;
-  const store = new RedisLimitStore({ uri: 'redis://127.0.0.1:1', timeout: 200, log: silent, onFallback: () => { fallbacks++; } });
+  const store = new RedisLimitStore({ uri: 'redis://127.0.0.1:1', timeout: 200, prefix: 'unisd:rl:', log: silent, onFallback: () => { fallbacks++; } });
   after(() => store.close());
   const limiter = new RateLimiter(3, 3 * MINUTE, { name: 'validation.rateLimit.perRequester', store });
   const now = Date.now();
@@ -114,7 +114,7 @@ test('Redis unreachable: limits are counted in the process instead (neither lift
 });
 
 test('rateLimit.store redis without rateLimit.redis.uri: one line naming the key', () => {
-  assert.throws(() => new RedisLimitStore({ uri: '', timeout: 200, log: silent }), { message: 'rateLimit.redis.uri: required when rateLimit.store is redis' });
+  assert.throws(() => new RedisLimitStore({ uri: '', timeout: 200, prefix: 'unisd:rl:', log: silent }), { message: 'rateLimit.redis.uri: required when rateLimit.store is redis' });
 });
 
 test('a limit of 0 is unlimited and remembers nothing', async () => {

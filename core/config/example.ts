@@ -84,6 +84,7 @@ rateLimit:
     # Secret: masked by \`unisd config check\`. Prefer UNISD_RATE_LIMIT_REDIS_URI.
     uri: redis://127.0.0.1:6379/0
     timeout: 250ms
+    prefix: "unisd:rl:"
 
 keys:
   # The long-term ed25519 signing key (ed25519:0), created with mode 0600 on first start.

@@ -66,6 +66,7 @@ export const schema = {
     redis: {
       uri: { doc: 'Redis connection string for rateLimit.store: redis (redis://[:password@]host:port/db, rediss:// for TLS).', format: String, default: '', sensitive: true },
       timeout: { doc: 'How long a request waits for Redis before it is counted locally instead.', format: 'duration', default: ms('250ms') },
+      prefix: { doc: 'Prefix of unisd\'s keys in Redis (several deployments on one Redis each take their own).', format: String, default: 'unisd:rl:' },
     },
   },
   keys: {

@@ -49,6 +49,8 @@ export interface RedisLimitOptions {
   uri: string;
   /** ms a request waits for Redis before counting locally. */
   timeout: number;
+  /** Prefix of the keys. */
+  prefix: string;
   log: FastifyBaseLogger;
   /** Called each time a request is counted locally because Redis failed (a metric). */
   onFallback?: () => void;
@@ -93,7 +95,7 @@ export class RedisLimitStore implements LimitStore {
     if (buckets.length === 0) return [];
     try {
       const args = [String(now), mode, ...buckets.flatMap((b) => [String(b.cost), String(b.interval), String(b.window)])];
-      const waits = await this.redis.eval(TAKE, buckets.length, ...buckets.map(redisKey), ...args) as number[];
+      const waits = await this.redis.eval(TAKE, buckets.length, ...buckets.map((bucket) => this.key(bucket)), ...args) as number[];
       return waits.map(Number);
     } catch (err) {
       this.failed(err as Error);
@@ -113,6 +115,10 @@ export class RedisLimitStore implements LimitStore {
     await this.fallback.close();
   }
 
+  private key(bucket: Bucket): string {
+    return `${this.options.prefix}${createHash('sha256').update(`${bucket.limiter}\0${bucket.key}`).digest('base64url').slice(0, 32)}`;
+  }
+
   private failed(err: Error): void {
     this.options.onFallback?.();
     const now = Date.now();
@@ -122,5 +128,3 @@ export class RedisLimitStore implements LimitStore {
   }
 }
 
-const redisKey = (bucket: Bucket): string =>
-  `unisd:rl:${createHash('sha256').update(`${bucket.limiter}\0${bucket.key}`).digest('base64url').slice(0, 32)}`;
