@@ -7,6 +7,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { LeaseStore } from './store/port.js';
 
 export class Leases {
+  /** Leases held across steps (hold), with their renewal timers. */
+  private readonly renewals = new Map<string, NodeJS.Timeout>();
+
   constructor(
     private readonly store: LeaseStore,
     /** This instance's name in the store (unique per process). */
@@ -31,6 +34,18 @@ export class Leases {
    * the work goes on: what it commits must be safe anyway (a compare-and-swap, an atomic claim).
    */
   async run(name: string, work: () => Promise<void>): Promise<boolean> {
+    if (!await this.hold(name)) return false;
+    try {
+      await work();
+    } finally {
+      await this.letGo(name);
+    }
+    return true;
+  }
+
+  /** Takes lease `name` and keeps renewing it until letGo(name) (work spanning several steps); false when another holds it. */
+  async hold(name: string): Promise<boolean> {
+    if (this.renewals.has(name)) return true;
     if (!await this.acquire(name)) return false;
     const renew = setInterval(() => {
       this.acquire(name).then((held) => {
@@ -38,12 +53,14 @@ export class Leases {
       }, (err) => this.log.error({ lease: name, err: (err as Error).message }, 'renewing a lease failed'));
     }, Math.max(this.ttl / 3, 100));
     renew.unref();
-    try {
-      await work();
-    } finally {
-      clearInterval(renew);
-      await this.release(name).catch((err) => this.log.error({ lease: name, err: (err as Error).message }, 'releasing a lease failed'));
-    }
+    this.renewals.set(name, renew);
     return true;
+  }
+
+  /** Stops renewing lease `name` and releases it. */
+  async letGo(name: string): Promise<void> {
+    clearInterval(this.renewals.get(name));
+    this.renewals.delete(name);
+    await this.release(name).catch((err) => this.log.error({ lease: name, err: (err as Error).message }, 'releasing a lease failed'));
   }
 }

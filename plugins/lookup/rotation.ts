@@ -77,7 +77,7 @@ export interface RotationDeps {
   /** Set in a cluster worker: rotations are the primary's, this process has no rotation timer. */
   coordinator?: RotationCoordinator;
   /** The instances' leases (core/leases.ts): one rotation at a time across them. */
-  leases?: Pick<Leases, 'run' | 'ttl'>;
+  leases?: Pick<Leases, 'run' | 'hold' | 'letGo' | 'ttl'>;
 }
 
 export interface RotationStatus {
@@ -234,6 +234,23 @@ export class PepperRotation {
         return;
       }
     }
+  }
+
+  /**
+   * Coordinated rotation, step 0 (one worker): takes the rotation lease for the cluster among the
+   * instances sharing the store. Resolves to the state to switch to when another instance
+   * rotated meanwhile (no rotation then); throws when another instance holds the lease.
+   */
+  async beginCoordinated(): Promise<PepperState | undefined> {
+    const state = await this.deps.peppers.getPepperState();
+    if (state && state.pepper !== this.state.pepper) return state;
+    if (this.deps.leases && !await this.deps.leases.hold(ROTATION_LEASE)) throw new Error('another instance is rotating the pepper');
+    return undefined;
+  }
+
+  /** Coordinated rotation, last step (the worker that began it): the lease goes. */
+  async endCoordinated(): Promise<void> {
+    await this.deps.leases?.letGo(ROTATION_LEASE);
   }
 
   /** Coordinated rotation, step 1 (every worker): build the table of `pepper`, accept it, do not advertise it yet. */
