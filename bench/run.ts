@@ -5,8 +5,10 @@
  *   2. over HTTP (pinned cores): /v2/lookup beside reference routes, then with two processes;
  *   3. the rehash of 1M 3PIDs: pool vs one thread, event loop delay and lookups served meanwhile;
  *   4. bytes per index entry at 1M;
- *   5. sql storage on SQLite at 1M: 1000- and 10,000-hash lookups;
- * and, beside them, binds per second by storage.sqlite.synchronous.
+ *   5. sql storage at 1M: 1000- and 10,000-hash lookups, on SQLite and PostgreSQL;
+ * and, beside them, binds per second by storage.sqlite.synchronous, and on PostgreSQL.
+ * PostgreSQL is measured when UNISD_TEST_POSTGRES_URI names one (its figures also as ratios
+ * to SQLite's of the same run); without it, one line says it was skipped.
  * Options: --json, --quick (N=100k only, shorter HTTP runs: a smoke test of the suite itself).
  */
 import { cpus, totalmem, availableParallelism, release } from 'node:os';
@@ -17,6 +19,7 @@ import { hashFunctions, lookups, memory, rehash } from './in-process.js';
 import { sqlStorage } from './sql.js';
 import { http } from './http.js';
 import { binds } from './binds.js';
+import { POSTGRES_SKIPPED, postgresUri } from './postgres.js';
 import { table, type Row } from './report.js';
 
 const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false } } });
@@ -50,10 +53,11 @@ rows.push(...await binds());
 
 const report = {
   machine: { cpu: cpus()[0]?.model, cores: availableParallelism(), memoryGiB: +(totalmem() / 2 ** 30).toFixed(1), kernel: release() },
-  versions: { node: process.versions.node, fastify: version('fastify'), piscina: version('piscina'), autocannon: version('autocannon'), 'better-sqlite3': version('better-sqlite3') },
+  versions: { node: process.versions.node, fastify: version('fastify'), piscina: version('piscina'), autocannon: version('autocannon'), 'better-sqlite3': version('better-sqlite3'), pg: version('pg') },
   inputs: { knownThreepids: N, addressesPerRequest: 1000, hitRatio: 0.5, httpSeconds: duration, httpConnections: 8, poolThreads: pool.threads },
   seconds: +((performance.now() - began) / 1000).toFixed(1),
   results: rows,
+  skipped: postgresUri ? [] : [POSTGRES_SKIPPED],
 };
 if (values.json) {
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -62,5 +66,5 @@ if (values.json) {
   process.stdout.write(`unisd hash lookup benchmark — ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Linux ${machine.kernel}\n`);
   process.stdout.write(`${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
   process.stdout.write(`inputs: ${Object.entries(inputs).map(([k, v]) => `${k}=${v}`).join(', ')}\n\n`);
-  process.stdout.write(`${table(rows)}\n\ncompleted in ${report.seconds} s\n`);
+  process.stdout.write(`${table(rows)}\n\n${report.skipped.map((line) => `${line}\n`).join('')}completed in ${report.seconds} s\n`);
 }

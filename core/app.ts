@@ -9,7 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRep
 import cors from '@fastify/cors';
 import type { Config } from './config/load.js';
 import type { Store } from './store/port.js';
-import { openStore } from './store/index.js';
+import { openStore, storageLocation } from './store/index.js';
 import { loadOrCreateSigningKey } from './crypto/key-file.js';
 import { MAX_TIMER_DELAY } from './timers.js';
 import type { SigningKey } from './crypto/signing.js';
@@ -100,9 +100,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   return app;
 }
 
-/** Opens the configured store; its errors name the backend (never the MongoDB URI: it holds a password). */
+/** Opens the configured store; its errors name the backend (never its URI: it holds a password). */
 async function openConfiguredStore(storage: Config['storage']): Promise<Store> {
-  const where = storage.backend === 'sqlite' ? `sqlite ${storage.sqlite.path}` : `mongodb database ${storage.mongodb.database}`;
+  const where = storageLocation(storage);
   try {
     return await openStore(storage);
   } catch (err) {

@@ -26,6 +26,9 @@ Usage:
                                     commented example values (with -c, its plugins' too)
   unisd hash status [-c <file>]     the lookup pepper: age, rotation, alternates, table sizes
   unisd hash rotate [-c <file>]     rotate the lookup pepper now (running servers follow)
+  unisd db migrate [--dry-run] [-c <file>]
+                                    apply the storage schema migrations not yet applied
+                                    (a start applies them too); --dry-run prints them
   unisd providers check [-c <file>] connect to each enabled identity provider, run one
                                     lookup and count its hash source; one line each,
                                     exit status 1 if any failed
@@ -42,27 +45,31 @@ hashing.pepperLength is UNISD_HASHING_PEPPER_LENGTH. See config/unisd.example.ya
 
 class UsageError extends Error {}
 
-function parseArgs(argv: string[]): { command: string; file?: string; importArgs: Partial<ImportArgs> } {
+function parseArgs(argv: string[]): { command: string; file?: string; dryRun: boolean; importArgs: Partial<ImportArgs> } {
   const { options: importArgs, rest } = argv[0] === 'import' ? takeImportOptions(argv) : { options: {}, rest: argv };
   argv = rest;
   const words: string[] = [];
   let file: string | undefined;
+  let dryRun = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '-h' || arg === '--help') return { command: 'help', importArgs };
-    if (arg === '-V' || arg === '--version') return { command: 'version', importArgs };
+    if (arg === '-h' || arg === '--help') return { command: 'help', dryRun, importArgs };
+    if (arg === '-V' || arg === '--version') return { command: 'version', dryRun, importArgs };
     if (arg === '-c' || arg === '--config') {
       file = argv[++i];
       if (!file) throw new UsageError(`${arg} needs a file name`);
     } else if (arg.startsWith('--config=')) {
       file = arg.slice('--config='.length);
+    } else if (arg === '--dry-run') {
+      dryRun = true;
     } else if (arg.startsWith('-')) {
       throw new UsageError(`unknown option ${arg} (see unisd --help)`);
     } else {
       words.push(arg);
     }
   }
-  return { command: words.join(' ') || 'start', file, importArgs };
+  if (dryRun && words.join(' ') !== 'db migrate') throw new UsageError('--dry-run is an option of unisd db migrate and unisd import');
+  return { command: words.join(' ') || 'start', file, dryRun, importArgs };
 }
 
 /** The version in unisd's package.json, found above this file (core/ from the sources, dist/core/ when built). */
@@ -84,7 +91,7 @@ function configSource(file: string | undefined): string {
 }
 
 async function main(): Promise<void> {
-  const { command, file, importArgs } = parseArgs(process.argv.slice(2));
+  const { command, file, dryRun, importArgs } = parseArgs(process.argv.slice(2));
   switch (command) {
     case 'import sydent':
     case 'import ma1sd': {
@@ -116,6 +123,12 @@ async function main(): Promise<void> {
       const { hashRotate, hashStatus } = await import('../plugins/lookup/commands.js');
       const { config, plugins } = await loadConfiguration({ file });
       process.stdout.write(command === 'hash status' ? await hashStatus(config) : await hashRotate(config, plugins));
+      return;
+    }
+    case 'db migrate': {
+      const { dbMigrate } = await import('./store/migrate-command.js');
+      const { config } = await loadConfiguration({ file });
+      process.stdout.write(await dbMigrate(config.storage, dryRun));
       return;
     }
     case 'providers check': {

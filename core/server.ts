@@ -13,6 +13,7 @@ import type { Config } from './config/load.js';
 import { buildApp } from './app.js';
 import { ConnectionTracker } from './http/connections.js';
 import { setLongTimeout } from './timers.js';
+import { storageLocation } from './store/index.js';
 import type { PluginManifest } from './plugin/manifest.js';
 
 const firstLine = (text: string): string => text.split('\n')[0];
@@ -30,11 +31,6 @@ export function describeStartupError(err: unknown): string {
   if (e?.code === 'EADDRINUSE') return `cannot listen: address already in use (${message})`;
   if (e?.code === 'EACCES') return `cannot listen: permission denied (${message})`;
   return message;
-}
-
-/** Where the data lives, for the startup log (never the MongoDB URI: it holds a password). */
-function storageLocation(storage: Config['storage']): string {
-  return storage.backend === 'sqlite' ? `sqlite ${storage.sqlite.path}` : `mongodb database ${storage.mongodb.database}`;
 }
 
 /**

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
+import pg from 'pg';
 import { loadConfig, schemaKeys, MASK } from '../core/config/load.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -136,4 +137,48 @@ test('hash status and hash rotate read and move the stored pepper, and status ne
   assert.doesNotMatch(after.stdout, new RegExp(first.pepper), 'the pepper itself is not printed');
   await unisd(['hash', 'rotate', '-c', file]);
   assert.notEqual((await pepperState()).pepper, first.pepper);
+});
+
+test('db migrate --dry-run lists the pending migrations and writes nothing; db migrate applies them once', async () => {
+  const db = join(dir, 'migrate', 'unisd.db');
+  const config = join(dir, 'migrate.yaml');
+  writeFileSync(config, `storage:\n  sqlite:\n    path: ${db}\n`);
+  const dry = await unisd(['db', 'migrate', '--dry-run', '-c', config]);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, new RegExp(`^sqlite ${db}: 1 migration would run:\n\n-- 1: sessions, binds`));
+  assert.match(dry.stdout, /CREATE TABLE IF NOT EXISTS associations/);
+  assert.equal(existsSync(db), false, 'the dry run created nothing');
+
+  const applied = await unisd(['db', 'migrate', '-c', config]);
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.match(applied.stdout, new RegExp(`^sqlite ${db}: applied 1: sessions, binds`));
+  for (const args of [['db', 'migrate', '-c', config], ['db', 'migrate', '--dry-run', '-c', config]]) {
+    assert.equal((await unisd(args)).stdout, `sqlite ${db}: schema up to date, nothing to run\n`, args.join(' '));
+  }
+  assertOneLineError(await unisd(['config', 'check', '--dry-run', '-c', config]), /--dry-run is an option of unisd db migrate and unisd import/);
+});
+
+const postgresUri = process.env.UNISD_TEST_POSTGRES_URI;
+test('db migrate on PostgreSQL: the dry run creates nothing, the run applies once, the URI is never printed', { skip: postgresUri ? undefined : 'set UNISD_TEST_POSTGRES_URI to run it' }, async (t) => {
+  const schema = `unisd_cli_${process.pid}_${Date.now()}`;
+  const env = { UNISD_STORAGE_BACKEND: 'postgresql', UNISD_STORAGE_POSTGRESQL_URI: postgresUri!, UNISD_STORAGE_POSTGRESQL_SCHEMA: schema };
+  const admin = new pg.Client({ connectionString: postgresUri });
+  await admin.connect();
+  t.after(async () => {
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  });
+  const schemaExists = async () => (await admin.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount === 1;
+
+  const dry = await unisd(['db', 'migrate', '--dry-run'], env);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, new RegExp(`^postgresql database \\S+ on \\S+ schema ${schema}: 1 migration would run:\n\n-- 1: `));
+  assert.equal(await schemaExists(), false, 'the dry run created nothing');
+
+  const applied = await unisd(['db', 'migrate'], env);
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.match(applied.stdout, new RegExp(`schema ${schema}: applied 1: sessions, binds`));
+  assert.deepEqual((await admin.query(`SELECT version FROM "${schema}".schema_migrations`)).rows, [{ version: 1 }]);
+  assert.match((await unisd(['db', 'migrate'], env)).stdout, /schema up to date, nothing to run\n$/);
+  for (const output of [dry.stdout, applied.stdout]) assert.equal(output.includes(postgresUri!), false);
 });

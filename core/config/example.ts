@@ -54,7 +54,7 @@ logging:
 
 storage:
   # sqlite: one file, one process (the embedded default).
-  # mongodb: for production and several unisd instances sharing one state.
+  # postgresql, mongodb: for production and several unisd instances sharing one state.
   backend: sqlite
   sqlite:
     # One unisd process per file: a second one is refused (the first holds <path>.lock).
@@ -62,6 +62,18 @@ storage:
     # full: a write answered is on disk, even across a power loss. normal: faster writes, but
     # the last ones answered can be lost on a power loss or OS crash. \`npm run bench\` measures both.
     synchronous: full
+  postgresql:
+    # Secret: masked by \`unisd config check\`. Prefer UNISD_STORAGE_POSTGRESQL_URI.
+    uri: postgresql://unisd:change-me@db.example.org:5432/unisd?sslmode=verify-full
+    # unisd's tables live in this schema (created at start if missing); the schema migrations
+    # run at start too, or ahead with \`unisd db migrate\`.
+    schema: public
+    # The pool of each unisd process (and of each server.workers process): at most this many
+    # connections; a query waits up to connectionTimeout for one. Mind the server's
+    # max_connections across all instances.
+    maxConnections: 10
+    connectionTimeout: 10s
+    idleTimeout: 30s
   mongodb:
     # Secret: masked by \`unisd config check\`. Prefer UNISD_STORAGE_MONGODB_URI.
     uri: mongodb://unisd:change-me@mongo.example.org:27017/?replicaSet=rs0

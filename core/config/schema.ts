@@ -46,7 +46,8 @@ export const schema = {
     },
     postgresql: {
       uri: { doc: 'PostgreSQL connection string: postgresql://user:password@host:5432/database (TLS: ?sslmode=verify-full).', format: String, default: '', sensitive: true },
-      schema: { doc: 'Schema holding unisd\'s tables, created if missing (a database shared with other software can keep unisd apart).', format: String, default: 'public' },
+      schema: { doc: 'Schema holding unisd\'s tables, created if missing (a database shared with other software can keep unisd apart).', format: String, default: 'public',
+        check: (value: unknown) => { if (typeof value !== 'string' || value === '' || Buffer.byteLength(value) > 63) throw new Error('expected a schema name (1 to 63 bytes)'); } },
       maxConnections: { doc: 'Most connections each unisd process opens to PostgreSQL (its pool); requests wait for a free one.', format: 'positive', default: 10 },
       connectionTimeout: { doc: 'How long a query waits for a connection (a new one to be made, or a free one in a full pool) before failing.', format: 'duration', default: ms('10s') },
       idleTimeout: { doc: 'An idle pooled connection is closed after this long.', format: 'duration', default: ms('30s') },

@@ -17,6 +17,22 @@ export async function openStore(storage: CoreConfig['storage']): Promise<Store> 
   return openSqliteStore(storage.sqlite.path, { synchronous: storage.sqlite.synchronous });
 }
 
+/** Where the data lives, for logs and errors: never a connection string (it holds a password). */
+export function storageLocation(storage: CoreConfig['storage']): string {
+  switch (storage.backend) {
+    case 'sqlite': return `sqlite ${storage.sqlite.path}`;
+    case 'mongodb': return `mongodb database ${storage.mongodb.database}`;
+    case 'postgresql': {
+      let database = '';
+      try {
+        const url = new URL(storage.postgresql.uri);
+        database = ` database ${decodeURIComponent(url.pathname.slice(1))} on ${url.hostname}${url.port ? `:${url.port}` : ''}`;
+      } catch { /* not a URL (key=value form): named by its schema only */ }
+      return `postgresql${database} schema ${storage.postgresql.schema}`;
+    }
+  }
+}
+
 /**
  * The hash tables for `hashing.hashStorageType`: `sql`, the storage backend's own (shared by
  * instances, surviving restarts), or `in_memory`, the one the caller brings (the lookup

@@ -40,49 +40,83 @@ function checkParams(params: readonly unknown[]): void {
   }
 }
 
-async function runOn<R extends Row>(client: pg.Pool | pg.PoolClient, sql: string, params: readonly Param[]): Promise<pg.QueryResult<R>> {
-  checkParams(params);
-  return client.query<R>(sql, params as unknown[]);
-}
-
-class On implements Queryable {
-  constructor(private readonly client: pg.Pool | pg.PoolClient) {}
+/** One pooled connection, held for a statement or a transaction. */
+class Connection implements Queryable {
+  /** Set when it is in an unknown state (a rollback failed): it is closed instead of going back to the pool. */
+  broken = false;
+  constructor(private readonly client: pg.PoolClient) {}
   async query<R extends Row = Row>(sql: string, params: readonly Param[] = []): Promise<R[]> {
-    return (await runOn<R>(this.client, sql, params)).rows;
+    checkParams(params);
+    return (await this.client.query<R>(sql, params as unknown[])).rows;
   }
   async run(sql: string, params: readonly Param[] = []): Promise<number> {
-    return (await runOn(this.client, sql, params)).rowCount ?? 0;
+    checkParams(params);
+    return (await this.client.query(sql, params as unknown[])).rowCount ?? 0;
   }
 }
 
-export class PgDb extends On {
-  readonly schema: string;
+/**
+ * Each connection, before its first use, gets unisd's schema as its search_path and, should the
+ * server or the URI have turned it off, synchronous_commit back on: a write answered is
+ * committed to disk (stronger server settings, such as remote_apply, are kept).
+ */
+const SESSION_SETUP = `SELECT set_config('search_path', $1, false),
+  CASE WHEN current_setting('synchronous_commit') = 'off' THEN set_config('synchronous_commit', 'on', false) END`;
 
-  constructor(readonly pool: pg.Pool, schema: string) {
-    super(pool);
-    this.schema = schema;
+export class PgDb implements Queryable {
+  private readonly ready = new WeakSet<pg.PoolClient>();
+
+  constructor(readonly pool: pg.Pool, readonly schema: string) {}
+
+  /** A connection held until released (transactions, session-level work: advisory locks, LISTEN). */
+  async connect(): Promise<pg.PoolClient> {
+    const client = await this.pool.connect();
+    if (!this.ready.has(client)) {
+      try {
+        await client.query(SESSION_SETUP, [quoteIdent(this.schema)]);
+      } catch (error) {
+        client.release(true);
+        throw error;
+      }
+      this.ready.add(client);
+    }
+    return client;
   }
 
-  /** Runs `work` in one transaction on one connection: committed when it resolves, rolled back when it throws. */
-  async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken = false;
+  private async on<T>(work: (connection: Connection) => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    const connection = new Connection(client);
     try {
-      await client.query('BEGIN');
-      const result = await work(new On(client));
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => { broken = true; });
-      throw error;
+      return await work(connection);
     } finally {
-      client.release(broken);
+      // A connection that was lost is not reused either: the pool checks it is still usable.
+      client.release(connection.broken);
     }
   }
 
-  /** A connection held until released (session-level work: advisory locks, LISTEN). */
-  connect(): Promise<pg.PoolClient> {
-    return this.pool.connect();
+  query<R extends Row = Row>(sql: string, params: readonly Param[] = []): Promise<R[]> {
+    checkParams(params);
+    return this.on((c) => c.query<R>(sql, params));
+  }
+
+  run(sql: string, params: readonly Param[] = []): Promise<number> {
+    checkParams(params);
+    return this.on((c) => c.run(sql, params));
+  }
+
+  /** Runs `work` in one transaction on one connection: committed when it resolves, rolled back when it throws. */
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.on(async (tx) => {
+      await tx.run('BEGIN');
+      try {
+        const result = await work(tx);
+        await tx.run('COMMIT');
+        return result;
+      } catch (error) {
+        await tx.run('ROLLBACK').catch(() => { tx.broken = true; });
+        throw error;
+      }
+    });
   }
 
   /** Ends the pool (again: nothing). */
@@ -91,11 +125,7 @@ export class PgDb extends On {
   }
 }
 
-/**
- * The pool. Each connection gets unisd's schema as its search_path and, should the server or
- * the URI have turned it off, synchronous_commit back on: a write answered is committed to disk
- * (stronger server settings, such as remote_apply, are kept).
- */
+/** The pool; connections are made as needed, up to maxConnections. */
 export function createPool(options: PgOptions): PgDb {
   const pool = new pg.Pool({
     connectionString: options.uri,
@@ -109,12 +139,5 @@ export function createPool(options: PgOptions): PgDb {
   // An idle connection the server closed (restart, idle timeout) is dropped by the pool; without
   // a listener its error would end the process.
   pool.on('error', () => {});
-  pool.on('connect', (client) => {
-    // Queued ahead of any query the connection is taken for; should it fail, the connection is
-    // ended, so that query fails too rather than run in another schema.
-    client.query(`SELECT set_config('search_path', $1, false),
-      CASE WHEN current_setting('synchronous_commit') = 'off' THEN set_config('synchronous_commit', 'on', false) END`, [quoteIdent(options.schema)])
-      .catch(() => { void client.end(); });
-  });
   return new PgDb(pool, options.schema);
 }

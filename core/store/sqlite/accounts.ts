@@ -2,13 +2,6 @@
 import type { AccountToken, AccountTokenStore } from '../ports/accounts.js';
 import type { Row, SqliteDb } from './db.js';
 
-export const ACCOUNTS_SCHEMA = `
-CREATE TABLE IF NOT EXISTS account_tokens (
-  token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER);
-CREATE INDEX IF NOT EXISTS account_tokens_expiry ON account_tokens (expires_at);
-CREATE INDEX IF NOT EXISTS account_tokens_user ON account_tokens (user_id, created_at);
-`;
-
 export class SqliteAccountTokens implements AccountTokenStore {
   constructor(private readonly db: SqliteDb) {}
 

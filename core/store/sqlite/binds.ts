@@ -3,13 +3,6 @@ import type { Medium, ThreePid } from '../ports/threepid.js';
 import type { Association, BindStore } from '../ports/binds.js';
 import { CHUNK, chunks, type Row, type SqliteDb } from './db.js';
 
-export const BINDS_SCHEMA = `
-CREATE TABLE IF NOT EXISTS associations (
-  medium TEXT NOT NULL, address TEXT NOT NULL, mxid TEXT NOT NULL, ts INTEGER NOT NULL,
-  not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, signed TEXT NOT NULL,
-  PRIMARY KEY (medium, address));
-`;
-
 const toAssociation = (r: Row): Association => ({
   medium: r.medium, address: r.address, mxid: r.mxid, ts: r.ts, notBefore: r.not_before, notAfter: r.not_after, signed: JSON.parse(r.signed),
 });

@@ -6,17 +6,6 @@
 import type { HashEntry, HashTableStore, PepperState, PepperStore } from '../ports/hashes.js';
 import { chunks, placeholders, unique, type Row, type SqliteDb } from './db.js';
 
-export const HASHES_SCHEMA = `
-CREATE TABLE IF NOT EXISTS pepper_state (
-  id INTEGER PRIMARY KEY CHECK (id = 1), pepper TEXT NOT NULL, alt_peppers TEXT NOT NULL,
-  rotated_at INTEGER NOT NULL, request_count INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS hash_sets (
-  generation INTEGER PRIMARY KEY AUTOINCREMENT, pepper TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 0);
-CREATE UNIQUE INDEX IF NOT EXISTS hash_sets_active ON hash_sets (pepper) WHERE active = 1;
-CREATE TABLE IF NOT EXISTS hash_entries (
-  generation INTEGER NOT NULL, hash TEXT NOT NULL, mxid TEXT NOT NULL, PRIMARY KEY (generation, hash)) WITHOUT ROWID;
-`;
-
 export class SqlitePeppers implements PepperStore {
   constructor(private readonly db: SqliteDb) {}
 

@@ -6,16 +6,17 @@ import Database from 'better-sqlite3';
 import type { Store } from '../port.js';
 import { SqliteDb } from './db.js';
 import { lockDatabase } from './lock.js';
-import { SESSIONS_SCHEMA, SqliteSessions } from './sessions.js';
-import { BINDS_SCHEMA, SqliteBinds } from './binds.js';
-import { INVITES_SCHEMA, SqliteInvites } from './invites.js';
-import { ACCOUNTS_SCHEMA, SqliteAccountTokens } from './accounts.js';
-import { SqliteTerms, TERMS_SCHEMA } from './terms.js';
-import { HASHES_SCHEMA, SqliteHashTables, SqlitePeppers } from './hashes.js';
-import { ONBIND_SCHEMA, SqliteOnbind } from './onbind.js';
-import { SqliteThirdParty, THIRD_PARTY_SCHEMA } from './third-party.js';
-import { LEASES_SCHEMA, SqliteLeases } from './leases.js';
-import { CHANGES_SCHEMA, SqliteChanges } from './changes.js';
+import { SqliteSessions } from './sessions.js';
+import { SqliteBinds } from './binds.js';
+import { SqliteInvites } from './invites.js';
+import { SqliteAccountTokens } from './accounts.js';
+import { SqliteTerms } from './terms.js';
+import { SqliteHashTables, SqlitePeppers } from './hashes.js';
+import { SqliteOnbind } from './onbind.js';
+import { SqliteThirdParty } from './third-party.js';
+import { SqliteLeases } from './leases.js';
+import { SqliteChanges } from './changes.js';
+import { migrateSqlite } from './migrations.js';
 
 export interface SqliteStore extends Store {
   /** The journal mode in force ('wal' for a file, 'memory' for ':memory:'). */
@@ -34,9 +35,9 @@ export interface SqliteOptions {
 }
 
 /**
- * Opens (creating if needed) the database at `path` (':memory:' for a throwaway one) and its
- * tables; a file is locked for this process (./lock.ts) until close(), or by the cluster's
- * primary for all its workers.
+ * Opens (creating if needed) the database at `path` (':memory:' for a throwaway one) and
+ * applies the schema migrations missing (./migrations.ts); a file is locked for this process
+ * (./lock.ts) until close(), or by the cluster's primary for all its workers.
  */
 export async function openSqliteStore(path: string, options: SqliteOptions = {}): Promise<SqliteStore> {
   let lock: Database.Database | null = null;
@@ -51,7 +52,7 @@ export async function openSqliteStore(path: string, options: SqliteOptions = {})
     database.pragma('journal_mode = WAL');
     database.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     database.pragma('busy_timeout = 5000');
-    database.exec([SESSIONS_SCHEMA, BINDS_SCHEMA, INVITES_SCHEMA, ACCOUNTS_SCHEMA, TERMS_SCHEMA, HASHES_SCHEMA, ONBIND_SCHEMA, THIRD_PARTY_SCHEMA, LEASES_SCHEMA, CHANGES_SCHEMA].join('\n'));
+    migrateSqlite(database);
   } catch (error) {
     database?.close();
     lock?.close();

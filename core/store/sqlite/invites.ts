@@ -3,15 +3,6 @@ import type { Medium } from '../ports/threepid.js';
 import type { InviteStore, PendingInvite } from '../ports/invites.js';
 import { chunks, placeholders, type Row, type SqliteDb } from './db.js';
 
-export const INVITES_SCHEMA = `
-CREATE TABLE IF NOT EXISTS invites (
-  token TEXT PRIMARY KEY, medium TEXT NOT NULL, address TEXT NOT NULL, room_id TEXT NOT NULL, sender TEXT NOT NULL,
-  fields TEXT NOT NULL, ephemeral_public_key TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, delivered_at INTEGER);
-CREATE INDEX IF NOT EXISTS invites_threepid ON invites (medium, address);
-CREATE INDEX IF NOT EXISTS invites_expiry ON invites (expires_at);
-CREATE TABLE IF NOT EXISTS ephemeral_keys (public_key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
-`;
-
 const toInvite = (r: Row): PendingInvite => ({
   token: r.token, medium: r.medium, address: r.address, roomId: r.room_id, sender: r.sender, fields: JSON.parse(r.fields),
   ephemeralPublicKey: r.ephemeral_public_key, createdAt: r.created_at, expiresAt: r.expires_at, deliveredAt: r.delivered_at,

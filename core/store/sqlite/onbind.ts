@@ -2,13 +2,6 @@
 import type { OnbindDelivery, OnbindStore } from '../ports/onbind.js';
 import type { Row, SqliteDb } from './db.js';
 
-export const ONBIND_SCHEMA = `
-CREATE TABLE IF NOT EXISTS onbind_queue (
-  id TEXT PRIMARY KEY, destination TEXT NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL,
-  next_attempt_at INTEGER NOT NULL, last_error TEXT, created_at INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS onbind_due ON onbind_queue (next_attempt_at);
-`;
-
 const toOnbind = (r: Row): OnbindDelivery => ({
   id: r.id, destination: r.destination, body: JSON.parse(r.body), attempts: r.attempts, nextAttemptAt: r.next_attempt_at,
   lastError: r.last_error, createdAt: r.created_at,

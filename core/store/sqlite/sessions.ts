@@ -3,15 +3,6 @@ import type { Medium } from '../ports/threepid.js';
 import type { SessionChanges, SessionStore, ValidationSession } from '../ports/sessions.js';
 import type { Row, SqliteDb } from './db.js';
 
-export const SESSIONS_SCHEMA = `
-CREATE TABLE IF NOT EXISTS sessions (
-  sid TEXT PRIMARY KEY, medium TEXT NOT NULL, address TEXT NOT NULL, client_secret TEXT NOT NULL,
-  token_hash TEXT NOT NULL, send_attempt INTEGER NOT NULL, next_link TEXT,
-  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, validated_at INTEGER);
-CREATE UNIQUE INDEX IF NOT EXISTS sessions_threepid ON sessions (medium, address, client_secret);
-CREATE INDEX IF NOT EXISTS sessions_updated ON sessions (updated_at);
-`;
-
 const toSession = (r: Row): ValidationSession => ({
   sid: r.sid, medium: r.medium, address: r.address, clientSecret: r.client_secret, tokenHash: r.token_hash,
   sendAttempt: r.send_attempt, nextLink: r.next_link, createdAt: r.created_at, updatedAt: r.updated_at, validatedAt: r.validated_at,

@@ -2,11 +2,6 @@
 import type { AcceptedPolicy, TermsStore } from '../ports/terms.js';
 import type { SqliteDb } from './db.js';
 
-export const TERMS_SCHEMA = `
-CREATE TABLE IF NOT EXISTS accepted_policies (
-  user_id TEXT NOT NULL, policy TEXT NOT NULL, version TEXT NOT NULL, PRIMARY KEY (user_id, policy, version));
-`;
-
 export class SqliteTerms implements TermsStore {
   constructor(private readonly db: SqliteDb) {}
 

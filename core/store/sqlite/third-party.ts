@@ -6,18 +6,6 @@
 import type { MemberState, ThirdPartyMappingStore } from '../ports/third-party.js';
 import { chunks, placeholders, unique, type Row, type SqliteDb } from './db.js';
 
-export const THIRD_PARTY_SCHEMA = `
-DROP TABLE IF EXISTS third_party_mappings;
-CREATE TABLE IF NOT EXISTS tp_snapshots (
-  generation INTEGER PRIMARY KEY AUTOINCREMENT, server TEXT NOT NULL, pepper TEXT NOT NULL, snapshot TEXT NOT NULL,
-  active INTEGER NOT NULL DEFAULT 0, pushed_at INTEGER);
-CREATE UNIQUE INDEX IF NOT EXISTS tp_snapshots_active ON tp_snapshots (server, pepper) WHERE active = 1;
-CREATE UNIQUE INDEX IF NOT EXISTS tp_snapshots_pending ON tp_snapshots (server, pepper) WHERE active = 0;
-CREATE INDEX IF NOT EXISTS tp_snapshots_pepper ON tp_snapshots (pepper, active);
-CREATE TABLE IF NOT EXISTS tp_hashes (generation INTEGER NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (generation, hash)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS tp_hashes_hash ON tp_hashes (hash);
-`;
-
 export class SqliteThirdParty implements ThirdPartyMappingStore {
   constructor(private readonly db: SqliteDb) {}
 
