@@ -5,6 +5,7 @@
  *   - a bind on instance 1 is found by hashed lookup on 2 and 3 within the bound; an unbind goes
  *     likewise (the instances poll the change log only every 30 s here: what arrives sooner came
  *     through the store's notification);
+ *   - (PostgreSQL) LISTEN connections the server cuts are reopened, missing no change;
  *   - the shared rate limit (Redis) holds across the three;
  *   - a timed rotation happens once, while a client keeps doing hash_details then lookup against
  *     random instances: no lookup fails, all three then answer the new pepper and accept the old;
@@ -23,7 +24,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { MongoClient } from 'mongodb';
 import { request } from 'undici';
@@ -243,9 +244,9 @@ for (const backend of BACKENDS) {
       return { sid, clientSecret, token };
     };
     /** ms until `address` maps to `expected` by hashed lookup on every one of `on`. */
-    const reachesAll = async (on: Instance[], address: string, expected: string | null): Promise<number> => {
+    const reachesAll = async (on: Instance[], address: string, expected: string | null, bound = CHANGE_BOUND_MS): Promise<number> => {
       const started = Date.now();
-      await Promise.all(on.map((instance) => eventually(`${instance.name} sees ${address} → ${expected}`, CHANGE_BOUND_MS, async () =>
+      await Promise.all(on.map((instance) => eventually(`${instance.name} sees ${address} → ${expected}`, bound, async () =>
         (await lookup(instance, await pepperOf(instance), address)) === expected ? true : undefined)));
       return Date.now() - started;
     };
@@ -265,6 +266,23 @@ for (const backend of BACKENDS) {
       });
       assert.equal(res.statusCode, 200, await res.body.text());
       await reachesAll(instances.slice(1), 'dave@example.org', null);
+    });
+
+    it('PostgreSQL: LISTEN connections cut by the server are reopened, and a bind made meanwhile still arrives before the next poll', { skip: backend.name === 'postgresql' ? undefined : 'PostgreSQL only' }, async () => {
+      const channel = `unisd_changes_${createHash('sha256').update(id).digest('hex').slice(0, 16)}`;
+      const admin = new pg.Client({ connectionString: postgresUri });
+      await admin.connect();
+      try {
+        const { rowCount } = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1 AND pid <> pg_backend_pid()", [`LISTEN ${channel}`]);
+        assert.equal(rowCount, 3, 'one LISTEN connection per instance');
+        await bind(instances[0], 'grace@example.org', '@grace:example.org');
+        // Reconnecting takes a second; the instances poll only every 30 s.
+        await reachesAll(instances.slice(1), 'grace@example.org', '@grace:example.org', CHANGE_BOUND_MS + 1000);
+        await eventually('every instance listens again', 5000, async () =>
+          ((await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = $1', [`LISTEN ${channel}`])).rows[0].n === 3 ? true : undefined));
+      } finally {
+        await admin.end();
+      }
     });
 
     it('the shared rate limit holds across instances: lookup.rateLimit.perClient 6, two on each, the seventh refused anywhere', { skip: redisUri ? undefined : 'set UNISD_TEST_REDIS_URI to run it' }, async () => {
