@@ -301,6 +301,23 @@ describe('postgresql specifics', { skip: postgresUri ? undefined : 'set UNISD_TE
     }
   });
 
+  it('two instances replacing one pepper\'s table at once: both succeed, one table whole remains, nothing left behind', async () => {
+    const options = postgresOptions();
+    const [first, second] = await Promise.all([openPostgresStore(options), openPostgresStore(options)]);
+    try {
+      await first.hashes.replace('p1', [entries(50, 'old-')]);
+      await Promise.all([first.hashes.replace('p1', [entries(50, 'a-')]), second.hashes.replace('p1', [entries(50, 'b-')])]);
+      const found = await first.hashes.lookup('p1', ['old-', 'a-', 'b-'].flatMap((prefix) => entries(50, prefix).map((e) => e.hash)));
+      assert.equal(found.length, 50);
+      assert.equal(new Set(found.map((e) => e.hash.split('-')[0])).size, 1, 'one table');
+      assert.deepEqual((await first.db.query('SELECT count(*) AS n FROM hash_sets'))[0].n, 1);
+      assert.equal((await first.db.query("SELECT count(*) AS n FROM pg_inherits WHERE inhparent = 'hash_entries'::regclass"))[0].n, 1);
+    } finally {
+      await second.close();
+      await disposePostgres(first);
+    }
+  });
+
   it('a query waits storage.postgresql.connectionTimeout for a connection of a full pool, then fails', async () => {
     const store = await openPostgresStore(postgresOptions({ maxConnections: 1, connectionTimeout: 200 }));
     const held = await store.db.connect();

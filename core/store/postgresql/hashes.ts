@@ -17,6 +17,9 @@ const ABANDONED_AFTER_MS = 3_600_000;
 
 const DROPPED = 'the new hash table was dropped by retain() while being written';
 
+/** The advisory lock key space of hash table publications ('hash'); the second key is the pepper's hash. */
+const PUBLISH_LOCK = 0x68617368;
+
 /** The partition of a generation (a number the database made, never input). */
 function partition(generation: number): string {
   if (!Number.isSafeInteger(generation) || generation <= 0) throw new Error(`bad hash table generation ${generation}`);
@@ -81,7 +84,13 @@ export class PgHashTables implements HashTableStore {
           SELECT $3, hash, mxid FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS e (hash, mxid, n) ORDER BY n
           ON CONFLICT DO NOTHING`, [batch.map((e) => e.hash), batch.map((e) => e.mxid), generation, Date.now()]);
       }
+      // Statistics before the first lookup: without them the planner takes the new table for a
+      // small one and may scan it whole.
+      await this.db.run(`ANALYZE ${partition(generation)}`);
+      await this.publish(pepper, generation);
     } catch (error) {
+      // Whatever failed (the entries, the database, retain() dropping this table meanwhile), the
+      // new table goes and the previous one stays.
       const registered = await this.db.transaction(async (tx) => {
         const found = (await tx.query('SELECT 1 FROM hash_sets WHERE generation = $1 FOR UPDATE', [generation])).length > 0;
         await dropGenerations(tx, [generation]);
@@ -89,14 +98,13 @@ export class PgHashTables implements HashTableStore {
       });
       throw registered ? error : new Error(DROPPED);
     }
-    // Statistics before the first lookup: without them the planner takes the new table for a
-    // small one and may scan it whole.
-    await this.db.run(`ANALYZE ${partition(generation)}`).catch(async (error) => {
-      if ((await this.db.query('SELECT 1 FROM hash_sets WHERE generation = $1', [generation])).length === 0) throw new Error(DROPPED);
-      throw error;
-    });
+  }
+
+  /** Makes `generation` the active table of `pepper` and drops the previous one, in one transaction. */
+  private async publish(pepper: string, generation: number): Promise<void> {
     await this.db.transaction(async (tx) => {
-      // Locked in generation order, as retain() locks them: two of these never wait on each other in a cycle.
+      // Publications of one pepper take turns, each reading what the previous one committed.
+      await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [PUBLISH_LOCK, pepper]);
       const sets = await tx.query('SELECT generation, active FROM hash_sets WHERE pepper = $1 AND (active OR generation = $2) ORDER BY generation FOR UPDATE', [pepper, generation]);
       if (!sets.some((s: Row) => s.generation === generation)) throw new Error(DROPPED);
       const previous = sets.filter((s: Row) => s.active).map((s: Row) => s.generation as number);
