@@ -133,3 +133,23 @@ test('a purge job with a lease runs on one of two instances sharing the store', 
     assert.equal(purges, i, `one purge per interval (${i})`);
   }
 });
+
+test('server.workers across instances: a cluster begins a rotation only holding the store\'s rotation lease, or learns the pepper another instance made current', async (t) => {
+  const store = await openSqliteStore(':memory:');
+  const app = await testApp({ hashing: { rotationPolicy: 'per_seconds', delay: '1h' } }, { store });
+  t.after(() => app.close());
+  const rotation = app.hashLookup!.rotation;
+  await rotation.ready;
+  await store.leases.acquire('pepper-rotation', 'other-instance', 60_000, Date.now());
+  await assert.rejects(rotation.beginCoordinated(), /another instance is rotating/);
+  await store.leases.release('pepper-rotation', 'other-instance');
+  assert.equal(await rotation.beginCoordinated(), undefined, 'go: the lease is this cluster\'s');
+  assert.equal(await store.leases.acquire('pepper-rotation', 'other-instance', 60_000, Date.now()), false, 'held until the rotation ends');
+  await rotation.endCoordinated();
+  assert.equal(await store.leases.acquire('pepper-rotation', 'other-instance', 60_000, Date.now()), true, 'released at its end');
+
+  const current = (await store.peppers.getPepperState())!;
+  const elsewhere = { pepper: 'madeByAnotherInstance', altPeppers: [current.pepper], rotatedAt: Date.now(), requestCount: 0 };
+  assert.equal(await store.peppers.swapPepperState(current.pepper, elsewhere), true);
+  assert.deepEqual(await rotation.beginCoordinated(), elsewhere, 'switch to it instead of rotating');
+});
