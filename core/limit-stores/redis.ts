@@ -72,6 +72,8 @@ export class RedisLimitStore implements LimitStore {
       retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
     });
     this.redis.on('error', (err) => this.failed(err));
+    // Sent once, then run by its SHA (EVALSHA).
+    this.redis.defineCommand('unisdTake', { lua: TAKE });
   }
 
   /** Resolves once connected, or after `timeout` when Redis does not answer (then requests count locally until it does). */
@@ -95,7 +97,8 @@ export class RedisLimitStore implements LimitStore {
     if (buckets.length === 0) return [];
     try {
       const args = [String(now), mode, ...buckets.flatMap((b) => [String(b.cost), String(b.interval), String(b.window)])];
-      const waits = await this.redis.eval(TAKE, buckets.length, ...buckets.map((bucket) => this.key(bucket)), ...args) as number[];
+      const take = (this.redis as unknown as { unisdTake(keys: number, ...args: string[]): Promise<number[]> }).unisdTake;
+      const waits = await take.call(this.redis, buckets.length, ...buckets.map((bucket) => this.key(bucket)), ...args);
       return waits.map(Number);
     } catch (err) {
       this.failed(err as Error);
