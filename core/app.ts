@@ -22,6 +22,7 @@ import { SERVER_OPTIONS, clientErrorHandler, installFrameworkAnswers } from './h
 import { loggerOptions } from './http/logging.js';
 import { installRequestMetrics } from './http/metrics.js';
 import context from './context.js';
+import instances from './instances.js';
 import api from './api.js';
 import federation from './federation/plugin.js';
 import { BUILTIN_PLUGINS } from './plugins.js';
@@ -98,6 +99,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const signingKey = options.signingKey
     ?? loadOrCreateSigningKey(config.keys.path, () => app.log.warn({ path: config.keys.path }, 'created a new signing key: back it up, signatures made with it are checked by clients and homeservers'));
   await app.register(context, { config, store, signingKey });
+  await app.register(instances);
   installRequestMetrics(app, app.metrics);
   await app.register(api);
 

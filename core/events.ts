@@ -2,18 +2,26 @@
  * One typed in-process event bus, decorated as `app.events`: the binds plugin says that a bind
  * happened, and whoever cares (the hash index, the MSC4004 pusher, metrics) subscribes, without
  * the emitter knowing them. A listener's failure is logged and never reaches the emitter.
+ *
+ * Several instances sharing a store follow each other's changes (core/changes.ts): what another
+ * instance did is emitted here too, with `remote: true`. It is already committed to the shared
+ * store: a listener that writes to the store (the sql hash tables) must not write it again, one
+ * that keeps memory (the in_memory hash index) applies it.
  */
 import type { Medium } from './store/port.js';
 
+/** true: another instance (or worker process) made the change; absent: this one did. */
+export interface Remote { remote?: boolean }
+
 export interface UnisdEvents {
   /** A 3PID was bound to `mxid` (committed to the store). */
-  bind: { medium: Medium; address: string; mxid: string };
+  bind: { medium: Medium; address: string; mxid: string } & Remote;
   /** The bind of a 3PID to `mxid` was removed (committed). */
-  unbind: { medium: Medium; address: string; mxid: string };
+  unbind: { medium: Medium; address: string; mxid: string } & Remote;
   /** The current lookup pepper changed; `previous` stays accepted while it is an alternate. */
-  'pepper-rotated': { pepper: string; previous: string | null };
+  'pepper-rotated': { pepper: string; previous: string | null } & Remote;
   /** A provider's data changed (a reload, a push): hash tables built from it are stale. */
-  'provider-data-changed': { provider: string };
+  'provider-data-changed': { provider: string } & Remote;
 }
 
 export type EventName = keyof UnisdEvents;

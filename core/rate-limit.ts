@@ -1,26 +1,24 @@
 /**
- * In-memory rate limits (validation: requestToken per requester, messages per address, wrong
- * tokens per session; invitations: mails per address and per inviter; lookups: addresses per
- * client; federation: outbound requests per client). Each instance counts on its own: several
- * unisd instances behind a load balancer each allow the configured number.
+ * Rate limits (validation: requestToken per requester, messages per address, wrong tokens per
+ * session; invitations: mails per address and per inviter; lookups: addresses per client and
+ * per token and user; federation: outbound requests per client; SMS per number and country).
+ * The budgets live in a LimitStore (./limit-stores/): each process's memory (`local`, the
+ * default) or Redis, shared by every instance (`rateLimit.store`).
  */
 import { isIPv6 } from 'node:net';
 import { MatrixError } from './errors.js';
 import type { Counter, Metrics } from './metrics.js';
+import { LocalLimitStore } from './limit-stores/local.js';
+import type { Bucket, LimitStore } from './limit-stores/store.js';
 
-/**
- * Keys a limiter remembers at most. Past it the least recently active key is forgotten, so
- * rotating or spoofed keys cannot grow memory (about 100 bytes a key); a forgotten key starts
- * afresh, which takes that many other keys acting in between.
- */
-export const MAX_LIMITER_KEYS = 100_000;
+export { MAX_LIMITER_KEYS } from './limit-stores/local.js';
 
 export interface LimiterOptions {
   /** Its config key, for metrics (`validation.rateLimit.perAddress`): refusals are counted under it. */
   name: string;
   metrics?: Metrics;
-  /** Keys remembered at most; default MAX_LIMITER_KEYS. */
-  maxKeys?: number;
+  /** Where budgets are kept; default: a store of its own in this process's memory. */
+  store?: LimitStore;
 }
 
 export const RATE_LIMIT_REFUSALS = { name: 'unisd_rate_limit_refusals_total', help: 'Requests refused (429) by a rate limit or lookup budget, by limiter (its config key).', labelNames: ['limiter'] };
@@ -35,59 +33,93 @@ export const RATE_LIMIT_REFUSALS = { name: 'unisd_rate_limit_refusals_total', he
  * key waiting for as long as that cost takes to refill: it is never refused forever.
  */
 export class RateLimiter {
-  /** key → when its budget is full again (ms); in least recently active order. */
-  private readonly fullAt = new Map<string, number>();
+  readonly store: LimitStore;
   private readonly interval: number;
-  private readonly maxKeys: number;
   private readonly refusals: Counter | undefined;
   private readonly labels: { limiter: string };
 
   /** `limit` units per `windowMs` for each key; a limit of 0 means unlimited. */
   constructor(private readonly limit: number, private readonly windowMs: number, options: LimiterOptions) {
     this.interval = limit === 0 ? 0 : windowMs / limit;
-    this.maxKeys = options.maxKeys ?? MAX_LIMITER_KEYS;
+    this.store = options.store ?? new LocalLimitStore();
     this.refusals = options.metrics?.counter(RATE_LIMIT_REFUSALS);
     this.labels = { limiter: options.name };
+  }
+
+  get name(): string {
+    return this.labels.limiter;
+  }
+
+  /** The budget `key` spends `cost` from; null when unlimited. */
+  bucket(key: string, cost: number): Bucket | null {
+    return this.limit === 0 ? null : { limiter: this.labels.limiter, key, cost, interval: this.interval, window: this.windowMs };
   }
 
   /**
    * Milliseconds until `key` may spend `cost`; 0 when it may now. Callers ask right before
    * acting, so a positive answer is counted as a refusal by this limiter.
    */
-  retryAfter(key: string, cost = 1, now = Date.now()): number {
-    if (this.limit === 0) return 0;
-    const untilFull = (this.fullAt.get(key) ?? now) - now;
-    if (untilFull <= 0) return 0;
-    const untilEnough = untilFull + cost * this.interval - this.windowMs;
-    const wait = Math.max(0, Math.ceil(Math.min(untilFull, untilEnough)));
-    if (wait > 0) this.refusals?.inc(this.labels);
+  async retryAfter(key: string, cost = 1, now = Date.now()): Promise<number> {
+    const bucket = this.bucket(key, cost);
+    if (!bucket) return 0;
+    const [wait] = await this.store.take([bucket], now, false);
+    this.countRefusal(wait);
     return wait;
   }
 
   /** Spends `cost` of `key`'s budget, whether or not it was there (callers check retryAfter first). */
-  record(key: string, cost = 1, now = Date.now()): void {
-    if (this.limit === 0) return;
-    const fullAt = Math.max(this.fullAt.get(key) ?? now, now) + cost * this.interval;
-    this.fullAt.delete(key); // re-inserted last: the most recently active key
-    this.fullAt.set(key, fullAt);
-    if (this.fullAt.size > this.maxKeys) this.fullAt.delete(this.fullAt.keys().next().value!);
+  async record(key: string, cost = 1, now = Date.now()): Promise<void> {
+    const bucket = this.bucket(key, cost);
+    if (bucket) await this.store.spend([bucket], now);
   }
 
   /** Spends `cost` of `key`'s budget, or throws 429 M_LIMIT_EXCEEDED (with retry_after_ms) when it is not there. */
-  consume(key: string, cost = 1, now = Date.now()): void {
-    throwIfLimited(this.retryAfter(key, cost, now));
-    this.record(key, cost, now);
+  async consume(key: string, cost = 1, now = Date.now()): Promise<void> {
+    await consumeAll([[this, key, cost]], now);
   }
 
   /** Forgets keys whose budget is full again (they are as good as never seen). */
-  sweep(now = Date.now()): void {
-    for (const [key, fullAt] of this.fullAt) if (fullAt <= now) this.fullAt.delete(key);
+  async sweep(now = Date.now()): Promise<void> {
+    await this.store.sweep(now, this.labels.limiter);
   }
 
-  /** Keys remembered now. */
-  get size(): number {
-    return this.fullAt.size;
+  /** Counts a refusal when `wait` is one. */
+  countRefusal(wait: number): void {
+    if (wait > 0) this.refusals?.inc(this.labels);
   }
+}
+
+/**
+ * Spends from several budgets at once, all or none: 429 M_LIMIT_EXCEEDED (retry_after_ms: the
+ * longest wait) when any lacks its cost, and then nothing is spent. One request to the store
+ * when the limiters share it (atomic there), else one per store.
+ */
+export async function consumeAll(spends: Array<[limiter: RateLimiter, key: string, cost?: number]>, now = Date.now()): Promise<void> {
+  const byStore = new Map<LimitStore, Array<{ limiter: RateLimiter; bucket: Bucket }>>();
+  for (const [limiter, key, cost = 1] of spends) {
+    const bucket = limiter.bucket(key, cost);
+    if (!bucket) continue;
+    const group = byStore.get(limiter.store) ?? [];
+    group.push({ limiter, bucket });
+    byStore.set(limiter.store, group);
+  }
+  const [only, ...others] = [...byStore];
+  if (!only) return;
+  if (others.length === 0) {
+    const [store, group] = only;
+    const waits = await store.take(group.map((g) => g.bucket), now, true);
+    group.forEach((g, i) => g.limiter.countRefusal(waits[i]));
+    return throwIfLimited(Math.max(...waits));
+  }
+  // Limiters on different stores: check all, then spend all.
+  let wait = 0;
+  for (const [store, group] of byStore) {
+    const waits = await store.take(group.map((g) => g.bucket), now, false);
+    group.forEach((g, i) => g.limiter.countRefusal(waits[i]));
+    wait = Math.max(wait, ...waits);
+  }
+  throwIfLimited(wait);
+  for (const [store, group] of byStore) await store.spend(group.map((g) => g.bucket), now);
 }
 
 export function throwIfLimited(retryAfterMs: number): void {

@@ -186,7 +186,7 @@ test('db migrate --dry-run lists the pending migrations and writes nothing; db m
   writeFileSync(config, `storage:\n  sqlite:\n    path: ${db}\n`);
   const dry = await unisd(['db', 'migrate', '--dry-run', '-c', config]);
   assert.equal(dry.code, 0, dry.stderr);
-  assert.match(dry.stdout, new RegExp(`^sqlite ${db}: 1 migration would run:\n\n-- 1: sessions, binds`));
+  assert.match(dry.stdout, new RegExp(`^sqlite ${db}: 2 migrations would run:\n\n-- 1: sessions, binds`));
   assert.match(dry.stdout, /CREATE TABLE IF NOT EXISTS associations/);
   assert.equal(existsSync(db), false, 'the dry run created nothing');
 
@@ -213,13 +213,13 @@ test('db migrate on PostgreSQL: the dry run creates nothing, the run applies onc
 
   const dry = await unisd(['db', 'migrate', '--dry-run'], env);
   assert.equal(dry.code, 0, dry.stderr);
-  assert.match(dry.stdout, new RegExp(`^postgresql database \\S+ on \\S+ schema ${schema}: 1 migration would run:\n\n-- 1: `));
+  assert.match(dry.stdout, new RegExp(`^postgresql database \\S+ on \\S+ schema ${schema}: 2 migrations would run:\n\n-- 1: `));
   assert.equal(await schemaExists(), false, 'the dry run created nothing');
 
   const applied = await unisd(['db', 'migrate'], env);
   assert.equal(applied.code, 0, applied.stderr);
   assert.match(applied.stdout, new RegExp(`schema ${schema}: applied 1: sessions, binds`));
-  assert.deepEqual((await admin.query(`SELECT version FROM "${schema}".schema_migrations`)).rows, [{ version: 1 }]);
+  assert.deepEqual((await admin.query(`SELECT version FROM "${schema}".schema_migrations`)).rows, [{ version: 1 }, { version: 2 }]);
   assert.match((await unisd(['db', 'migrate'], env)).stdout, /schema up to date, nothing to run\n$/);
   for (const output of [dry.stdout, applied.stdout]) assert.equal(output.includes(postgresUri!), false);
 });

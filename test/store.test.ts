@@ -29,6 +29,8 @@ import { termsSuite } from './store/terms.js';
 import { hashesSuite } from './store/hashes.js';
 import { onbindSuite } from './store/onbind.js';
 import { thirdPartySuite } from './store/third-party.js';
+import { leasesSuite } from './store/leases.js';
+import { changesSuite } from './store/changes.js';
 
 const SUITES: Record<string, (store: () => Store) => void> = {
   sessions: sessionsSuite,
@@ -39,6 +41,8 @@ const SUITES: Record<string, (store: () => Store) => void> = {
   hashes: hashesSuite,
   onbind: onbindSuite,
   'third-party mappings': thirdPartySuite,
+  leases: leasesSuite,
+  changes: changesSuite,
 };
 
 after(removeTempFiles);
@@ -176,7 +180,7 @@ test('the migration lists are numbered 1, 2, 3… in order, each named', () => {
   assert.throws(() => pendingMigrations(SQLITE_MIGRATIONS, [SQLITE_MIGRATIONS.length + 1]), /newer than this unisd knows/);
 });
 
-test('sqlite: a database made before versioned migrations keeps its data and gets migration 1 recorded', async (t) => {
+test('sqlite: a database made before versioned migrations keeps its data and gets migrations 1 and 2 recorded', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'unisd-migrate-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'old.db');
@@ -185,14 +189,14 @@ test('sqlite: a database made before versioned migrations keeps its data and get
   old.exec(SQLITE_MIGRATIONS[0].sql);
   old.prepare("INSERT INTO account_tokens (token_hash, user_id, created_at, expires_at) VALUES ('th', '@old:example.org', 1, NULL)").run();
   old.close();
-  assert.deepEqual(sqlitePending(path).map((m) => m.version), [1]);
+  assert.deepEqual(sqlitePending(path).map((m) => m.version), [1, 2]);
 
   const store = await openSqliteStore(path);
   assert.equal((await store.accounts.get('th'))?.userId, '@old:example.org');
   await store.close();
   assert.deepEqual(sqlitePending(path), []);
   const reopened = new Database(path, { readonly: true });
-  assert.deepEqual(reopened.prepare('SELECT version FROM schema_migrations').all(), [{ version: 1 }]);
+  assert.deepEqual(reopened.prepare('SELECT version FROM schema_migrations').all(), [{ version: 1 }, { version: 2 }]);
   reopened.close();
 });
 

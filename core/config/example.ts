@@ -79,6 +79,25 @@ storage:
     uri: mongodb://unisd:change-me@mongo.example.org:27017/?replicaSet=rs0
     database: unisd
 
+# Several unisd instances on one store (PostgreSQL, a MongoDB replica set): see README.md.
+instances:
+  # Single-holder work (pepper rotation, purges) runs under a lease this long; a dead holder's
+  # work is taken over after it.
+  leaseTime: 30s
+  # Each instance reads the others' changes when the store hints at them and at least this often.
+  pollInterval: 1s
+  changeRetention: 1h
+
+rateLimit:
+  # local: each process counts its own. redis: shared by every instance (counted locally
+  # while Redis is unreachable).
+  store: local
+  redis:
+    # Secret: masked by \`unisd config check\`. Prefer UNISD_RATE_LIMIT_REDIS_URI.
+    uri: redis://127.0.0.1:6379/0
+    timeout: 250ms
+    prefix: "unisd:rl:"
+
 keys:
   # The long-term ed25519 signing key (ed25519:0), created with mode 0600 on first start.
   # Back it up: clients and homeservers check signatures made with it.

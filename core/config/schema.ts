@@ -57,6 +57,19 @@ export const schema = {
       database: { doc: 'MongoDB database name.', format: String, default: 'unisd' },
     },
   },
+  instances: {
+    leaseTime: { doc: 'Work one instance among several sharing the store does alone (pepper rotation, purges) is held under a lease of this length, renewed while it runs: when its holder dies, another instance takes the work over after at most this long.', format: 'duration', default: ms('30s') },
+    pollInterval: { doc: 'How often each instance reads the store\'s change log (binds, unbinds, rotations made by the others) besides its wake-up hints (PostgreSQL LISTEN/NOTIFY, MongoDB change streams): the longest a lost hint delays a change.', format: 'duration', default: ms('1s') },
+    changeRetention: { doc: 'How long the change log keeps a record: an instance cut off from the store for longer misses changes and must be restarted.', format: 'duration', default: ms('1h') },
+  },
+  rateLimit: {
+    store: { doc: 'Where rate limits and lookup budgets are counted: local (in each process: N instances allow N times the limits) or redis (shared by every instance; while Redis is unreachable each process counts locally).', format: ['local', 'redis'], default: 'local' as 'local' | 'redis' },
+    redis: {
+      uri: { doc: 'Redis connection string for rateLimit.store: redis (redis://[:password@]host:port/db, rediss:// for TLS).', format: String, default: '', sensitive: true },
+      timeout: { doc: 'How long a request waits for Redis before it is counted locally instead.', format: 'duration', default: ms('250ms') },
+      prefix: { doc: 'Prefix of unisd\'s keys in Redis (several deployments on one Redis each take their own).', format: String, default: 'unisd:rl:' },
+    },
+  },
   keys: {
     path: { doc: 'File holding the long-term ed25519 signing key (key id ed25519:0); created on first start.', format: String, default: './data/signing.key' },
   },

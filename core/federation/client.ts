@@ -2,6 +2,7 @@
 import { FederationError, type Federation, type FederationRequest, type FederationResponse, type RequestOptions } from './types.js';
 import type { Metrics } from '../metrics.js';
 import { RateLimiter } from '../rate-limit.js';
+import type { LimitStore } from '../limit-stores/store.js';
 import { OutboundGate } from './outbound-gate.js';
 import { AddressGuard } from './address-guard.js';
 import { systemDns, withTimeout, type DnsResolver } from './dns.js';
@@ -29,6 +30,8 @@ export interface FederationOptions {
   /** Port of /.well-known requests: 443, except in tests. */
   wellKnownPort?: number;
   metrics?: Metrics;
+  /** Where federation.rateLimit is counted (rateLimit.store). */
+  limitStore?: LimitStore;
 }
 
 /**
@@ -57,13 +60,13 @@ export class FederationClient implements Federation {
     });
     this.resolver = new ServerResolver(this.http, dns, { cacheTtl: options.cacheTtl, wellKnownPort: options.wellKnownPort, cacheSize: options.cacheSize });
     this.deadline = WHOLE_REQUEST_TIMEOUTS * options.timeout;
-    this.perCaller = new RateLimiter(options.rateLimit.perClient, options.rateLimit.window, { name: 'federation.rateLimit.perClient', metrics: options.metrics });
+    this.perCaller = new RateLimiter(options.rateLimit.perClient, options.rateLimit.window, { name: 'federation.rateLimit.perClient', metrics: options.metrics, store: options.limitStore });
     this.gate = new OutboundGate(options.maxConcurrent, options.maxQueued, options.metrics);
   }
 
   async request(serverName: string, request: FederationRequest, options: RequestOptions = {}): Promise<FederationResponse> {
     const { onBehalfOf } = options;
-    if (onBehalfOf !== undefined) this.perCaller.consume(onBehalfOf);
+    if (onBehalfOf !== undefined) await this.perCaller.consume(onBehalfOf);
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new FederationError(
       `${serverName} did not answer within ${this.deadline} ms for the whole request (federation.timeout × ${WHOLE_REQUEST_TIMEOUTS})`, 'unreachable',

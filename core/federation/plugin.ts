@@ -16,7 +16,7 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  const federation = new FederationClient({ ...app.config.federation, metrics: app.metrics });
+  const federation = new FederationClient({ ...app.config.federation, metrics: app.metrics, limitStore: app.limitStore });
   app.decorate('federation', federation);
   app.decorate('xmatrix', new XMatrixVerifier(new ServerKeys(federation, app.log.child({ component: 'federation' })), app.config.server.name));
   app.addHook('onClose', () => federation.close());

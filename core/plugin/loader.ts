@@ -16,7 +16,7 @@ export class PluginError extends Error {
 }
 
 /** Registered by the core before any plugin: every plugin may use their decorators. */
-export const CORE_PLUGINS = ['unisd-context', 'unisd-api', 'unisd-federation'];
+export const CORE_PLUGINS = ['unisd-context', 'unisd-instances', 'unisd-api', 'unisd-federation'];
 
 const NAME = /^[a-z][a-z0-9-]*$/;
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -17,6 +17,8 @@ import type { TermsStore } from './ports/terms.js';
 import type { HashTableStore, PepperStore } from './ports/hashes.js';
 import type { OnbindStore } from './ports/onbind.js';
 import type { ThirdPartyMappingStore } from './ports/third-party.js';
+import type { LeaseStore } from './ports/leases.js';
+import type { ChangeLog } from './ports/changes.js';
 
 export type { Medium, ThreePid } from './ports/threepid.js';
 export type { SessionChanges, SessionStore, ValidationSession } from './ports/sessions.js';
@@ -42,6 +44,10 @@ export interface Store {
   hashes: HashTableStore;
   onbind: OnbindStore;
   thirdParty: ThirdPartyMappingStore;
+  /** Work one instance among several does alone (rotation, purges). */
+  leases: LeaseStore;
+  /** What instances sharing the store tell each other (binds, unbinds, rotations). */
+  changes: ChangeLog;
   /** Resolves when the backend answers a trivial request; rejects when it is closed or unreachable (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -14,5 +14,5 @@ export default async function accountsPlugin(app: FastifyInstance): Promise<void
   const accounts = new AccountService(app.store.accounts, app.federation, app.config.accounts, app.log.child({ plugin: 'accounts' }));
   app.decorate('accounts', accounts);
   app.identityApi.add(...accountRoutes(accounts));
-  runEvery(app, 'purging expired access tokens', app.config.validation.purgeInterval, () => accounts.purgeExpired());
+  runEvery(app, 'purging expired access tokens', app.config.validation.purgeInterval, () => accounts.purgeExpired(), { lease: 'purge:account-tokens' });
 }

@@ -19,7 +19,7 @@ declare module 'fastify' {
 export default async function invitesPlugin(app: FastifyInstance): Promise<void> {
   const { config } = app;
   const invites = new InviteService(app.store.invites, app.providers, app.mailer, app.signingKey, {
-    serverName: config.server.name, apiBaseUrl: publicApiUrl(config), lifetime: config.invites.lifetime, rateLimit: config.invites.rateLimit, metrics: app.metrics,
+    serverName: config.server.name, apiBaseUrl: publicApiUrl(config), lifetime: config.invites.lifetime, rateLimit: config.invites.rateLimit, metrics: app.metrics, limitStore: app.limitStore,
   });
   // An attempt takes at most the federation client's deadline; the lease leaves room for the store writes after it.
   const lease = app.federation.deadline + 5000;
@@ -29,7 +29,8 @@ export default async function invitesPlugin(app: FastifyInstance): Promise<void>
   app.decorate('onbind', onbind);
   app.identityApi.add(...inviteRoutes(invites));
 
-  runEvery(app, 'purging expired invites', config.validation.purgeInterval, () => invites.purgeExpired());
+  runEvery(app, 'purging expired invites', config.validation.purgeInterval, () => invites.purgeExpired(), { lease: 'purge:invites' });
+  runEvery(app, 'forgetting refilled invite limits', config.validation.purgeInterval, () => invites.sweepLimits());
   app.addHook('onReady', async () => onbind.start());
   app.addHook('onClose', async () => onbind.stop());
 }

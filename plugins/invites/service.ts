@@ -12,6 +12,7 @@ import { decodeBase64, encodeBase64 } from '../../core/crypto/base64.js';
 import { generateSigningKey, signJson, signingKeyFromSeed, type SigningKey, type Signed } from '../../core/crypto/signing.js';
 import { requireUserId } from '../../core/federation/server-name.js';
 import { RateLimiter, throwIfLimited } from '../../core/rate-limit.js';
+import type { LimitStore } from '../../core/limit-stores/store.js';
 import type { Metrics } from '../../core/metrics.js';
 
 /** The store-invite request: the four required fields, and whatever else the homeserver sends (room name, avatars…). */
@@ -51,6 +52,8 @@ export interface InviteOptions {
   lifetime: number;
   rateLimit: { perAddress: number; perInviter: number; window: number };
   metrics?: Metrics;
+  /** Where the limits are counted (rateLimit.store). */
+  limitStore?: LimitStore;
 }
 
 /**
@@ -100,8 +103,8 @@ export class InviteService {
     private readonly options: InviteOptions,
   ) {
     const { perAddress, perInviter, window } = options.rateLimit;
-    this.perAddress = new RateLimiter(perAddress, window, { name: 'invites.rateLimit.perAddress', metrics: options.metrics });
-    this.perInviter = new RateLimiter(perInviter, window, { name: 'invites.rateLimit.perInviter', metrics: options.metrics });
+    this.perAddress = new RateLimiter(perAddress, window, { name: 'invites.rateLimit.perAddress', metrics: options.metrics, store: options.limitStore });
+    this.perInviter = new RateLimiter(perInviter, window, { name: 'invites.rateLimit.perInviter', metrics: options.metrics, store: options.limitStore });
   }
 
   // The mail carries text the inviter chose: without limits store-invite is a mail relay.
@@ -119,11 +122,11 @@ export class InviteService {
     if (address === null) throw badRequest('M_INVALID_EMAIL', 'The address is not a valid email address');
     if (requester !== null && request.sender !== requester) throw forbidden('M_UNAUTHORIZED', 'The sender must be the user of the access token');
     // Counted before the lookup: the "already bound" answer names the owner, so unthrottled it would be a free lookup.
-    throwIfLimited(Math.max(this.perInviter.retryAfter(inviterKey), this.perAddress.retryAfter(address)));
-    this.perInviter.record(inviterKey);
+    throwIfLimited(Math.max(await this.perInviter.retryAfter(inviterKey), await this.perAddress.retryAfter(address)));
+    await this.perInviter.record(inviterKey);
     const bound = await this.providers.lookup({ medium: 'email', address });
     if (bound) throw badRequest('M_THREEPID_IN_USE', 'This address is already bound to a Matrix user', { mxid: bound.mxid });
-    this.perAddress.record(address);
+    await this.perAddress.record(address);
 
     // Stored before the mail goes out, so a mailed token always exists; removed if the mail fails.
     // (An ephemeral key left behind then is harmless: its private half was never sent.)
@@ -190,9 +193,13 @@ export class InviteService {
   }
 
   purgeExpired(): Promise<number> {
-    this.perAddress.sweep();
-    this.perInviter.sweep();
     return this.store.deleteBefore(Date.now());
+  }
+
+  /** Forgets addresses and inviters whose budget is full again. */
+  async sweepLimits(): Promise<void> {
+    await this.perAddress.sweep();
+    await this.perInviter.sweep();
   }
 }
 

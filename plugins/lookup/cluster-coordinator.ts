@@ -5,7 +5,11 @@
  *   2. once all have, one worker swaps the state in the store (compare-and-swap);
  *   3. every worker switches to the state that won.
  * A lookup with the new pepper therefore finds a table whichever worker it reaches. Rotations
- * are asked by workers (per_requests) or timed here (per_seconds); one runs at a time.
+ * are asked by workers (per_requests) or timed here (per_seconds); one runs at a time. Across
+ * instances sharing the store, the first worker holds the store's rotation lease from before
+ * step 1 to after step 3: while another instance holds it this cluster retries every second,
+ * switching to that instance's pepper once it is current, or rotating itself when its holder
+ * died and the lease expired.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
@@ -16,6 +20,8 @@ import { setLongTimeout, type LongTimer } from '../../core/timers.js';
 import { newPepper } from './rotation.js';
 
 type ToWorker =
+  | { type: 'unisd:hash-begin'; id: number }
+  | { type: 'unisd:hash-end'; id: number }
   | { type: 'unisd:hash-prepare'; id: number; pepper: string }
   | { type: 'unisd:hash-commit'; id: number; pepper: string }
   | { type: 'unisd:hash-switch'; id: number; state: PepperState }
@@ -28,6 +34,8 @@ type ToPrimary =
 type Request = ToWorker extends infer T ? T extends ToWorker ? Omit<T, 'id'> : never : never;
 
 let sequence = 0;
+/** How soon a cluster looks again while another instance holds the rotation lease. */
+const RETRY_MS = 1000;
 
 function ask(worker: Worker, message: Request): Promise<PepperState | undefined> {
   const id = ++sequence;
@@ -70,8 +78,24 @@ export function coordinateRotations(hashing: Config['hashing'], log: Logger): vo
     const started = Date.now();
     const pepper = newPepper(hashing.pepperLength);
     const live = workers();
+    let begun = false;
     try {
       if (live.length === 0) return;
+      let rotatedElsewhere: PepperState | undefined;
+      try {
+        rotatedElsewhere = await ask(live[0], { type: 'unisd:hash-begin' });
+      } catch (err) {
+        // Another instance is rotating: look again shortly (its pepper, or the lease when it died).
+        log.info({ err: (err as Error).message }, 'pepper rotation: another instance holds the lease; retrying');
+        retry();
+        return;
+      }
+      if (rotatedElsewhere) {
+        await Promise.all(workers().map((worker) => ask(worker, { type: 'unisd:hash-switch', state: rotatedElsewhere })));
+        schedule(rotatedElsewhere.rotatedAt);
+        return;
+      }
+      begun = true;
       await Promise.all(live.map((worker) => ask(worker, { type: 'unisd:hash-prepare', pepper })));
       const state = (await ask(live[0], { type: 'unisd:hash-commit', pepper }))!;
       await Promise.all(workers().map((worker) => ask(worker, { type: 'unisd:hash-switch', state })));
@@ -82,8 +106,13 @@ export function coordinateRotations(hashing: Config['hashing'], log: Logger): vo
       for (const worker of workers()) ask(worker, { type: 'unisd:hash-abandon', pepper }).catch(() => {});
       schedule(Date.now());
     } finally {
+      if (begun) await ask(live[0], { type: 'unisd:hash-end' }).catch(() => {});
       running = false;
     }
+  };
+  const retry = () => {
+    timer?.clear();
+    timer = setLongTimeout(() => void rotate(), RETRY_MS);
   };
 
   cluster.on('message', (_worker, message: ToPrimary) => {
@@ -99,6 +128,8 @@ export function followPrimary(rotation: () => PepperRotation): { request(): void
     if (typeof message?.type !== 'string' || !message.type.startsWith('unisd:hash-')) return;
     const run = async (): Promise<PepperState | undefined> => {
       switch (message.type) {
+        case 'unisd:hash-begin': return rotation().beginCoordinated();
+        case 'unisd:hash-end': await rotation().endCoordinated(); return undefined;
         case 'unisd:hash-prepare': await rotation().prepareFor(message.pepper); return undefined;
         case 'unisd:hash-commit': return rotation().commit(message.pepper);
         case 'unisd:hash-switch': await rotation().switchTo(message.state); return undefined;

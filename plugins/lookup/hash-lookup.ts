@@ -12,7 +12,8 @@ import type { Account } from '../../core/api.js';
 import { threepidKey } from '../../core/providers/registry.js';
 import { normaliseAddress } from '../../core/threepid.js';
 import { badRequest, invalidParam, missingParams } from '../../core/errors.js';
-import { RateLimiter, throwIfLimited } from '../../core/rate-limit.js';
+import { RateLimiter, consumeAll } from '../../core/rate-limit.js';
+import type { LimitStore } from '../../core/limit-stores/store.js';
 import { isPlainObject } from '../../core/config/formats.js';
 import { jsonKey } from './compact-index.js';
 import type { MemoryHashTables } from './memory-tables.js';
@@ -33,6 +34,8 @@ export interface HashLookupDeps {
   providers: ProviderRegistry;
   log: FastifyBaseLogger;
   metrics: Metrics;
+  /** Where the budgets are counted (rateLimit.store). */
+  limitStore?: LimitStore;
 }
 
 /**
@@ -59,8 +62,8 @@ export class HashLookup {
   constructor(private readonly deps: HashLookupDeps) {
     this.counted = new LookupMetrics(deps.metrics);
     const { perToken, perUser, window } = deps.budget;
-    this.perToken = new RateLimiter(perToken, window, { name: 'lookup.budget.perToken', metrics: deps.metrics });
-    this.perUser = new RateLimiter(perUser, window, { name: 'lookup.budget.perUser', metrics: deps.metrics });
+    this.perToken = new RateLimiter(perToken, window, { name: 'lookup.budget.perToken', metrics: deps.metrics, store: deps.limitStore });
+    this.perUser = new RateLimiter(perUser, window, { name: 'lookup.budget.perUser', metrics: deps.metrics, store: deps.limitStore });
   }
 
   extend(extension: HashLookupExtension): void {
@@ -101,7 +104,7 @@ export class HashLookup {
     if (typeof pepper !== 'string' || !await this.deps.rotation.acceptsAfterSync(pepper)) {
       throw badRequest('M_INVALID_PEPPER', 'Unknown or invalid pepper - has it been rotated?', { algorithm, lookup_pepper: this.deps.rotation.pepper });
     }
-    this.spend(account, addresses.length);
+    await this.spend(account, addresses.length);
     if (algorithm !== 'sha256') {
       const plain = await this.plain(addresses);
       this.counted.looked({ api: 'v2', algorithm }, addresses.length, plain.found);
@@ -116,18 +119,14 @@ export class HashLookup {
   }
 
   /** Forgets tokens and users whose budget is full again. */
-  sweep(): void {
-    this.perToken.sweep();
-    this.perUser.sweep();
+  async sweep(): Promise<void> {
+    await this.perToken.sweep();
+    await this.perUser.sweep();
   }
 
   /** Budgets in addresses per window, per token and per user: a 429 spends nothing. */
-  private spend(account: Account, cost: number): void {
-    const token = `token:${account.tokenHash}`;
-    const user = `user:${account.userId}`;
-    throwIfLimited(Math.max(this.perToken.retryAfter(token, cost), this.perUser.retryAfter(user, cost)));
-    this.perToken.record(token, cost);
-    this.perUser.record(user, cost);
+  private async spend(account: Account, cost: number): Promise<void> {
+    await consumeAll([[this.perToken, `token:${account.tokenHash}`, cost], [this.perUser, `user:${account.userId}`, cost]]);
   }
 
   /** The `mappings` JSON of a sha256 lookup, how many it found, and which hashes it holds (asked only by extensions). */

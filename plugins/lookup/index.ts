@@ -28,9 +28,9 @@ declare module 'fastify' {
 
 export default async function lookupPlugin(app: FastifyInstance): Promise<void> {
   const { store, providers, signingKey, config, workers, events } = app;
-  const budget = new RateLimiter(config.lookup.rateLimit.perClient, config.lookup.rateLimit.window, { name: 'lookup.rateLimit.perClient', metrics: app.metrics });
+  const budget = new RateLimiter(config.lookup.rateLimit.perClient, config.lookup.rateLimit.window, { name: 'lookup.rateLimit.perClient', metrics: app.metrics, store: app.limitStore });
   app.identityApi.add(...v1LookupRoutes({ binds: store.binds, providers, signingKey, serverName: config.server.name, maxAddresses: config.hashing.maxAddresses, budget, metrics: new LookupMetrics(app.metrics) }));
-  runEvery(app, 'forgetting refilled lookup budgets', config.validation.purgeInterval, async () => budget.sweep());
+  runEvery(app, 'forgetting refilled lookup budgets', config.validation.purgeInterval, () => budget.sweep());
   if (!config.hashing.enabled) return;
 
   const log = app.log.child({ component: 'hash-lookup' });
@@ -55,17 +55,21 @@ export default async function lookupPlugin(app: FastifyInstance): Promise<void> 
     events,
     log,
     coordinator: follower ?? undefined,
+    leases: app.instance.leases,
   });
-  const service = new HashLookup({ hashing: config.hashing, budget: config.lookup.budget, rotation, tables, memory, providers, log, metrics: app.metrics });
+  const service = new HashLookup({ hashing: config.hashing, budget: config.lookup.budget, rotation, tables, memory, providers, log, metrics: app.metrics, limitStore: app.limitStore });
   app.decorate('hashLookup', { service, rotation, memory });
   const tableMetrics = new HashTableMetrics(app.metrics, { rotation, tables, memory, events });
   app.identityApi.add(...hashLookupRoutes(service));
-  runEvery(app, 'forgetting refilled hash lookup budgets', config.validation.purgeInterval, async () => service.sweep());
+  runEvery(app, 'forgetting refilled hash lookup budgets', config.validation.purgeInterval, () => service.sweep());
 
-  events.on('bind', (mapping) => rotation.bound(mapping));
-  events.on('unbind', (mapping) => rotation.unbound(mapping));
-  // A source's data changed wholesale: a rotation rebuilds every table from the sources.
-  events.on('provider-data-changed', () => rotation.rotate());
+  events.on('bind', ({ remote, ...mapping }) => rotation.bound(mapping, remote));
+  events.on('unbind', ({ remote, ...mapping }) => rotation.unbound(mapping, remote));
+  // Another instance rotated: switch to its pepper now rather than on the next lookup that names it.
+  events.on('pepper-rotated', ({ remote }) => (remote ? rotation.sync() : undefined));
+  // A source's data changed wholesale: a rotation rebuilds every table from the sources (the
+  // instance where it changed rotates; the others adopt its pepper).
+  events.on('provider-data-changed', ({ remote }) => (remote ? undefined : rotation.rotate()));
   // Providers registered by any plugin (external ones included) are known once the app is
   // ready; the first build is not awaited there (see rotation.ready): lookups wait for it.
   app.addHook('onReady', async () => {

@@ -9,6 +9,12 @@
  * the shared sql one). One rotation at a time: triggers during a rotation join it. The replaced
  * pepper stays accepted for `altPeppers.lifetime` (at most `altPeppers.count` of them); all
  * alternates retire together, `lifetime` after the latest rotation.
+ *
+ * Across instances, a rotation runs under the store lease `pepper-rotation`: the instance that
+ * takes it builds and commits; the others wait for its pepper (announced through the change
+ * log) and take the lease over to finish the rotation themselves if its holder dies. Binds and
+ * unbinds other instances made (`remote`) are already in shared sql tables; only in_memory
+ * tables, and tables being built here, take them in.
  */
 import { randomInt } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
@@ -21,6 +27,7 @@ import { setLongTimeout, type LongTimer } from '../../core/timers.js';
 import type { CompactHashIndex } from './compact-index.js';
 import type { MemoryHashTables } from './memory-tables.js';
 import { hashInputs } from './table-builder.js';
+import type { Leases } from '../../core/leases.js';
 
 const PEPPER_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -41,7 +48,10 @@ const splitInput = (input: string): [string, string] => {
   return [input.slice(0, space), input.slice(space + 1)];
 };
 
-type Change = { kind: 'bind'; mapping: Mapping } | { kind: 'unbind'; mapping: Mapping; replacement: Mapping | null };
+type Change = ({ kind: 'bind'; mapping: Mapping } | { kind: 'unbind'; mapping: Mapping; replacement: Mapping | null }) & { remote: boolean };
+
+/** The lease a rotation runs under, among the instances sharing the store. */
+export const ROTATION_LEASE = 'pepper-rotation';
 
 /**
  * Who runs rotations when several processes share the port (server.workers): the cluster's
@@ -68,6 +78,8 @@ export interface RotationDeps {
   log: FastifyBaseLogger;
   /** Set in a cluster worker: rotations are the primary's, this process has no rotation timer. */
   coordinator?: RotationCoordinator;
+  /** The instances' leases (core/leases.ts): one rotation at a time across them. */
+  leases?: Pick<Leases, 'run' | 'hold' | 'letGo' | 'ttl'>;
 }
 
 export interface RotationStatus {
@@ -106,6 +118,8 @@ export class PepperRotation {
   private timer: LongTimer | null = null;
   private retireTimer: LongTimer | null = null;
   private lastRotationMs: number | null = null;
+  /** The pepper this instance last made current (its commit won): its adoption is not remote. */
+  private committed: string | null = null;
   private closed = false;
   private started = false;
 
@@ -195,8 +209,50 @@ export class PepperRotation {
       this.deps.coordinator.request();
       return adopted;
     }
-    this.rotation ??= this.runRotation().finally(() => { this.rotation = null; });
+    this.rotation ??= this.rotateAway(this.state.pepper).finally(() => { this.rotation = null; });
     await this.rotation;
+  }
+
+  /**
+   * Rotates away from `from` once across the instances: under the rotation lease, unless the
+   * pepper moved on meanwhile; while another instance holds the lease, waits for its pepper,
+   * and takes the lease when its holder died (the lease expired) to rotate itself.
+   */
+  private async rotateAway(from: string): Promise<void> {
+    const { leases } = this.deps;
+    if (!leases) return this.runRotation();
+    for (;;) {
+      if (this.closed) return;
+      const ran = await leases.run(ROTATION_LEASE, async () => {
+        const state = await this.deps.peppers.getPepperState();
+        if (state && state.pepper !== from) await this.adopt(state, false);
+        else await this.runRotation();
+      });
+      if (ran) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, leases.ttl / 3)));
+      const state = await this.deps.peppers.getPepperState();
+      if (state && state.pepper !== from) {
+        if (state.pepper !== this.state.pepper) await this.adopt(state, false);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Coordinated rotation, step 0 (one worker): takes the rotation lease for the cluster among the
+   * instances sharing the store. Resolves to the state to switch to when another instance
+   * rotated meanwhile (no rotation then); throws when another instance holds the lease.
+   */
+  async beginCoordinated(): Promise<PepperState | undefined> {
+    const state = await this.deps.peppers.getPepperState();
+    if (state && state.pepper !== this.state.pepper) return state;
+    if (this.deps.leases && !await this.deps.leases.hold(ROTATION_LEASE)) throw new Error('another instance is rotating the pepper');
+    return undefined;
+  }
+
+  /** Coordinated rotation, last step (the worker that began it): the lease goes. */
+  async endCoordinated(): Promise<void> {
+    await this.deps.leases?.letGo(ROTATION_LEASE);
   }
 
   /** Coordinated rotation, step 1 (every worker): build the table of `pepper`, accept it, do not advertise it yet. */
@@ -214,7 +270,10 @@ export class PepperRotation {
       rotatedAt: Date.now(),
       requestCount: 0,
     };
-    if (await this.deps.peppers.swapPepperState(previous.pepper, next)) return next;
+    if (await this.deps.peppers.swapPepperState(previous.pepper, next)) {
+      this.committed = pepper;
+      return next;
+    }
     return (await this.deps.peppers.getPepperState())!;
   }
 
@@ -256,19 +315,21 @@ export class PepperRotation {
   }
 
   /** A bind: its 3PID now maps to its Matrix ID in every live table (binds win over providers). */
-  async bound(mapping: Mapping): Promise<void> {
-    await this.apply({ kind: 'bind', mapping });
+  async bound(mapping: Mapping, remote = false): Promise<void> {
+    await this.apply({ kind: 'bind', mapping, remote });
   }
 
   /** An unbind: its entries leave every live table; a provider's mapping of the same 3PID shows again. */
-  async unbound(mapping: Mapping): Promise<void> {
-    await this.apply({ kind: 'unbind', mapping, replacement: await this.deps.providerMapping(mapping) });
+  async unbound(mapping: Mapping, remote = false): Promise<void> {
+    await this.apply({ kind: 'unbind', mapping, replacement: await this.deps.providerMapping(mapping), remote });
   }
 
   private async apply(change: Change): Promise<void> {
-    this.startupChanges?.push(change);
+    // Another instance wrote its change to the shared sql tables it knew; a table built here it did not.
+    const written = change.remote && !this.deps.memory;
+    if (!written) this.startupChanges?.push(change);
     for (const pending of this.building.values()) pending.push(change);
-    if (!this.state) return;
+    if (!this.state || written) return;
     for (const pepper of this.livePeppers()) await this.applyTo(pepper, change);
   }
 
@@ -327,7 +388,7 @@ export class PepperRotation {
     this.prepared.delete(state.pepper);
     await this.deps.tables.retain([state.pepper, ...this.liveAlternates(), ...this.building.keys(), ...this.prepared]);
     if (previous !== null && previous !== state.pepper) {
-      this.deps.events.emit('pepper-rotated', { pepper: state.pepper, previous });
+      this.deps.events.emit('pepper-rotated', { pepper: state.pepper, previous, remote: state.pepper !== this.committed });
       for (const resolve of this.adoptionWaiters.splice(0)) resolve();
     }
     this.schedule();

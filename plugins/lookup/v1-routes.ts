@@ -40,7 +40,7 @@ export function v1LookupRoutes({ binds, providers, signingKey, serverName, maxAd
       schema: { querystring: { type: 'object', required: ['medium', 'address'], properties: { medium: { type: 'string' }, address: { type: 'string' } } } },
       handler: async (request) => {
         const { medium, address } = request.query as { medium: string; address: string };
-        budget.consume(clientNetwork(request));
+        await budget.consume(clientNetwork(request));
         const threepid = { medium, address: normaliseAddress(medium, address) };
         const bound = await binds.get(threepid.medium, threepid.address);
         const found = bound ? null : await providers.lookup(threepid);
@@ -60,7 +60,7 @@ export function v1LookupRoutes({ binds, providers, signingKey, serverName, maxAd
       handler: async (request) => {
         const { threepids: pairs } = request.body as { threepids: Array<[string, string]> };
         if (pairs.length > maxAddresses) throw new MatrixError(400, 'M_TOO_LARGE', `A bulk lookup may ask at most ${maxAddresses} addresses`);
-        budget.consume(clientNetwork(request), pairs.length);
+        await budget.consume(clientNetwork(request), pairs.length);
         // Answered with the addresses as the client wrote them, so it can match them up.
         const asked = pairs.map(([medium, address]) => ({ medium, address, normalised: { medium, address: normaliseAddress(medium, address) } }));
         const found = new Map((await providers.bulkLookup(asked.map((t) => t.normalised))).map((m) => [threepidKey(m), m.mxid]));

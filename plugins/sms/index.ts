@@ -40,7 +40,7 @@ export default async function smsPlugin(app: FastifyInstance): Promise<void> {
   }
   const connector = CONNECTORS[sms.connector as SmsConnectorName](sms, app.log.child({ plugin: 'sms', connector: sms.connector }));
   const counted = countedSender(connector, sms.connector, counters);
-  const sender = new DestinationRules(new RateLimitedSms(counted, sms.rateLimit, app.metrics), sms.countries);
+  const sender = new DestinationRules(new RateLimitedSms(counted, sms.rateLimit, app.metrics, app.limitStore), sms.countries);
   app.decorate('sms', sender);
   app.addHook('onClose', async () => sender.close());
 }

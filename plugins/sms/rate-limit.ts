@@ -5,7 +5,8 @@
  * per-number or per-requester limit does not stop. Every attempt counts, sent or not: a failed
  * one may still be billed.
  */
-import { RateLimiter, throwIfLimited } from '../../core/rate-limit.js';
+import { RateLimiter, consumeAll } from '../../core/rate-limit.js';
+import type { LimitStore } from '../../core/limit-stores/store.js';
 import type { Config } from '../../core/config/load.js';
 import type { Metrics } from '../../core/metrics.js';
 import { smsCountry } from './country.js';
@@ -15,18 +16,15 @@ export class RateLimitedSms implements SmsSender {
   private readonly perNumber: RateLimiter;
   private readonly perCountry: RateLimiter;
 
-  constructor(private readonly sender: SmsSender, limits: Config['sms']['rateLimit'], metrics?: Metrics) {
-    this.perNumber = new RateLimiter(limits.perNumber, limits.window, { name: 'sms.rateLimit.perNumber', metrics });
-    this.perCountry = new RateLimiter(limits.perCountry, limits.window, { name: 'sms.rateLimit.perCountry', metrics });
+  constructor(private readonly sender: SmsSender, limits: Config['sms']['rateLimit'], metrics?: Metrics, store?: LimitStore) {
+    this.perNumber = new RateLimiter(limits.perNumber, limits.window, { name: 'sms.rateLimit.perNumber', metrics, store });
+    this.perCountry = new RateLimiter(limits.perCountry, limits.window, { name: 'sms.rateLimit.perCountry', metrics, store });
   }
 
   /** 429 M_LIMIT_EXCEEDED (with retry_after_ms) before anything is sent when either budget is spent. */
   async send(msisdn: string, text: string): Promise<void> {
     const country = smsCountry(msisdn);
-    const now = Date.now();
-    throwIfLimited(Math.max(this.perNumber.retryAfter(msisdn, 1, now), this.perCountry.retryAfter(country, 1, now)));
-    this.perNumber.record(msisdn, 1, now);
-    this.perCountry.record(country, 1, now);
+    await consumeAll([[this.perNumber, msisdn], [this.perCountry, country]]);
     await this.sender.send(msisdn, text);
   }
 

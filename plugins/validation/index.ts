@@ -26,9 +26,11 @@ export default async function validationPlugin(app: FastifyInstance): Promise<vo
     smsTemplate: sms.template,
     apiUrl: publicApiUrl(app.config),
     metrics: app.metrics,
+    limitStore: app.limitStore,
   });
   app.decorate('validation', service);
   app.identityApi.add(...validationRoutes(service, new ValidationPages(settings.successTemplate)));
 
-  runEvery(app, 'purging expired validation sessions', settings.purgeInterval, () => service.purgeExpired());
+  runEvery(app, 'purging expired validation sessions', settings.purgeInterval, () => service.purgeExpired(), { lease: 'purge:sessions' });
+  runEvery(app, 'forgetting refilled validation limits', settings.purgeInterval, () => service.sweepLimits());
 }

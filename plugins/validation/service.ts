@@ -12,6 +12,7 @@ import { constantTimeEqual, hashSecret, randomDigits, randomToken } from '../../
 import type { Mailer } from '../email/types.js';
 import type { SmsSender } from '../sms/types.js';
 import { RateLimiter, throwIfLimited } from '../../core/rate-limit.js';
+import type { LimitStore } from '../../core/limit-stores/store.js';
 import type { Metrics } from '../../core/metrics.js';
 import type { Validation } from './types.js';
 
@@ -61,6 +62,8 @@ export interface ValidationOptions {
   /** Public URL of the API root the validation link points at, e.g. https://id.example.org/_matrix/identity/v2. */
   apiUrl: string;
   metrics?: Metrics;
+  /** Where the limits are counted (rateLimit.store). */
+  limitStore?: LimitStore;
 }
 
 export class ValidationService implements Validation {
@@ -76,9 +79,9 @@ export class ValidationService implements Validation {
     this.lifetime = settings.sessionLifetime;
     const { perRequester, perAddress, perSession, window } = settings.rateLimit;
     const { metrics } = options;
-    this.perRequester = new RateLimiter(perRequester, window, { name: 'validation.rateLimit.perRequester', metrics });
-    this.perAddress = new RateLimiter(perAddress, window, { name: 'validation.rateLimit.perAddress', metrics });
-    this.perSession = new RateLimiter(perSession, window, { name: 'validation.rateLimit.perSession', metrics });
+    this.perRequester = new RateLimiter(perRequester, window, { name: 'validation.rateLimit.perRequester', metrics, store: options.limitStore });
+    this.perAddress = new RateLimiter(perAddress, window, { name: 'validation.rateLimit.perAddress', metrics, store: options.limitStore });
+    this.perSession = new RateLimiter(perSession, window, { name: 'validation.rateLimit.perSession', metrics, store: options.limitStore });
   }
 
   get smsEnabled(): boolean {
@@ -87,7 +90,7 @@ export class ValidationService implements Validation {
 
   /** Starts a session, or re-sends for the existing one (same sid) as `validation.resend` says. */
   async requestToken(request: TokenRequest): Promise<ValidationSession> {
-    this.perRequester.consume(request.requester);
+    await this.perRequester.consume(request.requester);
     const now = Date.now();
     const existing = await this.sessions.find(request.medium, request.address, request.clientSecret);
     if (existing && !this.isExpired(existing, now)) return this.resend(existing, request, now);
@@ -101,9 +104,9 @@ export class ValidationService implements Validation {
     const session = await this.session(sid, clientSecret, medium);
     const now = Date.now();
     if (this.isExpired(session, now)) throw badRequest('M_SESSION_EXPIRED', 'This validation session has expired: request a new token');
-    throwIfLimited(this.perSession.retryAfter(session.sid, 1, now));
+    throwIfLimited(await this.perSession.retryAfter(session.sid, 1, now));
     if (!constantTimeEqual(hashSecret(submitted), session.tokenHash)) {
-      this.perSession.record(session.sid, 1, now);
+      await this.perSession.record(session.sid, 1, now);
       throw badRequest('M_TOKEN_INCORRECT', 'The token is incorrect');
     }
     if (session.validatedAt !== null) return session;
@@ -119,9 +122,13 @@ export class ValidationService implements Validation {
   }
 
   /** Deletes sessions past their window; run by the purge job. */
-  async purgeExpired(now = Date.now()): Promise<number> {
-    for (const limiter of [this.perRequester, this.perAddress, this.perSession]) limiter.sweep(now);
+  purgeExpired(now = Date.now()): Promise<number> {
     return this.sessions.deleteBefore(now - this.lifetime);
+  }
+
+  /** Forgets requesters, addresses and sessions whose budget is full again. */
+  async sweepLimits(now = Date.now()): Promise<void> {
+    for (const limiter of [this.perRequester, this.perAddress, this.perSession]) await limiter.sweep(now);
   }
 
   private isExpired(session: ValidationSession, now: number): boolean {
@@ -202,12 +209,12 @@ export class ValidationService implements Validation {
   }
 
   private async deliver(session: ValidationSession, token: string): Promise<void> {
-    this.limitAddress(session);
+    await this.limitAddress(session);
     await this.send(session, token);
   }
 
-  private limitAddress(session: ValidationSession): void {
-    this.perAddress.consume(`${session.medium}:${session.address}`);
+  private async limitAddress(session: ValidationSession): Promise<void> {
+    await this.perAddress.consume(`${session.medium}:${session.address}`);
   }
 
   private async send(session: ValidationSession, token: string): Promise<void> {

@@ -13,6 +13,8 @@ import { MongoTerms } from './terms.js';
 import { MongoHashTables, MongoPeppers } from './hashes.js';
 import { MongoOnbind } from './onbind.js';
 import { MongoThirdParty } from './third-party.js';
+import { MongoLeases } from './leases.js';
+import { MongoChanges } from './changes.js';
 
 export interface MongoStore extends Store {
   /** Drops the whole database (tests: each run uses a fresh one). */
@@ -44,6 +46,8 @@ export async function openMongoStore(uri: string, databaseName: string): Promise
     hashes: new MongoHashTables(db),
     onbind: new MongoOnbind(db),
     thirdParty: new MongoThirdParty(db),
+    leases: new MongoLeases(db),
+    changes: new MongoChanges(db),
   };
   try {
     await Promise.all(Object.values(areas).map((area) => ('init' in area ? area.init() : undefined)));

@@ -3,6 +3,7 @@
  * this one. Opening applies the schema migrations missing (./migrations.ts). Writes are
  * single statements or transactions, answered once committed (synchronous_commit on: ./db.ts).
  */
+import pg from 'pg';
 import type { Store } from '../port.js';
 import { createPool, type PgDb, type PgOptions } from './db.js';
 import { migratePostgres } from './migrations.js';
@@ -14,6 +15,8 @@ import { PgTerms } from './terms.js';
 import { PgHashTables, PgPeppers } from './hashes.js';
 import { PgOnbind } from './onbind.js';
 import { PgThirdParty } from './third-party.js';
+import { PgLeases } from './leases.js';
+import { PgChanges } from './changes.js';
 
 export type { PgOptions } from './db.js';
 
@@ -45,6 +48,9 @@ export async function openPostgresStore(options: PgOptions): Promise<PostgresSto
     hashes,
     onbind: new PgOnbind(db),
     thirdParty: new PgThirdParty(db),
+    leases: new PgLeases(db),
+    // LISTEN holds its connection for good: one of its own, not one of the pool's.
+    changes: new PgChanges(db, () => new pg.Client({ connectionString: options.uri, application_name: 'unisd', connectionTimeoutMillis: options.connectionTimeout })),
     ping: async () => { await db.query('SELECT 1'); },
     close: () => db.close(),
   };

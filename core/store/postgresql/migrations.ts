@@ -5,6 +5,8 @@
  */
 import { pendingMigrations, type Migration } from '../migrations.js';
 import { quoteIdent, type PgDb } from './db.js';
+import { LEASES_SCHEMA } from './leases.js';
+import { CHANGES_SCHEMA } from './changes.js';
 
 export const POSTGRESQL_MIGRATIONS: readonly Migration[] = [
   {
@@ -73,6 +75,11 @@ CREATE INDEX tp_hashes_hash ON tp_hashes (hash);
 CREATE TABLE tp_chunks (
   generation BIGINT NOT NULL REFERENCES tp_snapshots ON DELETE CASCADE, chunk INTEGER NOT NULL, PRIMARY KEY (generation, chunk));
 `,
+  },
+  {
+    version: 2,
+    name: 'leases and the change log (several instances)',
+    sql: LEASES_SCHEMA + CHANGES_SCHEMA,
   },
 ];
 

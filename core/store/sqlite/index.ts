@@ -14,6 +14,8 @@ import { SqliteTerms } from './terms.js';
 import { SqliteHashTables, SqlitePeppers } from './hashes.js';
 import { SqliteOnbind } from './onbind.js';
 import { SqliteThirdParty } from './third-party.js';
+import { SqliteLeases } from './leases.js';
+import { SqliteChanges } from './changes.js';
 import { migrateSqlite } from './migrations.js';
 
 export interface SqliteStore extends Store {
@@ -67,6 +69,8 @@ export async function openSqliteStore(path: string, options: SqliteOptions = {})
     hashes: new SqliteHashTables(db),
     onbind: new SqliteOnbind(db),
     thirdParty: new SqliteThirdParty(db),
+    leases: new SqliteLeases(db),
+    changes: new SqliteChanges(db),
     journalMode: () => db.sql.pragma('journal_mode', { simple: true }) as string,
     ping: async () => { db.prepared('SELECT 1').get(); },
     synchronousLevel: () => db.sql.pragma('synchronous', { simple: true }) as number,

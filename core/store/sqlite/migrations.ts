@@ -7,6 +7,8 @@
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { pendingMigrations, type Migration } from '../migrations.js';
+import { LEASES_SCHEMA } from './leases.js';
+import { CHANGES_SCHEMA } from './changes.js';
 
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
@@ -61,6 +63,11 @@ CREATE TABLE IF NOT EXISTS tp_hashes (generation INTEGER NOT NULL, hash TEXT NOT
 CREATE INDEX IF NOT EXISTS tp_hashes_hash ON tp_hashes (hash);
 CREATE TABLE IF NOT EXISTS tp_chunks (generation INTEGER NOT NULL, chunk INTEGER NOT NULL, PRIMARY KEY (generation, chunk)) WITHOUT ROWID;
 `,
+  },
+  {
+    version: 2,
+    name: 'leases and the change log (several instances)',
+    sql: LEASES_SCHEMA + CHANGES_SCHEMA,
   },
 ];
 
