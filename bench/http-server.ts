@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../core/config/load.js';
 import { buildApp } from '../core/app.js';
+import { AskedHashes } from '../plugins/lookup/compact-index.js';
 import { lookupAddresses, memberHash, pushMembers, syntheticProvider, MEMBERS } from './fixtures.js';
 
 const { values } = parseArgs({ options: { count: { type: 'string', default: '1000000' }, workers: { type: 'string', default: '1' }, 'third-party': { type: 'string', default: '0' } } });
@@ -81,7 +82,7 @@ if (cluster.isPrimary && workers > 1) {
     for (let i = 1; i < addresses.length; i += 4) addresses[i] = memberHash(Math.floor(Math.random() * thirdParty), pepper);
   }
   body = JSON.stringify({ algorithm: 'sha256', pepper, addresses });
-  prebuilt = `{"mappings":${index.answerJson(addresses).json}}`;
+  prebuilt = `{"mappings":${index.answerJson(new AskedHashes(addresses)).json}}`;
   naive = new Map();
   for (const batch of index.entries(10_000)) for (const { hash, mxid } of batch) naive.set(hash, mxid);
   (globalThis as { gc?: () => void }).gc?.(); // the build's garbage, collected before the load starts

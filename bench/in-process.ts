@@ -9,7 +9,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { sha256 } from '@noble/hashes/sha256';
 import { utf8ToBytes } from '@noble/hashes/utils';
 import { WorkerPool } from '../core/workers.js';
-import { CompactHashIndex } from '../plugins/lookup/compact-index.js';
+import { AskedHashes, CompactHashIndex } from '../plugins/lookup/compact-index.js';
 import { buildIndex } from '../plugins/lookup/table-builder.js';
 import { ThirdPartyIndex } from '../plugins/unified-view/third-party-index.js';
 import type { ThirdPartyMappingStore } from '../core/store/ports/third-party.js';
@@ -47,11 +47,11 @@ export async function lookups(pool: WorkerPool, sizes: number[]): Promise<Row[]>
     const parsed = bodies.map((body) => JSON.parse(body).addresses as string[]);
     const section = `1. in process, N=${count.toLocaleString('en-US')}`;
     let k = 0;
-    const indexOnly = await timeRuns(400, () => index.answerJson(parsed[k++ % parsed.length]));
+    const indexOnly = await timeRuns(400, () => index.answerJson(new AskedHashes(parsed[k++ % parsed.length])));
     const full = await timeRuns(400, () => {
       const body = JSON.parse(bodies[k++ % bodies.length]);
       if (!Array.isArray(body.addresses) || !body.addresses.every((a: unknown) => typeof a === 'string')) throw new Error('bad body');
-      return `{"mappings":${index.answerJson(body.addresses).json}}`;
+      return `{"mappings":${index.answerJson(new AskedHashes(body.addresses)).json}}`;
     });
     const naive = new Map<string, string>();
     for (const batch of index.entries(10_000)) for (const { hash, mxid } of batch) naive.set(hash, mxid);
@@ -87,7 +87,7 @@ export async function rehash(pool: WorkerPool, count: number): Promise<Row[]> {
   let served = 0;
   const serving = (async () => {
     while (building) {
-      current.answerJson(addresses);
+      current.answerJson(new AskedHashes(addresses));
       served++;
       await yieldToLoop();
     }
@@ -167,11 +167,10 @@ export async function hubLookups(pool: WorkerPool, count: number, thirdParty: nu
     return addresses;
   });
   let k = 0;
-  const own = await timeRuns(400, () => `{"mappings":${index.answerJson(requests[k++ % requests.length]).json}}`);
+  const own = await timeRuns(400, () => `{"mappings":${index.answerJson(new AskedHashes(requests[k++ % requests.length])).json}}`);
   const withMembers = await timeRuns(400, () => {
-    const addresses = requests[k++ % requests.length];
-    const mapped = (hash: string) => index.get(hash) !== null;
-    return `{"mappings":${index.answerJson(addresses).json}${members.answer(PEPPER, addresses, mapped)}}`;
+    const asked = new AskedHashes(requests[k++ % requests.length]);
+    return `{"mappings":${index.answerJson(asked).json}${members.answer(PEPPER, asked)}}`;
   });
   const median = (runs: number[]) => percentile(runs, 0.5) * 1000;
   return [

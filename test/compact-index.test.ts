@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { CompactHashIndex, decodeDigest, jsonKey } from '../plugins/lookup/compact-index.js';
+import { AskedHashes, CompactHashIndex, decodeDigest, jsonKey } from '../plugins/lookup/compact-index.js';
 import { lookupHash } from '../core/crypto/lookup-hash.js';
 
 // identity-service-api.md, "Client behaviour": the pepper "matrixrocks".
@@ -46,11 +46,46 @@ test('the answer is one JSON object keyed by the client\'s strings; misses and j
   index.set(SPEC_VECTORS[2][2], '@"quoted\\":example.org');
   index.set(SPEC_VECTORS[1][2], '@lone\ud800\u0001:example.org');
   const keys = [SPEC_VECTORS[0][2], 'not a hash', SPEC_VECTORS[1][2], SPEC_VECTORS[2][2], '"}'];
-  const { json, found } = index.answerJson(keys);
+  const { json, found } = index.answerJson(new AskedHashes(keys));
   assert.equal(found, 3);
   assert.deepEqual(JSON.parse(json), { [SPEC_VECTORS[0][2]]: '@alice:example.org', [SPEC_VECTORS[1][2]]: '@lone\ud800\u0001:example.org', [SPEC_VECTORS[2][2]]: '@"quoted\\":example.org' });
   assert.ok(json.includes('\\ud800'), 'a lone surrogate is escaped, as JSON.stringify does');
-  assert.deepEqual(index.answerJson([]), { json: '{}', found: 0 });
+  assert.deepEqual(index.answerJson(new AskedHashes([])), { json: '{}', found: 0 });
+});
+
+test('decodeDigest writes at an offset, leaving the bytes around it alone', () => {
+  const out = new Uint8Array(96).fill(7);
+  assert.equal(decodeDigest(SPEC_VECTORS[1][2], out, 32), true);
+  assert.deepEqual(Buffer.from(out.subarray(32, 64)), Buffer.from(SPEC_VECTORS[1][2], 'base64url'));
+  assert.ok(out.subarray(0, 32).every((b) => b === 7) && out.subarray(64).every((b) => b === 7));
+});
+
+test('a hash asked twice is one key of the answer; the positions answered, repeats included, are closed', () => {
+  const [alice, bob, phone] = SPEC_VECTORS.map(([, , hash]) => hash);
+  const index = new CompactHashIndex();
+  index.set(alice, '@alice:example.org');
+  index.set(bob, '@bob:example.org');
+  const asked = new AskedHashes([alice, 'junk', bob, alice, phone, bob, phone, alice]);
+  assert.deepEqual([...asked.open], [1, 0, 1, 1, 1, 1, 1, 1], 'junk is closed from the start');
+  const { json, found } = index.answerJson(asked);
+  assert.equal(json, `{"${alice}":"@alice:example.org","${bob}":"@bob:example.org"}`);
+  assert.equal(found, 2);
+  assert.deepEqual([...asked.open], [0, 0, 0, 0, 1, 0, 1, 0], 'only the unmapped phone hash stays open, at both positions');
+});
+
+test('answerEach answers the open positions only (what mappings left), each hash once, and closes them', () => {
+  const [alice, bob, phone] = SPEC_VECTORS.map(([, , hash]) => hash);
+  const own = new CompactHashIndex();
+  own.set(alice, '@alice:example.org');
+  const members = new CompactHashIndex();
+  for (const hash of [alice, bob, phone]) members.set(hash, `member of ${hash.slice(0, 4)}`);
+  const asked = new AskedHashes([bob, alice, phone, bob, alice, 'junk']);
+  own.answerJson(asked);
+  const answered: Array<[string, string]> = [];
+  members.answerEach(asked, (hash, value) => answered.push([hash, value]));
+  assert.deepEqual(answered, [[bob, `member of ${bob.slice(0, 4)}`], [phone, `member of ${phone.slice(0, 4)}`]], 'alice is the hub\'s own; bob asked twice is listed once');
+  assert.deepEqual([...asked.open], [0, 0, 0, 0, 0, 0]);
+  members.answerEach(asked, () => assert.fail('a closed position is answered again'));
 });
 
 test('jsonKey writes base64url plainly and escapes anything else', () => {

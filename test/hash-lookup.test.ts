@@ -67,6 +67,30 @@ for (const hashStorageType of ['in_memory', 'sql', 'store']) {
   });
 }
 
+/** How many times `key` is written as a key of the raw JSON text (JSON.parse keeps the last of repeated keys). */
+const keyCount = (body: string, key: string) => body.split(`${JSON.stringify(key)}:`).length - 1;
+
+for (const hashStorageType of ['in_memory', 'sql', 'store']) {
+  test(`${hashStorageType}: a hash asked twice is written once in mappings`, async (t) => {
+    const { app, token } = await hashApp({ hashing: { hashStorageType } });
+    t.after(() => app.close());
+    const [alice, bob] = SPEC_VECTORS.map(([, , hash]) => hash);
+    const res = await lookup(app, token, { algorithm: 'sha256', pepper: 'matrixrocks', addresses: [alice, bob, alice, alice] });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(keyCount(res.body, alice), 1, res.body);
+    assert.deepEqual(res.json(), { mappings: { [alice]: '@alice:example.org', [bob]: '@bob:example.org' } });
+  });
+}
+
+test('none: an address asked twice is written once in mappings', async (t) => {
+  const { app, token } = await hashApp();
+  t.after(() => app.close());
+  const res = await lookup(app, token, { algorithm: 'none', pepper: 'matrixrocks', addresses: ['alice@example.com email', '18005552067 msisdn', 'alice@example.com email'] });
+  assert.equal(res.statusCode, 200, res.body);
+  assert.equal(keyCount(res.body, 'alice@example.com email'), 1, res.body);
+  assert.deepEqual(res.json(), { mappings: { 'alice@example.com email': '@alice:example.org', '18005552067 msisdn': '@phone:example.org' } });
+});
+
 test('none: "<address> <medium>" is normalised and looked up through binds then providers; keys are the client\'s strings', async (t) => {
   const { app, token } = await hashApp();
   t.after(() => app.close());

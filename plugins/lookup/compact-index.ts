@@ -29,12 +29,12 @@ export const jsonKey = (key: string): string => (PLAIN_KEY.test(key) ? `"${key}"
 
 /**
  * Decodes a canonical unpadded base64url SHA-256 (43 characters, last one with its two spare
- * bits zero) into `out` (32 bytes). False for anything else: such a string is no hash a client
- * computed the spec's way, and can match nothing.
+ * bits zero) into `out` (32 bytes from `at`). False for anything else: such a string is no hash
+ * a client computed the spec's way, and can match nothing.
  */
-export function decodeDigest(text: string, out: Uint8Array): boolean {
+export function decodeDigest(text: string, out: Uint8Array, at = 0): boolean {
   if (text.length !== 43) return false;
-  let o = 0;
+  let o = at;
   let i = 0;
   for (; i < 40; i += 4) {
     const a = sextet(text, i), b = sextet(text, i + 1), c = sextet(text, i + 2), d = sextet(text, i + 3);
@@ -55,6 +55,27 @@ export function decodeDigest(text: string, out: Uint8Array): boolean {
 function sextet(text: string, i: number): number {
   const code = text.charCodeAt(i);
   return code < 128 ? DECODE[code] : -1;
+}
+
+/**
+ * The hashes of one lookup, decoded once for every index that answers them (the hash lookup's
+ * own, then its extensions'). `open[i]` is 1 while position i holds a canonical digest that no
+ * part of the answer has answered yet: an index answering a position closes it (see
+ * CompactHashIndex.answer), so a later part neither probes nor repeats it.
+ */
+export class AskedHashes {
+  /** Position i's digest at words[8i..8i+7] (zeros where open[i] is 0 from the start). */
+  readonly digests: Uint32Array;
+  readonly open: Uint8Array;
+
+  /** `hashes`: the client's strings, as asked (repeats and junk included). */
+  constructor(readonly hashes: readonly string[]) {
+    const bytes = new Uint8Array(hashes.length * 32);
+    const open = new Uint8Array(hashes.length);
+    for (let i = 0; i < hashes.length; i++) if (decodeDigest(hashes[i], bytes, i * 32)) open[i] = 1;
+    this.digests = new Uint32Array(bytes.buffer);
+    this.open = open;
+  }
 }
 
 /** No character JSON.stringify would escape (surrogates left to it): the JSON text is the string in quotes. */
@@ -180,22 +201,59 @@ export class CompactHashIndex {
 
   /**
    * The `mappings` object of a lookup answer as JSON text, keyed by the client's own strings
-   * (only canonical base64url can match, and it needs no escaping), and how many matched.
+   * (only canonical base64url can match, and it needs no escaping), each key once however often
+   * it was asked, and how many keys it holds; closes the positions it answers.
    */
-  answerJson(keys: readonly string[]): { json: string; found: number } {
-    const scratch = this.scratch;
-    const words = this.scratchWords;
+  answerJson(asked: AskedHashes): { json: string; found: number } {
     const mxids = this.mxids;
+    const owners = this.owners;
+    const hashes = asked.hashes;
     let out = '{';
     let found = 0;
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i];
-      if (!decodeDigest(key, scratch)) continue;
-      const entry = this.find(words, 0);
-      if (entry < 0) continue;
-      out += (found++ === 0 ? '"' : ',"') + key + '":' + mxids.jsonOf(this.owners[entry]);
-    }
+    this.answer(asked, (position, entry) => {
+      out += (found++ === 0 ? '"' : ',"') + hashes[position] + '":' + mxids.jsonOf(owners[entry]);
+    });
     return { json: out + '}', found };
+  }
+
+  /**
+   * Answers the open positions of `asked` whose digest this index holds: closes each, and
+   * calls `each(hash, mxid)` once per entry, at the first position asking it (a client asking
+   * a hash twice is answered once).
+   */
+  answerEach(asked: AskedHashes, each: (hash: string, mxid: string) => void): void {
+    const text = this.mxids.text;
+    const owners = this.owners;
+    const hashes = asked.hashes;
+    this.answer(asked, (position, entry) => each(hashes[position], text[owners[entry]]));
+  }
+
+  /**
+   * One probe per open position, the digest decoded by AskedHashes. A repeated hit is told from
+   * a first one by a small table of the entries met, keyed by the digest's third word: hits are
+   * digests this index holds, uniform whatever a client sends, so the table cannot be crowded.
+   */
+  private answer(asked: AskedHashes, first: (position: number, entry: number) => void): void {
+    const { digests, open } = asked;
+    let met: Int32Array | null = null;
+    let metMask = 0;
+    for (let i = 0; i < open.length; i++) {
+      if (open[i] === 0) continue;
+      const entry = this.find(digests, i * WORDS);
+      if (entry < 0) continue;
+      open[i] = 0;
+      if (met === null) {
+        let size = 16;
+        while (size < open.length * 2) size *= 2;
+        met = new Int32Array(size);
+        metMask = size - 1;
+      }
+      let slot = digests[i * WORDS + 2] & metMask;
+      while (met[slot] !== 0 && met[slot] !== entry + 1) slot = (slot + 1) & metMask;
+      if (met[slot] !== 0) continue;
+      met[slot] = entry + 1;
+      first(i, entry);
+    }
   }
 
   /** Every entry as [base64url hash, mxid], in batches (for copying a table to the store). */

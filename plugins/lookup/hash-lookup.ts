@@ -15,7 +15,7 @@ import { badRequest, invalidParam, missingParams } from '../../core/errors.js';
 import { RateLimiter, consumeAll } from '../../core/rate-limit.js';
 import type { LimitStore } from '../../core/limit-stores/store.js';
 import { isPlainObject } from '../../core/config/formats.js';
-import { jsonKey } from './compact-index.js';
+import { AskedHashes, jsonKey } from './compact-index.js';
 import type { MemoryHashTables } from './memory-tables.js';
 import type { PepperRotation } from './rotation.js';
 import { LookupMetrics } from './metrics.js';
@@ -47,9 +47,11 @@ export interface HashLookupExtension {
   details?(): Record<string, unknown>;
   /**
    * Members added to a sha256 lookup answer, as JSON text starting with a comma (or ''):
-   * `hashes` as asked, `mapped(hash)` true for those the answer's `mappings` holds.
+   * `asked` holds the hashes as asked, decoded once; its open positions are the canonical
+   * hashes no earlier part of the answer (`mappings`, an earlier extension) answered. Answer
+   * them with CompactHashIndex.answerEach, which closes what it answers and repeats nothing.
    */
-  answer?(pepper: string, hashes: readonly string[], mapped: (hash: string) => boolean): string;
+  answer?(pepper: string, asked: AskedHashes): string;
 }
 
 export class HashLookup {
@@ -110,11 +112,12 @@ export class HashLookup {
       this.counted.looked({ api: 'v2', algorithm }, addresses.length, plain.found);
       return `{"mappings":${plain.json}}`;
     }
-    const { json, found, mapped } = await this.hashed(pepper, addresses);
+    const asked = new AskedHashes(addresses);
+    const { json, found } = await this.hashed(pepper, asked);
     this.counted.looked({ api: 'v2', algorithm }, addresses.length, found);
     this.deps.rotation.countLookup(pepper).catch((err) => this.deps.log.error({ err: (err as Error).message }, 'counting the lookup failed'));
     let extra = '';
-    for (const extension of this.extensions) extra += extension.answer?.(pepper, addresses, mapped) ?? '';
+    for (const extension of this.extensions) extra += extension.answer?.(pepper, asked) ?? '';
     return `{"mappings":${json}${extra}}`;
   }
 
@@ -129,12 +132,14 @@ export class HashLookup {
     await consumeAll([[this.perToken, `token:${account.tokenHash}`, cost], [this.perUser, `user:${account.userId}`, cost]]);
   }
 
-  /** The `mappings` JSON of a sha256 lookup, how many it found, and which hashes it holds (asked only by extensions). */
-  private async hashed(pepper: string, hashes: string[]): Promise<MappingsJson & { mapped: (hash: string) => boolean }> {
+  /** The `mappings` JSON of a sha256 lookup and how many it found; the positions it answers closed in `asked`. */
+  private async hashed(pepper: string, asked: AskedHashes): Promise<MappingsJson> {
     const index = this.deps.memory?.index(pepper);
-    if (index) return { ...index.answerJson(hashes), mapped: (hash) => index.get(hash) !== null };
-    const found = new Map((await this.deps.tables.lookup(pepper, hashes)).map((e) => [e.hash, e.mxid]));
-    return { ...mappingsJson(hashes, (hash) => found.get(hash)), mapped: (hash) => found.has(hash) };
+    if (index) return index.answerJson(asked);
+    const { hashes, open } = asked;
+    const found = new Map((await this.deps.tables.lookup(pepper, hashes.filter((_, i) => open[i] === 1))).map((e) => [e.hash, e.mxid]));
+    for (let i = 0; i < hashes.length; i++) if (found.has(hashes[i])) open[i] = 0;
+    return mappingsJson(hashes, (hash) => found.get(hash));
   }
 
   /** `none`: "<address> <medium>", normalised, through the binds then the providers (registry order). */
@@ -158,14 +163,16 @@ export class HashLookup {
 /** The mappings as JSON text, and how many keys had a Matrix ID. */
 interface MappingsJson { json: string; found: number }
 
-/** `{"<key>":"<mxid>",…}` for the keys that have a Matrix ID, keyed by the client's own strings. */
-function mappingsJson(keys: string[], mxidOf: (key: string) => string | undefined): MappingsJson {
+/** `{"<key>":"<mxid>",…}` for the keys that have a Matrix ID, keyed by the client's own strings, each once. */
+function mappingsJson(keys: readonly string[], mxidOf: (key: string) => string | undefined): MappingsJson {
+  const written = new Set<string>();
   let out = '{';
-  let found = 0;
   for (const key of keys) {
+    if (written.has(key)) continue;
     const mxid = mxidOf(key);
     if (mxid === undefined) continue;
-    out += `${found++ === 0 ? '' : ','}${jsonKey(key)}:${JSON.stringify(mxid)}`;
+    out += `${written.size === 0 ? '' : ','}${jsonKey(key)}:${JSON.stringify(mxid)}`;
+    written.add(key);
   }
-  return { json: `${out}}`, found };
+  return { json: `${out}}`, found: written.size };
 }

@@ -44,7 +44,7 @@ export default async function unifiedView(app: FastifyInstance): Promise<void> {
 
   service.extend({
     details: () => ({ alt_lookup_peppers: rotation.liveAlternates() }),
-    answer: (pepper, hashes, mapped) => index.answer(pepper, hashes, mapped),
+    answer: (pepper, asked) => index.answer(pepper, asked),
   });
 
   // Mappings for a pepper leave with it: at a rotation (an alternate pushed out by

@@ -13,7 +13,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { MemberState, ThirdPartyMappingStore } from '../../core/store/ports/third-party.js';
-import { CompactHashIndex } from '../lookup/compact-index.js';
+import { CompactHashIndex, type AskedHashes } from '../lookup/compact-index.js';
 
 const OWNER_SEPARATOR = '\n';
 
@@ -51,26 +51,21 @@ export class ThirdPartyIndex {
 
   /**
    * `,"third_party_mappings":{"<server>":["<hash>",…],…}` for the asked hashes members declared
-   * for `pepper` and the hub does not map itself (`mapped`), each once; '' when there are none.
+   * for `pepper` among those still open (the hub's own `mappings` closed the hashes it maps),
+   * each once; '' when there are none. Reuses the digests decoded for the hub's own probe.
    */
-  answer(pepper: string, hashes: readonly string[], mapped: (hash: string) => boolean): string {
+  answer(pepper: string, asked: AskedHashes): string {
     const index = this.byPepper.get(pepper)?.index;
     if (!index) return '';
-    let byServer: Map<string, string> | null = null;
-    let listed: Set<string> | null = null;
-    for (let i = 0; i < hashes.length; i++) {
-      const hash = hashes[i];
-      const owners = index.get(hash);
-      if (owners === null || listed?.has(hash) || mapped(hash)) continue;
-      (listed ??= new Set()).add(hash);
-      byServer ??= new Map();
+    const byServer = new Map<string, string>();
+    index.answerEach(asked, (hash, owners) => {
       for (const server of owners.split(OWNER_SEPARATOR)) {
         // A hash found in the index is canonical base64url: no JSON escaping needed.
         const list = byServer.get(server);
         byServer.set(server, list === undefined ? `"${hash}"` : `${list},"${hash}"`);
       }
-    }
-    if (!byServer) return '';
+    });
+    if (byServer.size === 0) return '';
     let out = '';
     for (const [server, list] of byServer) out += `${out === '' ? '' : ','}${JSON.stringify(server)}:[${list}]`;
     return `,"third_party_mappings":{${out}}`;
