@@ -21,6 +21,23 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 }
 
+/**
+ * timeRuns for several functions taking turns, run after run, so that a change of the
+ * machine's load weighs on each alike (their ratio is what is reported): one sorted list each.
+ */
+export async function timeAlternating(reps: number, fns: Array<() => unknown>): Promise<number[][]> {
+  for (let i = 0; i < 2; i++) for (const fn of fns) await fn();
+  const times = fns.map(() => [] as number[]);
+  for (let i = 0; i < reps; i++) {
+    for (const [f, fn] of fns.entries()) {
+      const start = performance.now();
+      await fn();
+      times[f].push(performance.now() - start);
+    }
+  }
+  return times.map((runs) => runs.sort((a, b) => a - b));
+}
+
 /** Milliseconds of each of `reps` runs of `fn`, sorted, after two warm-up runs. */
 export async function timeRuns(reps: number, fn: () => unknown): Promise<number[]> {
   for (let i = 0; i < 2; i++) await fn();
