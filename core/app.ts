@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import cors from '@fastify/cors';
-import type { Config } from './config/load.js';
+import { ConfigError, type Config } from './config/load.js';
 import type { Store } from './store/port.js';
 import { openStore } from './store/index.js';
 import { loadOrCreateSigningKey } from './crypto/key-file.js';
@@ -40,11 +40,23 @@ export interface BuildOptions {
   logger?: boolean;
 }
 
+/** A certificate or key file; failing, one line naming the key (never taken for a listen error). */
+function readTlsFile(key: string, path: string): Buffer {
+  if (path === '') throw new ConfigError(`config error: ${key}: expected a PEM file, needed with server.tls.cert`);
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : code ?? 'unreadable';
+    throw new ConfigError(`config error: ${key}: cannot read ${path}: ${reason}`);
+  }
+}
+
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   // Node checks the header and request deadlines this often (its default, 30 s, would let a 10 s limit run to 40 s).
   const http = { ...SERVER_OPTIONS, connectionsCheckingInterval: 1000 };
   const tls = config.server.tls.cert
-    ? { https: { ...http, cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } }
+    ? { https: { ...http, cert: readTlsFile('server.tls.cert', config.server.tls.cert), key: readTlsFile('server.tls.key', config.server.tls.key) } }
     : { http };
   const app = Fastify({
     logger: options.logger === false ? false : loggerOptions(config.logging.level),

@@ -11,6 +11,7 @@ import { ConfigError, loadConfiguration, printableConfig } from './config/load.j
 import { configurationMarkdown, exampleConfiguration } from './config/docs.js';
 import { describeStartupError, startServer } from './server.js';
 import { checkProviders, formatChecks } from './providers/check.js';
+import { withOfflineApp } from './offline-app.js';
 import { IMPORT_HELP, importCommand, SourceError, takeImportOptions, type ImportArgs } from './import/command.js';
 import { ADMIN_HELP, adminCommand } from '../plugins/admin/command.js';
 import { AdminInputError } from '../plugins/admin/protocol.js';
@@ -44,6 +45,15 @@ hashing.pepperLength is UNISD_HASHING_PEPPER_LENGTH. See config/unisd.example.ya
 `;
 
 class UsageError extends Error {}
+
+/** Commands of two words, by their first: `unisd config` alone is not an unknown command. */
+const SUBCOMMANDS: Record<string, string[]> = {
+  config: ['check', 'keys', 'example'],
+  hash: ['status', 'rotate'],
+  providers: ['check'],
+  import: ['sydent', 'ma1sd'],
+  'unified-view': ['push'],
+};
 
 function parseArgs(argv: string[]): { command: string; file?: string; importArgs: Partial<ImportArgs>; viewArgs: UnifiedViewArgs } {
   const { options: importArgs, rest } = argv[0] === 'import' ? takeImportOptions(argv) : { options: {}, rest: argv };
@@ -106,6 +116,8 @@ async function main(): Promise<void> {
       return;
     case 'config check': {
       const { config, plugins } = await loadConfiguration({ file });
+      // What the plugins check when they start, so that "valid" here means start accepts it.
+      await withOfflineApp(config, plugins, async () => {});
       process.stdout.write(`# configuration is valid (${configSource(file)}); secrets masked\n`);
       process.stdout.write(stringify(printableConfig(config, plugins)));
       return;
@@ -145,10 +157,22 @@ async function main(): Promise<void> {
       await startServer(config, plugins, configSource(file));
       return;
     }
-    default:
+    default: {
+      const [group, subcommand] = command.split(' ');
+      const known = SUBCOMMANDS[group];
+      if (known && !known.includes(subcommand)) {
+        throw new UsageError(`${subcommand ? `unknown command "${command}": ` : ''}"${group}" needs one of: ${known.join(', ')} (see unisd --help)`);
+      }
       throw new UsageError(`unknown command "${command}" (see unisd --help)`);
+    }
   }
 }
+
+// `unisd config keys | head`: the reader left, nothing more to say (not a crash with a stack trace).
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 main().catch((err) => {
   const message = err instanceof ConfigError || err instanceof UsageError || err instanceof SourceError || err instanceof AdminInputError || err instanceof CommandError ? err.message : describeStartupError(err);

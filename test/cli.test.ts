@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -86,6 +87,42 @@ test('config check of a bad file: one line "unisd: …", exit 1, no stack trace'
   assertOneLineError(await unisd(['config', 'check', '-c', join(dir, 'nope.yaml')]), /cannot read config file .*nope\.yaml: no such file/);
 });
 
+test('config check refuses what start refuses: a plugin\'s own check and an unreadable TLS file, in the same line', async () => {
+  const rest = join(dir, 'rest-host.yaml');
+  writeFileSync(rest, 'rest:\n  enabled: true\n  host: ftp//directory\n');
+  const certificate = join(dir, 'tls.yaml');
+  writeFileSync(certificate, `server:\n  tls:\n    cert: ${join(dir, 'missing.pem')}\n    key: ${join(dir, 'missing.key')}\n`);
+  for (const [file, pattern] of [[rest, /^unisd: config error: rest\.host: expected an http:\/\/ or https:\/\/ URL$/], [certificate, /^unisd: config error: server\.tls\.cert: cannot read .*missing\.pem: no such file$/]] as const) {
+    const checked = await unisd(['config', 'check', '-c', file]);
+    assertOneLineError(checked, pattern);
+    assert.equal(checked.stdout, '', 'nothing is called valid');
+    const started = await unisd(['-c', file]);
+    assertOneLineError(started, pattern);
+  }
+});
+
+test('config check and providers check accept a plugin that needs hash lookup (an MSC4004 hub): the offline app keeps hashing on', async () => {
+  const file = join(dir, 'hub.yaml');
+  writeFileSync(file, 'unifiedView:\n  enabled: true\n  members:\n    - server: id.nice.example.org\n      secret: a-long-random-secret-from-the-nice-operator\n');
+  const checked = await unisd(['config', 'check', '-c', file]);
+  assert.equal(checked.code, 0, checked.stderr);
+  assert.match(checked.stdout, /^# configuration is valid/);
+  const providers = await unisd(['providers', 'check', '-c', file]);
+  assert.equal(providers.code, 0, providers.stderr);
+  assert.equal(providers.stdout, 'no identity provider is enabled\n');
+});
+
+test('output into a pipe whose reader has gone (unisd config keys | head) ends quietly, exit 0', async () => {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('UNISD_')));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'core/cli.ts', 'config', 'keys'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.destroy(); // the reader is gone before the first write: every write fails with EPIPE
+  let stderr = '';
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const [code] = await once(child, 'exit');
+  assert.equal(stderr, '', 'no stack trace');
+  assert.equal(code, 0);
+});
+
 test('start with a bad config fails the same way before listening', async () => {
   const file = join(dir, 'bad-start.yaml');
   writeFileSync(file, 'server:\n  prot: 1\n');
@@ -94,6 +131,9 @@ test('start with a bad config fails the same way before listening', async () => 
 
 test('usage errors are one line too', async () => {
   assertOneLineError(await unisd(['frobnicate']), /unknown command "frobnicate" \(see unisd --help\)/);
+  assertOneLineError(await unisd(['config']), /^unisd: "config" needs one of: check, keys, example \(see unisd --help\)$/);
+  assertOneLineError(await unisd(['import', 'sydent']), /^unisd: import sydent needs --db and --config \(see unisd --help\)$/);
+  assertOneLineError(await unisd(['hash', 'rotte']), /^unisd: unknown command "hash rotte": "hash" needs one of: status, rotate \(see unisd --help\)$/);
   assertOneLineError(await unisd(['--verbose']), /unknown option --verbose/);
   assertOneLineError(await unisd(['config', 'check', '-c']), /-c needs a file name/);
 });

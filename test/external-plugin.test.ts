@@ -107,6 +107,13 @@ function moduleWith(name: string, source: string): string {
   writeFileSync(join(folder, 'index.ts'), 'export default async function plugin() {}\n');
   return join(folder, 'manifest.ts');
 }
+/** What tsc emits for the example's manifest when its folder has no "type": "module". */
+function commonJsModule(): string {
+  const folder = join(outside, 'commonjs');
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, 'manifest.cjs'), 'exports.default = { name: "commonjs", description: "test", enabled: () => true, plugin: () => Promise.resolve().then(() => require("./index.cjs")) };\n');
+  return join(folder, 'manifest.cjs');
+}
 const manifestSource = (fields: string) => `export default { description: 'test', enabled: () => true, plugin: () => import('./index.js'), ${fields} };\n`;
 const section = '{ enabled: { doc: "Turn it on.", format: "boolean", default: false } }';
 
@@ -115,6 +122,7 @@ const BAD_MODULES: Array<[string, () => string, RegExp]> = [
   ['a package that is not installed', () => 'unisd-plugin-that-is-not-installed', /^plugin error: plugins\.modules: cannot load unisd-plugin-that-is-not-installed: /],
   ['a module that throws', () => moduleWith('throws', 'throw new Error("broken at load");\n'), /cannot load .*throws\/manifest\.ts: broken at load$/],
   ['no manifest as default export', () => moduleWith('no-default', 'export const name = "x";\n'), /^plugin error: plugins\.modules .*no-default\/manifest\.ts: its default export is not a plugin manifest/],
+  ['a CommonJS module (compiled without "type": "module")', commonJsModule, /commonjs\/manifest\.cjs: it is a CommonJS module \(its manifest is exports\.default\): compile it as an ES module \("type": "module" in its package\.json\)$/],
   ['a manifest without a name', () => moduleWith('no-name', manifestSource('')), /no-name\/manifest\.ts: manifest name: expected a short name/],
   ['a name a built-in plugin has', () => moduleWith('duplicate', manifestSource('name: "lookup"')), /^plugin error: two plugins are named lookup$/],
   ['a section the core owns', () => moduleWith('core-clash', manifestSource(`name: "clash-core", config: { server: ${section} }`)), /^plugin error: plugin clash-core declares config section server, which the core owns$/],

@@ -81,3 +81,21 @@ synapseSql:
   assert.match(lines[0], /^sql\s+failed \(unreachable: ECONNREFUSED\)\s+lookup -\s+hash source off$/);
   assert.match(lines[1], /^synapseSql\s+failed \(timeout\)\s+lookup -\s+hash source -$/);
 });
+
+test('providers check runs beside a server whose metrics listener holds metrics.port: it opens no listener', async (t) => {
+  const { createServer } = await import('node:net');
+  const taken = createServer();
+  await new Promise<void>((ready) => taken.listen(0, '127.0.0.1', ready));
+  t.after(() => new Promise<void>((closed) => taken.close(() => closed())));
+  const port = (taken.address() as { port: number }).port;
+  const file = config('metrics.yaml', `metrics:
+  enabled: true
+  port: ${port}
+memory:
+  enabled: true
+  identities: [{ username: bob, threepids: [{ medium: email, address: bob@example.org }] }]
+`);
+  const { code, stdout, stderr } = await unisd(['providers', 'check', '-c', file]);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /^memory\s+ok\s+lookup \d+\.\d ms\s+hash source off\n$/);
+});

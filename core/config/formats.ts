@@ -81,7 +81,18 @@ addFormat('string-list', 'a list of strings (in an environment variable: comma-s
 
 const isAddressList = (v: unknown): boolean => Array.isArray(v) && v.every((item) => typeof item === 'string' && parseAddressRange(item) !== null);
 
-addFormat('address-list', 'a list of IP addresses or CIDR ranges such as "127.0.0.1" or "10.0.0.0/8"', isAddressList, commaList);
+const ADDRESS_LIST_EXPECTED = 'a list of IP addresses or CIDR ranges such as "127.0.0.1" or "10.0.0.0/8"';
+FORMAT_EXPECTED['address-list'] = ADDRESS_LIST_EXPECTED;
+convict.addFormat({
+  name: 'address-list',
+  validate(value: unknown) {
+    if (!Array.isArray(value)) throw new Error(`expected ${ADDRESS_LIST_EXPECTED}`);
+    // Name the entry that is wrong: in a list of ten ranges, "got a list" does not say which.
+    const bad = value.findIndex((item) => typeof item !== 'string' || parseAddressRange(item) === null);
+    if (bad >= 0) throw new Error(`[${bad}]: expected an IP address or a CIDR range such as "10.0.0.0/8", got ${JSON.stringify(value[bad])}`);
+  },
+  coerce: commaList,
+});
 
 /**
  * The reverse proxies whose X-Forwarded-For is believed: their addresses, or false for none.

@@ -71,7 +71,7 @@ export const schema = {
     },
   },
   plugins: {
-    modules: { doc: 'Plugins loaded from outside unisd: paths (relative to the working directory) or package names of modules whose default export is a plugin manifest (docs/plugins.md).', format: 'string-list', default: [] as string[] },
+    modules: { doc: 'Plugins loaded from outside unisd: paths (starting with / or ., relative to the working directory) or package names of modules whose default export is a plugin manifest (docs/plugins.md).', format: 'string-list', default: [] as string[] },
   },
   providers: {
     timeout: { doc: 'Deadline of one identity provider call; a provider that misses it is skipped for that request (logged, counted).', format: 'duration', default: ms('5s') },

@@ -58,7 +58,7 @@ export const importStorage = (storage: Config['storage']): Config['storage'] =>
   storage.backend === 'sqlite' ? { ...storage, sqlite: { ...storage.sqlite, synchronous: 'normal' } } : storage;
 
 export async function importCommand(args: ImportArgs, config: Config): Promise<ImportResult> {
-  if (!args.db || !args.config) throw new SourceError(`unisd import ${args.from} needs --db and --config`);
+  if (!args.db || !args.config) throw new SourceError(`import ${args.from} needs --db and --config (see unisd --help)`);
   const source = await openSource(args.from, args.db, args.config);
   try {
     const store = await openStore(importStorage(config.storage));

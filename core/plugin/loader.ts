@@ -125,7 +125,13 @@ export async function importPluginModules(modules: readonly string[]): Promise<P
     } catch (err) {
       throw new PluginError(`plugin error: plugins.modules: cannot load ${module}: ${String((err as Error)?.message ?? err).split('\n')[0]}`);
     }
-    manifests.push(checkManifest(loaded.default, `plugins.modules ${module}`));
+    // tsc compiles to CommonJS unless the folder's package.json says "type": "module": the
+    // manifest then sits at exports.default, one level too deep, and would fail as "no name".
+    const exported = loaded.default;
+    if (isObject(exported) && !('name' in exported) && isObject(exported.default) && 'name' in exported.default) {
+      throw new PluginError(`plugin error: plugins.modules ${module}: it is a CommonJS module (its manifest is exports.default): compile it as an ES module ("type": "module" in its package.json)`);
+    }
+    manifests.push(checkManifest(exported, `plugins.modules ${module}`));
   }
   return manifests;
 }

@@ -1,16 +1,14 @@
 /**
  * `unisd providers check`: what an operator runs before switching over. The app is built as the
- * server would build it (every enabled provider plugin registers its provider), on a throwaway
- * in-memory store, without listening; then each provider is asked directly, not through the
- * registry, so that its failure is seen rather than skipped: one lookup of a made-up address,
- * and a count of its hash source, streamed.
+ * server would build it (every enabled provider plugin registers its provider), offline
+ * (core/offline-app.ts: a throwaway in-memory store, without listening); then each provider is
+ * asked directly, not through the registry, so that its failure is seen rather than skipped:
+ * one lookup of a made-up address, and a count of its hash source, streamed.
  */
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/types.js';
 import type { PluginManifest } from '../plugin/manifest.js';
-import { buildApp } from '../app.js';
-import { openSqliteStore } from '../store/sqlite/index.js';
-import { generateSigningKey } from '../crypto/signing.js';
+import { withOfflineApp } from '../offline-app.js';
 import type { IdentityProvider } from './provider.js';
 import type { ThreePid } from '../store/port.js';
 
@@ -84,20 +82,16 @@ async function check(provider: IdentityProvider, timeout: number): Promise<Provi
 
 /** Checks every enabled identity provider (local binds aside), one after the other. */
 export async function checkProviders(config: Config, plugins?: readonly PluginManifest[]): Promise<ProviderCheck[]> {
-  const store = await openSqliteStore(':memory:');
-  // The check asks providers directly: no hash table is built (closing mid-build would cut it).
-  const app = await buildApp({ ...config, hashing: { ...config.hashing, enabled: false } }, { store, signingKey: generateSigningKey(), logger: false, plugins });
-  try {
-    await app.ready();
+  // The check asks providers directly, on the offline app: no hash table is built (closing
+  // mid-build would cut it) and no metrics listener competes with the running server's.
+  return withOfflineApp(config, plugins, async (app) => {
     const results: ProviderCheck[] = [];
     for (const provider of app.providers.list()) {
       if (provider.priority === 0) continue;
       results.push(await check(provider, config.providers.timeout));
     }
     return results;
-  } finally {
-    await app.close();
-  }
+  });
 }
 
 /** One line per provider: name, ok or failed (kind), lookup latency, hash-source count. */

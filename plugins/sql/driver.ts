@@ -128,3 +128,18 @@ export async function* streamOn<T>(held: Lease<T>, read: (connection: T) => Asyn
     held.release();
   }
 }
+
+/** Groups streamed rows into arrays of `size` (the last may be shorter), checking `signal` after each. */
+export async function* inBatches(rows: Iterable<unknown> | AsyncIterable<unknown>, size: number, signal: AbortSignal): AsyncIterable<Row[]> {
+  let batch: Row[] = [];
+  for await (const row of rows) {
+    batch.push(row as Row);
+    if (batch.length === size) {
+      yield batch;
+      batch = [];
+      signal.throwIfAborted();
+    }
+  }
+  signal.throwIfAborted();
+  if (batch.length > 0) yield batch;
+}

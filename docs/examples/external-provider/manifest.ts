@@ -19,6 +19,15 @@ export default {
   name: 'csv-directory',
   description: 'identity provider: a CSV file of medium,address,mxid lines',
   config,
+  // Shown by `unisd config example -c unisd.yaml` with unisd's own sections.
+  example: `
+csvDirectory:
+  # Answer lookups from a CSV file of medium,address,mxid lines.
+  enabled: false
+  file: /etc/unisd/people.csv
+  # Order among identity providers (lower answers first).
+  priority: 50
+`,
   enabled: (c) => (c as unknown as CsvDirectoryConfig).csvDirectory.enabled,
   plugin: () => import('./index.js'),
 } satisfies PluginManifest;

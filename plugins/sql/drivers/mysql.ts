@@ -6,7 +6,7 @@
 import mysql from 'mysql2/promise';
 import type { Connection as CallbackConnection } from 'mysql2';
 import type { Duplex } from 'node:stream';
-import { connectionUrl, lease, queryOn, streamOn, type DriverOptions, type Row, type SqlDriver } from '../driver.js';
+import { connectionUrl, inBatches, lease, queryOn, streamOn, type DriverOptions, type Row, type SqlDriver } from '../driver.js';
 
 /** The promise wrapper's `connection` is the callback connection, whose queries can stream. */
 const callbackConnection = (connection: mysql.PoolConnection) => connection.connection as unknown as CallbackConnection & { stream: Duplex };
@@ -67,16 +67,7 @@ export class MysqlDriver implements SqlDriver {
       const onAbort = () => rows.destroy(signal.reason);
       signal.addEventListener('abort', onAbort, { once: true });
       try {
-        let batch: Row[] = [];
-        for await (const row of rows) {
-          batch.push(row as Row);
-          if (batch.length === batchSize) {
-            yield batch;
-            batch = [];
-          }
-        }
-        signal.throwIfAborted();
-        if (batch.length > 0) yield batch;
+        yield* inBatches(rows, batchSize, signal);
       } finally {
         signal.removeEventListener('abort', onAbort);
         // Ended: nothing happens; left unread: it stops reading before its connection is dropped.

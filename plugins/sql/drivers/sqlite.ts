@@ -5,7 +5,7 @@
  * nothing else) and checks the deadline between batches.
  */
 import Database from 'better-sqlite3';
-import type { DriverOptions, Row, SqlDriver } from '../driver.js';
+import { inBatches, type DriverOptions, type Row, type SqlDriver } from '../driver.js';
 
 /**
  * How long a statement waits for a writer's lock (ms). better-sqlite3 waits synchronously,
@@ -33,16 +33,7 @@ export class SqliteDriver implements SqlDriver {
     signal.throwIfAborted();
     const db = this.open();
     try {
-      let batch: Row[] = [];
-      for (const row of db.prepare(sql).iterate()) {
-        batch.push(row as Row);
-        if (batch.length === batchSize) {
-          yield batch;
-          batch = [];
-          signal.throwIfAborted();
-        }
-      }
-      if (batch.length > 0) yield batch;
+      yield* inBatches(db.prepare(sql).iterate(), batchSize, signal);
     } finally {
       db.close();
     }
