@@ -52,11 +52,22 @@ export interface Account {
   tokenHash: string;
 }
 
+/**
+ * Credentials other than a user's access token that a plugin accepts on a v2 route it does not
+ * own (unified-view: its member servers read GET /hash_details). Resolves false when the request
+ * does not carry them (the token gate then decides, as for anybody), true when it carries valid
+ * ones (the route then runs without an account and without the terms gate: they are a server's,
+ * not a user's), and throws the Matrix error (401, 403, 429) when it carries invalid ones. Only
+ * for routes whose handler does not read `request.account`.
+ */
+export type ServerCredentials = (request: FastifyRequest) => Promise<boolean>;
+
 const serves = (route: IdentityRoute, api: ApiVersion): boolean => (route.apis ?? ['v1', 'v2']).includes(api);
 
 export class IdentityApi {
   readonly routes: IdentityRoute[] = [];
   private readonly mounts: Array<{ api: ApiVersion; mount: (route: IdentityRoute) => void }> = [];
+  private readonly credentials = new Map<string, ServerCredentials[]>();
   private ready = false;
 
   add(...routes: IdentityRoute[]): void {
@@ -75,6 +86,18 @@ export class IdentityApi {
   mount(api: ApiVersion, mount: (route: IdentityRoute) => void): void {
     for (const route of this.for(api)) mount(route);
     this.mounts.push({ api, mount });
+  }
+
+  /** Lets `credentials` through the v2 gate of the route `method url` (see ServerCredentials), whichever plugin adds that route. */
+  acceptCredentials(method: IdentityRoute['method'], url: string, credentials: ServerCredentials): void {
+    if (this.ready) throw new Error('identity API credentials can only be added while plugins load');
+    const key = `${method} ${url}`;
+    this.credentials.set(key, [...(this.credentials.get(key) ?? []), credentials]);
+  }
+
+  /** The server credentials accepted on `route` besides access tokens (none for most). */
+  credentialsFor(route: IdentityRoute): readonly ServerCredentials[] {
+    return this.credentials.get(`${route.method} ${route.url}`) ?? [];
   }
 
   /** The app is ready: the routes are final. */

@@ -1,6 +1,8 @@
 /**
  * docs/grafana-dashboard.json against a running app: every PromQL expression parses (Prometheus'
  * own grammar, @prometheus-io/lezer-promql) and every metric it queries is declared on /metrics.
+ * The app runs the optional plugins whose metrics the dashboard shows (MSC4004 hub and member:
+ * not listening, so the member pushes nowhere).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,7 +74,10 @@ test('dashboard: the expression checker finds syntax errors and the metrics sele
 });
 
 test('dashboard: every metric it queries is declared on /metrics of a running app', async (t) => {
-  const app = await metricsApp();
+  const app = await metricsApp({
+    unifiedView: { enabled: true, members: [{ server: 'member.example.test', secret: 'a-member-secret-0123456789' }] },
+    unifiedViewPush: { enabled: true, hubs: [{ url: 'https://hub.example.test', server: 'hub.example.test', auth: 'signature' }] },
+  });
   t.after(() => app.close());
   await app.inject('/_unisd/health');
   const declared = families(await scrape(app));

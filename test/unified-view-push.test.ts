@@ -6,7 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import { testApp, testConfig } from './helpers/app.js';
+import { deepMerge, testApp, testConfig } from './helpers/app.js';
+import { sample, scrape } from './helpers/metrics.js';
 import { startFakeHub, type FakeHub } from './helpers/fake-unified-view-hub.js';
 import { TestSmtpServer } from './helpers/smtp.js';
 import { validatedEmailSession } from './helpers/sessions.js';
@@ -16,6 +17,8 @@ import pino from 'pino';
 import { WorkerPool } from '../core/workers.js';
 import { UnifiedViewPush } from '../plugins/unified-view-push/service.js';
 import { HubError } from '../plugins/unified-view-push/hub-client.js';
+import { PushMetrics } from '../plugins/unified-view-push/metrics.js';
+import { Metrics } from '../core/metrics.js';
 
 const MEMBER = 'member.example.test';
 const HUB = 'hub.example.test';
@@ -144,16 +147,43 @@ test('a chunk the hub lost (409) restarts with a new snapshot; a hub that keeps 
   assert.equal(hub.committed.has('another'), false);
 });
 
-test('a hub serving hash_details to user tokens only: the member learns its pepper from M_INVALID_PEPPER and pushes under it', async (t) => {
+test('a hub refusing the member\'s credentials on hash_details (401): the push fails with its answer and sends no chunk', async (t) => {
   const { hub, app } = await memberAndHub(t);
   hub.detailsForUsersOnly = true;
-  hub.alternates = ['notKnownToTheMember'];
   const [outcome] = await app.unifiedViewPush.pushNow();
-  assert.equal(outcome!.error, undefined);
-  assert.equal(outcome!.peppers, 1);
-  assert.deepEqual([...hub.committed.keys()], [hub.pepper]);
-  assert.deepEqual(hub.committed.get(hub.pepper), expectedHashes(hub.pepper));
-  assert.ok(hub.requests.some((r) => r.status === 400 && r.hashes === 0 && r.final === false), 'an empty probe chunk was refused');
+  assert.match(outcome!.error ?? '', /hash_details with HTTP 401 M_UNAUTHORIZED/);
+  assert.deepEqual(hub.requests.map((r) => [r.method, r.status]), [['GET', 401]], 'no probe, no chunk');
+  assert.equal(hub.committed.size, 0);
+});
+
+test('metrics per hub (its server name, not its URL): snapshots pushed, 3PIDs declared, last success; failures', async (t) => {
+  const hub = await startFakeHub({ name: HUB, member: MEMBER });
+  t.after(() => hub.close());
+  const app = await testApp(deepMerge(memberConfig(hub), { metrics: { enabled: true, port: 0 } }));
+  t.after(() => app.close());
+  hub.publicKey = app.signingKey.publicKey;
+  hub.alternates = ['previousPepper'];
+  const before = Date.now() / 1000;
+  await app.unifiedViewPush.pushNow();
+  let text = await scrape(app);
+  assert.equal(sample(text, 'unisd_unified_view_push_snapshots_total', { hub: HUB }), 2, 'one snapshot per pepper: current and alternate');
+  assert.equal(sample(text, 'unisd_unified_view_push_threepids', { hub: HUB }), THREEPIDS.length);
+  assert.equal(sample(text, 'unisd_unified_view_push_failures_total', { hub: HUB }), 0);
+  const success = sample(text, 'unisd_unified_view_push_last_success_timestamp_seconds', { hub: HUB });
+  assert.ok(success >= before && success <= Date.now() / 1000, `last success ${success} is this push`);
+  assert.ok(!text.includes(hub.url) && !text.includes(`127.0.0.1:${hub.port}`), 'no hub URL in a label');
+
+  await app.unifiedViewPush.pushNow();
+  text = await scrape(app);
+  assert.equal(sample(text, 'unisd_unified_view_push_snapshots_total', { hub: HUB }), 2, 'nothing new: no snapshot');
+  assert.equal(sample(text, 'unisd_unified_view_push_threepids', { hub: HUB }), THREEPIDS.length, 'an up-to-date push keeps the count');
+
+  hub.pepper = 'rotated';
+  hub.failNext(1, 403, { errcode: 'M_FORBIDDEN', error: 'no' });
+  assert.ok((await app.unifiedViewPush.pushNow())[0]!.error);
+  text = await scrape(app);
+  assert.equal(sample(text, 'unisd_unified_view_push_failures_total', { hub: HUB }), 1);
+  assert.equal(sample(text, 'unisd_unified_view_push_snapshots_total', { hub: HUB }), 2);
 });
 
 test('auth: secret sends the shared secret in X-Unisd-Member', async (t) => {
@@ -192,7 +222,7 @@ test('schedule (fake timers): a failing hub is retried after doubling waits that
   t.mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
   const config = testConfig({ unifiedViewPush: { hubs: [{ url: 'https://hub.example.org', server: HUB, auth: 'signature' }], pollInterval: '1s', debounce: '5s', pushInterval: '1d', retry: { initialDelay: '10s', maxDelay: '40s' } } });
   const service = new UnifiedViewPush({
-    config: config.unifiedViewPush, origin: MEMBER, signingKey: generateSigningKey(), pool: new WorkerPool(), sources: () => [], log: pino({ level: 'silent' }),
+    config: config.unifiedViewPush, origin: MEMBER, signingKey: generateSigningKey(), pool: new WorkerPool(), sources: () => [], log: pino({ level: 'silent' }), metrics: new PushMetrics(new Metrics()),
   });
   t.after(() => service.close());
   let refuse = true;

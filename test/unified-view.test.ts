@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { testApp, testConfig } from './helpers/app.js';
+import { sample, scrape } from './helpers/metrics.js';
 import { loadConfig } from '../core/config/load.js';
 import { openSqliteStore, type SqliteStore } from '../core/store/sqlite/index.js';
 import { lookupHash } from '../core/crypto/lookup-hash.js';
@@ -124,6 +125,67 @@ test('hash_details lists alt_lookup_peppers: none, then the replaced pepper afte
   const pushed = await signedPush(hub.app, { algorithm: 'sha256', pepper: fresh, mappings: { [PARIS]: [hash('bob', fresh)] } });
   assert.equal(pushed.status, 200);
   assert.deepEqual((await lookup(hub, [hash('bob', fresh)], fresh)).third_party_mappings, { [PARIS]: [hash('bob', fresh)] });
+});
+
+/** GET /hash_details with `authorization` (a member's header, a Bearer one, or none). */
+async function readDetails(app: FastifyInstance, authorization?: string, remoteAddress?: string) {
+  const res = await app.inject({ method: 'GET', url: `${V2}/hash_details`, headers: authorization ? { authorization } : {}, ...(remoteAddress ? { remoteAddress } : {}) });
+  return { status: res.statusCode, body: res.json() as Record<string, any> };
+}
+
+/** `Authorization: X-Matrix …` for GET /hash_details (no content) signed by `origin` with `key`. */
+function signedGet(key: SigningKey, origin: string, uri = `${V2}/hash_details`, destination = HUB): string {
+  const signed = signJson({ method: 'GET', uri, origin, destination } as Record<string, unknown>, origin, key);
+  return `X-Matrix origin="${origin}",destination="${destination}",key="${key.keyId}",sig="${signed.signatures[origin][key.keyId]}"`;
+}
+
+test('members read hash_details, alt_lookup_peppers included, with their push credentials: signed or shared secret', async (t) => {
+  const hub = await hubApp({}, { hashing: { delay: '1d', altPeppers: { lifetime: '1h', count: 1 } } });
+  t.after(() => hub.app.close());
+  await hub.app.hashLookup!.rotation.rotate();
+  const expected = (await readDetails(hub.app, `Bearer ${hub.token}`)).body;
+  assert.deepEqual(expected.alt_lookup_peppers, [PEPPER], 'a user token reads it as before');
+
+  const signed = await readDetails(hub.app, signedGet(parisKey, PARIS));
+  assert.equal(signed.status, 200, JSON.stringify(signed.body));
+  assert.deepEqual(signed.body, expected);
+  const shared = await readDetails(hub.app, secretAuth(LYON, LYON_SECRET));
+  assert.equal(shared.status, 200, JSON.stringify(shared.body));
+  assert.deepEqual(shared.body, expected);
+  assert.equal((await readDetails(hub.app, secretAuth(NICE, NICE_SECRET), '10.9.0.5')).status, 200, 'from an allowed address');
+});
+
+test('security: hash_details stays closed to anybody else: no credentials, a stranger, a wrong secret, key, URI or hub (401), outside allowedAddresses (403)', async (t) => {
+  const hub = await hubApp();
+  t.after(() => hub.app.close());
+  const refusedWith = async (authorization: string | undefined, status: number, errcode: string, remoteAddress?: string) => {
+    const res = await readDetails(hub.app, authorization, remoteAddress);
+    assert.equal(res.status, status, `${authorization}: ${JSON.stringify(res.body)}`);
+    assert.equal(res.body.errcode, errcode);
+    assert.equal(res.body.lookup_pepper, undefined, 'no pepper in a refusal');
+  };
+  await refusedWith(undefined, 401, 'M_UNAUTHORIZED');
+  await refusedWith('Bearer not-a-token', 401, 'M_UNAUTHORIZED');
+  const stranger = generateSigningKey('1');
+  await refusedWith(signedGet(stranger, 'stranger.example.test'), 401, 'M_UNAUTHORIZED');
+  await refusedWith(signedGet(stranger, PARIS), 401, 'M_UNAUTHORIZED');
+  await refusedWith(signedGet(parisKey, PARIS, `${V2}/lookups`), 401, 'M_UNAUTHORIZED');
+  await refusedWith(signedGet(parisKey, PARIS, `${V2}/hash_details`, 'other-hub.example.test'), 401, 'M_UNAUTHORIZED');
+  await refusedWith(secretAuth(LYON, NICE_SECRET), 401, 'M_UNAUTHORIZED');
+  await refusedWith(secretAuth('stranger.example.test', LYON_SECRET), 401, 'M_UNAUTHORIZED');
+  await refusedWith(secretAuth(NICE, NICE_SECRET), 403, 'M_FORBIDDEN', '10.8.0.1');
+  await refusedWith(`${secretAuth(NICE, NICE_SECRET)}x`, 401, 'M_UNAUTHORIZED', '10.9.0.5');
+});
+
+test('security: members\' reads of hash_details spend the client budget of pushes (rateLimit.perClient, 429); users\' reads do not', async (t) => {
+  const hub = await hubApp({ rateLimit: { perMember: 100, perClient: 2, window: '1h' } });
+  t.after(() => hub.app.close());
+  assert.equal((await readDetails(hub.app, secretAuth(LYON, LYON_SECRET))).status, 200);
+  assert.equal((await lyonPush(hub.app, body(LYON, [hash('bob')]))).status, 200);
+  const limited = await readDetails(hub.app, secretAuth(LYON, LYON_SECRET));
+  assert.equal(limited.status, 429, JSON.stringify(limited.body));
+  assert.equal(limited.body.errcode, 'M_LIMIT_EXCEEDED');
+  assert.equal((await readDetails(hub.app, `Bearer ${hub.token}`)).status, 200, 'a user token goes through the user gate only');
 });
 
 test('mappings of a pepper are dropped when it retires: at the end of the alternates\' lifetime (fake timers)', async (t) => {
@@ -399,6 +461,36 @@ async function waitFor(condition: () => Promise<boolean>): Promise<void> {
   }
   assert.fail('the condition never held');
 }
+
+test('metrics: chunks accepted and refused by reason, each member\'s snapshot sizes and last push, third-party index entries; no pepper or claimed origin in a label', async (t) => {
+  const hub = await hubApp({}, { metrics: { enabled: true, port: 0 } });
+  t.after(() => hub.app.close());
+  const before = Date.now() / 1000;
+  assert.equal((await signedPush(hub.app, body(PARIS, [hash('bob'), hash('carol'), hash('dave')]))).status, 200);
+  assert.equal((await lyonPush(hub.app, body(LYON, [hash('carol')], { snapshot: 's1', chunk: 0, final: false }))).status, 200);
+  assert.equal((await lyonPush(hub.app, body(LYON, [hash('erin')], { snapshot: 's1', chunk: 1, final: true }))).status, 200);
+  await push(hub.app, undefined, body(LYON, MALLORY));
+  await push(hub.app, secretAuth('stranger.example.test', LYON_SECRET), body('stranger.example.test', MALLORY));
+  await push(hub.app, secretAuth(NICE, NICE_SECRET), body(NICE, MALLORY), { remoteAddress: '10.8.0.1' });
+  await lyonPush(hub.app, { ...body(LYON, MALLORY), pepper: 'guessed' });
+  await lyonPush(hub.app, { ...body(LYON, MALLORY), algorithm: 'none' });
+  await lyonPush(hub.app, body(LYON, MALLORY, { snapshot: 's1', chunk: 2, final: true }));
+  await push(hub.app, secretAuth(LYON, LYON_SECRET), JSON.stringify(body(LYON, MALLORY, { padding: 'x'.repeat(PUSH_BODY_LIMIT) })));
+
+  const text = await scrape(hub.app);
+  assert.equal(sample(text, 'unisd_unified_view_chunks_total', { outcome: 'committed' }), 2);
+  assert.equal(sample(text, 'unisd_unified_view_chunks_total', { outcome: 'written' }), 1);
+  const reasons = { unauthorized: 2, forbidden: 1, invalid_pepper: 1, invalid: 1, snapshot_conflict: 1, too_large: 1 };
+  for (const [reason, count] of Object.entries(reasons)) assert.equal(sample(text, 'unisd_unified_view_refused_chunks_total', { reason }), count, reason);
+  assert.equal(sample(text, 'unisd_unified_view_member_hashes', { member: PARIS, pepper: 'current' }), 3);
+  assert.equal(sample(text, 'unisd_unified_view_member_hashes', { member: LYON, pepper: 'current' }), 2);
+  assert.ok(text.includes(`unisd_unified_view_member_hashes{member="${NICE}",pepper="current"} 0`), 'a configured member that never pushed is 0');
+  const lastPush = sample(text, 'unisd_unified_view_member_last_push_timestamp_seconds', { member: PARIS });
+  assert.ok(lastPush >= before && lastPush <= Date.now() / 1000, `last push ${lastPush}`);
+  assert.equal(sample(text, 'unisd_unified_view_index_entries', { table: 'current' }), 4, 'bob, carol (declared twice: one entry), dave, erin');
+  assert.equal(sample(text, 'unisd_unified_view_index_entries', { table: 'alternate' }), 0);
+  assert.ok(!text.includes(PEPPER) && !text.includes('stranger.example.test'), 'no pepper, no claimed origin');
+});
 
 test('bad configuration stops the start with one line naming the key', async () => {
   const members = (list: unknown[]) => () => testConfig({ unifiedView: { enabled: true, members: list } });

@@ -13,6 +13,7 @@ import type { Config } from '../../core/config/load.js';
 import type { PluginManifest } from '../../core/plugin/manifest.js';
 import { buildApp } from '../../core/app.js';
 import { UnifiedViewPush, type PushOutcome } from './service.js';
+import { PushMetrics } from './metrics.js';
 import { baseUrl } from './config.js';
 import { CommandError, type UnifiedViewArgs } from './cli-options.js';
 
@@ -61,6 +62,7 @@ export async function unifiedViewPush(config: Config, plugins: readonly PluginMa
       pool: app.workers,
       sources: () => app.providers.hashSources(),
       log: pino({ level: 'info' }, pino.destination(2)).child({ component: 'unified-view-push' }),
+      metrics: new PushMetrics(app.metrics),
     });
     const outcomes = await service.pushNow(hub === undefined ? undefined : matchHub(config, hub));
     return { text: outcomes.map((o) => `${formatOutcome(o)}\n`).join(''), failed: outcomes.some((o) => o.error) };

@@ -60,33 +60,12 @@ export class HubClient {
   }
 
   /**
-   * The hub's current and alternate peppers, from its hash_details; the request carries this
-   * member's authorization, as a push does. A hub that serves hash_details to user tokens only
-   * (v2 requires one, and a member holds none there) answers 401: the current pepper is then
-   * learnt from the M_INVALID_PEPPER answer to an empty chunk with a pepper no hub has
-   * (`lookup_pepper`), without alternates.
+   * The hub's current and alternate peppers, from its hash_details: the request carries this
+   * member's authorization, as a push does (a unisd hub answers hash_details to its members,
+   * not only to user tokens). A 401 or 403 here means the hub refuses this member's credentials,
+   * which its pushes would meet as well.
    */
   async peppers(): Promise<HubPeppers> {
-    try {
-      return await this.hashDetails();
-    } catch (err) {
-      if (!(err instanceof HubError) || (err.status !== 401 && err.status !== 403)) throw err;
-      return this.probePepper();
-    }
-  }
-
-  private async probePepper(): Promise<HubPeppers> {
-    try {
-      // `-` is outside a unisd pepper's alphabet; were it accepted, the chunk opens a snapshot that never commits.
-      await this.call('POST', LOOKUPS_PATH, { algorithm: 'sha256', pepper: 'unisd-pepper-probe', mappings: { [this.origin]: [] }, snapshot: 'pepper-probe', chunk: 0, final: false });
-    } catch (err) {
-      if (err instanceof HubError && err.errcode === 'M_INVALID_PEPPER' && err.lookupPepper) return { current: err.lookupPepper, alternates: [] };
-      throw err;
-    }
-    throw new HubError('the hub accepted a pepper probe: it cannot tell its pepper', false);
-  }
-
-  private async hashDetails(): Promise<HubPeppers> {
     const body = await this.call('GET', '/_matrix/identity/v2/hash_details') as { lookup_pepper?: unknown; alt_lookup_peppers?: unknown; algorithms?: unknown };
     if (typeof body.lookup_pepper !== 'string' || body.lookup_pepper === '') throw new HubError('hash_details answered without lookup_pepper', false);
     if (Array.isArray(body.algorithms) && !body.algorithms.includes('sha256')) throw new HubError('hash_details does not offer sha256', false);

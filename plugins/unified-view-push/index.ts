@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { UnifiedViewPush } from './service.js';
+import { PushMetrics } from './metrics.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,6 +23,7 @@ export default async function unifiedViewPushPlugin(app: FastifyInstance): Promi
     pool: workers,
     sources: () => providers.hashSources(),
     log: app.log.child({ component: 'unified-view-push' }),
+    metrics: new PushMetrics(app.metrics),
   });
   app.decorate('unifiedViewPush', service);
   const changed = () => service.dataChanged();

@@ -15,7 +15,7 @@ const config = {
       doc: 'The hubs: {url (base URL), server (the hub\'s server.name), auth: signature (X-Matrix, this server\'s ed25519 key) or secret, secret}. Masked as a whole: it holds secrets.',
       format: 'unified-view-hubs', default: [] as HubConfig[], sensitive: true,
     },
-    pollInterval: { doc: 'How often each hub\'s pepper is read (its hash_details, or an empty probe chunk when it serves hash_details to user tokens only): a new pepper is pushed at the next poll.', format: 'duration', default: ms('30s') },
+    pollInterval: { doc: 'How often each hub\'s peppers are read (its hash_details, with this server\'s member credentials): a new pepper, current or alternate, is pushed at the next poll.', format: 'duration', default: ms('30s') },
     pushInterval: { doc: 'Full push to every hub on this schedule (providers\' data can change without unisd knowing).', format: 'duration', default: ms('6h') },
     debounce: { doc: 'After a bind or unbind, wait this long (gathering the ones that follow) before pushing.', format: 'duration', default: ms('5s') },
     chunkHashes: { doc: 'Hashes per pushed chunk: at most the hub\'s unifiedView.maxChunkHashes.', format: 'nat', default: 50_000 },

@@ -13,6 +13,7 @@ import type { WorkerPool } from '../../core/workers.js';
 import { setLongInterval, setLongTimeout, type LongTimer } from '../../core/timers.js';
 import { HubClient } from './hub-client.js';
 import { HubPusher, type PushReport } from './pusher.js';
+import type { PushMetrics } from './metrics.js';
 
 export interface UnifiedViewPushDeps {
   config: Config['unifiedViewPush'];
@@ -22,11 +23,14 @@ export interface UnifiedViewPushDeps {
   pool: WorkerPool;
   sources: () => IdentityProvider[];
   log: FastifyBaseLogger;
+  metrics: PushMetrics;
 }
 
 export type PushOutcome = PushReport & { error?: string };
 
 interface HubState {
+  /** The hub's server name: its label in metrics. */
+  server: string;
   pusher: HubPusher;
   client: HubClient;
   log: FastifyBaseLogger;
@@ -53,7 +57,7 @@ export class UnifiedViewPush {
       const client = new HubClient(hub, origin, signingKey, config.timeout);
       const hubLog = log.child({ hub: hub.url });
       return {
-        client, log: hubLog, running: null, again: false, failures: 0, retryTimer: null, last: null,
+        server: hub.server, client, log: hubLog, running: null, again: false, failures: 0, retryTimer: null, last: null,
         pusher: new HubPusher({ client, pool, sources, chunkHashes: config.chunkHashes, retry: config.retry, log: hubLog }),
       };
     });
@@ -150,6 +154,7 @@ export class UnifiedViewPush {
     try {
       outcome = await hub.pusher.push(version, this.closing.signal);
       hub.failures = 0;
+      this.deps.metrics.succeeded(hub.server, outcome);
       if (outcome.peppers > 0) {
         hub.log.info({ peppers: outcome.peppers, threepids: outcome.threepids, hashes: outcome.hashes, chunks: outcome.chunks, ms: outcome.ms }, 'unified view pushed');
       }
@@ -157,7 +162,10 @@ export class UnifiedViewPush {
       hub.failures++;
       const error = (err as Error).message;
       outcome = { hub: hub.client.url, peppers: 0, threepids: 0, hashes: 0, chunks: 0, ms: Date.now() - started, error };
-      if (!this.closing.signal.aborted) hub.log.error({ err: error }, 'unified view push failed');
+      if (!this.closing.signal.aborted) {
+        hub.log.error({ err: error }, 'unified view push failed');
+        this.deps.metrics.failed(hub.server);
+      }
     }
     hub.last = outcome;
     return outcome;

@@ -20,7 +20,7 @@ const config = {
     syncInterval: { doc: 'How often the hub re-reads the members\' snapshots from the store (those another hub instance committed) and drops silent members.', format: 'duration', default: ms('10s') },
     rateLimit: {
       perMember: { doc: 'Chunks one member may push per window (0: unlimited); past it 429 M_LIMIT_EXCEEDED.', format: 'nat', default: 3_600 },
-      perClient: { doc: 'Push requests one client address may make per window, authenticated or not (0: unlimited): bounds what strangers can make the hub read.', format: 'nat', default: 3_600 },
+      perClient: { doc: 'Push requests, and members\' reads of hash_details, one client address may make per window, authenticated or not (0: unlimited): bounds what strangers can make the hub read and verify.', format: 'nat', default: 3_600 },
       window: { doc: 'Window of the unifiedView rate limits.', format: 'duration', default: ms('1h') },
     },
   },

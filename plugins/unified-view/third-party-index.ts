@@ -42,11 +42,9 @@ export class ThirdPartyIndex {
     return next;
   }
 
-  /** Hashes in memory, every pepper together. */
-  get size(): number {
-    let total = 0;
-    for (const { index } of this.byPepper.values()) total += index.size;
-    return total;
+  /** Entries in memory for `pepper` (a hash several members declared is one). */
+  sizeOf(pepper: string): number {
+    return this.byPepper.get(pepper)?.index.size ?? 0;
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
  * `matrix.v2`: /_matrix/identity/v2. Routes need a bearer token (also read from the
  * `access_token` query parameter, which Synapse still sends on hash_details), then the user
- * must have accepted the terms whose regexps match the request path.
+ * must have accepted the terms whose regexps match the request path. A plugin may accept a
+ * server's credentials on a route besides tokens (IdentityApi.acceptCredentials).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { API_PREFIX, asHandler, type IdentityRoute } from '../../core/api.js';
@@ -30,6 +31,7 @@ export default async function v2Api(app: FastifyInstance): Promise<void> {
   const gate = (route: IdentityRoute) => async (request: FastifyRequest) => {
     const auth = route.auth ?? 'token';
     if (auth === 'none') return;
+    for (const admits of app.identityApi.credentialsFor(route)) if (await admits(request)) return;
     const token = bearerToken(request);
     request.account = token ? await app.accounts.authenticate(token) : null;
     if (auth === 'optional' && token === null) return;

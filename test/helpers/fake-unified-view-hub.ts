@@ -45,7 +45,7 @@ export class FakeHub {
   alternates: string[] = [];
   /** The member's ed25519 public key that signatures are checked with. */
   publicKey: Uint8Array | undefined;
-  /** Answer hash_details 401 to members, as a hub that serves it to user tokens only. */
+  /** Answer hash_details 401 to members, as a hub refusing their credentials there. */
   detailsForUsersOnly = false;
   /** Called after each hash_details answer (to rotate between a member's read and its push). */
   afterDetails: (() => void) | null = null;
