@@ -144,8 +144,9 @@ export async function memory(pool: WorkerPool, count: number): Promise<Row[]> {
 /**
  * 8. The MSC4004 hub in process, at N of its own 3PIDs and `thirdParty` hashes two members
  * declared: the answer of a 1000-hash request (a quarter of them members') with and without
- * third_party_mappings, i.e. what the hub's second probe per hash costs. The members' index is
- * loaded as the plugin loads it, from the hashes the store would list.
+ * third_party_mappings, i.e. what probing the members' index for the hashes the hub does not map
+ * costs (the digests decoded once for both). The members' index is loaded as the plugin loads
+ * it, from the hashes the store would list.
  */
 export async function hubLookups(pool: WorkerPool, count: number, thirdParty: number): Promise<Row[]> {
   const section = `8. hub in process, N=${count.toLocaleString('en-US')} + ${thirdParty.toLocaleString('en-US')} third-party`;
