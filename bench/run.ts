@@ -7,9 +7,9 @@
  *   4. bytes per index entry at 1M;
  *   5. sql storage at 1M: 1000- and 10,000-hash lookups, on SQLite and PostgreSQL;
  *   6. each identity provider's hash source streamed from its backend at 100k rows (rows/s);
- *   7. an MSC4004 hub: the answer with N third-party mappings (two members) beside N of its own,
+ *   7. an MSC4004 member hashing and pushing N 3PIDs to a unisd hub process, beside hashing alone;
+ *   8. an MSC4004 hub: the answer with N third-party mappings (two members) beside N of its own,
  *      in process and over HTTP (ratio to the ceiling), and the time the hub takes the pushes;
- *   8. an MSC4004 member hashing and pushing N 3PIDs to a unisd hub process, beside hashing alone;
  * and, beside them, binds per second by storage.sqlite.synchronous, and on PostgreSQL.
  * PostgreSQL is measured when UNISD_TEST_POSTGRES_URI names one (its figures also as ratios
  * to SQLite's of the same run); without it, one line says it was skipped.
@@ -48,18 +48,18 @@ try {
   rows.push(...await lookups(pool, values.quick ? [N] : [100_000, N]));
   progress('3. rehash');
   rows.push(...await rehash(pool, N));
-  progress('7. hub in process');
+  progress('8. hub in process');
   rows.push(...await hubLookups(pool, N, N));
   progress('5. sql storage');
   rows.push(...await sqlStorage(pool, N));
-  progress('8. member push');
+  progress('7. member push');
   rows.push(...await unifiedViewPush(pool, N));
 } finally {
   await pool.close();
 }
 progress('2. HTTP');
 rows.push(...await http(N, duration));
-progress('7. unified view hub');
+progress('8. unified view hub');
 rows.push(...await unifiedView(N, N, duration));
 progress('binds');
 rows.push(...await binds());
