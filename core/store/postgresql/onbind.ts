@@ -1,12 +1,8 @@
 /** The 3pid/onbind delivery queue in PostgreSQL. */
 import type { OnbindDelivery, OnbindStore } from '../ports/onbind.js';
+import { toOnbind } from '../sql-rows.js';
 import type { ThreePid } from '../ports/threepid.js';
-import type { PgDb, Row } from './db.js';
-
-const toOnbind = (r: Row): OnbindDelivery => ({
-  id: r.id, destination: r.destination, body: JSON.parse(r.body), attempts: r.attempts, nextAttemptAt: r.next_attempt_at,
-  lastError: r.last_error, createdAt: r.created_at,
-});
+import type { PgDb } from './db.js';
 
 export class PgOnbind implements OnbindStore {
   constructor(private readonly db: PgDb) {}

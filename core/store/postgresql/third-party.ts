@@ -6,6 +6,7 @@
  * member take turns.
  */
 import type { CommitResult, MemberState, ThirdPartyMappingStore } from '../ports/third-party.js';
+import { hashesByServer } from '../sql-rows.js';
 import type { PgDb, Queryable } from './db.js';
 
 /** The advisory lock key space of the mappings ('tpmm'); the second key hashes (server, pepper). */
@@ -85,13 +86,7 @@ export class PgThirdParty implements ThirdPartyMappingStore {
     if (hashes.length === 0) return {};
     const rows = await this.db.query(`SELECT s.server, h.hash FROM tp_hashes h JOIN tp_snapshots s ON s.generation = h.generation
       WHERE s.pepper = $1 AND s.active AND h.hash = ANY($2::text[])`, [pepper, hashes]);
-    const byServer = new Map<string, string[]>();
-    for (const row of rows) {
-      const owned = byServer.get(row.server);
-      if (owned) owned.push(row.hash);
-      else byServer.set(row.server, [row.hash]);
-    }
-    return Object.fromEntries(byServer);
+    return Object.fromEntries(hashesByServer(rows));
   }
 
   async members(): Promise<MemberState[]> {

@@ -1,12 +1,8 @@
 /** Pending invites and ephemeral keys in SQLite. */
 import type { Medium } from '../ports/threepid.js';
 import type { InviteFilter, InviteStore, PendingInvite } from '../ports/invites.js';
+import { toInvite } from '../sql-rows.js';
 import { chunks, placeholders, type Row, type SqliteDb } from './db.js';
-
-const toInvite = (r: Row): PendingInvite => ({
-  token: r.token, medium: r.medium, address: r.address, roomId: r.room_id, sender: r.sender, fields: JSON.parse(r.fields),
-  ephemeralPublicKey: r.ephemeral_public_key, createdAt: r.created_at, expiresAt: r.expires_at, deliveredAt: r.delivered_at,
-});
 
 /** The WHERE clause of an InviteFilter (fixed column names) and its values. */
 function matching(filter: InviteFilter): { where: string; values: string[] } {

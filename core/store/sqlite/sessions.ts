@@ -1,16 +1,8 @@
 /** Validation sessions in SQLite. */
 import type { Medium } from '../ports/threepid.js';
 import type { SessionChanges, SessionStore, ValidationSession } from '../ports/sessions.js';
+import { SESSION_COLUMNS, toSession } from '../sql-rows.js';
 import type { Row, SqliteDb } from './db.js';
-
-const toSession = (r: Row): ValidationSession => ({
-  sid: r.sid, medium: r.medium, address: r.address, clientSecret: r.client_secret, tokenHash: r.token_hash,
-  sendAttempt: r.send_attempt, nextLink: r.next_link, createdAt: r.created_at, updatedAt: r.updated_at, validatedAt: r.validated_at,
-});
-
-const SESSION_COLUMNS: Record<keyof SessionChanges, string> = {
-  tokenHash: 'token_hash', sendAttempt: 'send_attempt', nextLink: 'next_link', updatedAt: 'updated_at', validatedAt: 'validated_at',
-};
 
 export class SqliteSessions implements SessionStore {
   constructor(private readonly db: SqliteDb) {}

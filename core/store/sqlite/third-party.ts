@@ -4,6 +4,7 @@
  * (server, pepper) in one transaction that drops the previous active one.
  */
 import type { CommitResult, MemberState, ThirdPartyMappingStore } from '../ports/third-party.js';
+import { hashesByServer } from '../sql-rows.js';
 import { chunks, placeholders, unique, type Row, type SqliteDb } from './db.js';
 
 /** Hashes per batch of visibleHashes(). */
@@ -85,11 +86,7 @@ export class SqliteThirdParty implements ThirdPartyMappingStore {
     for (const chunk of chunks(unique(hashes))) {
       const rows = this.db.prepared(`SELECT s.server, h.hash FROM tp_hashes h JOIN tp_snapshots s ON s.generation = h.generation
         WHERE s.pepper = ? AND s.active = 1 AND h.hash IN (${placeholders(chunk.length)})`).all(pepper, ...chunk) as Row[];
-      for (const row of rows) {
-        const owned = byServer.get(row.server);
-        if (owned) owned.push(row.hash);
-        else byServer.set(row.server, [row.hash]);
-      }
+      hashesByServer(rows, byServer);
     }
     return Object.fromEntries(byServer);
   }
