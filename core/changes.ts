@@ -47,7 +47,7 @@ export class ChangeFollower {
     this.unsubscribe.push(
       events.on('bind', ({ medium, address, mxid, remote }) => this.append(remote, { kind: 'bind', medium, address, mxid })),
       events.on('unbind', ({ medium, address, mxid, remote }) => this.append(remote, { kind: 'unbind', medium, address, mxid })),
-      events.on('pepper-rotated', ({ pepper, previous, remote }) => this.append(remote, { kind: 'pepper-rotated', pepper, previous })),
+      events.on('pepper-rotated', ({ pepper, previous, since, remote }) => this.append(remote, { kind: 'pepper-rotated', pepper, previous, ...(since === undefined ? {} : { since }) })),
       events.on('provider-data-changed', ({ provider, remote }) => this.append(remote, { kind: 'provider-data-changed', provider })),
     );
   }
@@ -80,6 +80,21 @@ export class ChangeFollower {
   async caughtUp(): Promise<void> {
     this.wake();
     while (this.reading) await this.reading;
+  }
+
+  /**
+   * This instance's own changes with seq > `after`, oldest first, including those whose append
+   * was under way when called.
+   */
+  async ownChangesAfter(after: number): Promise<StoreChange[]> {
+    await Promise.allSettled([...this.appending]);
+    const own: StoreChange[] = [];
+    for (let cursor = after; ;) {
+      const records = await this.options.changes.readAfter(cursor, BATCH);
+      for (const record of records) if (record.origin === this.options.origin) own.push(record.change);
+      if (records.length < BATCH) return own;
+      cursor = records[records.length - 1].seq;
+    }
   }
 
   async stop(): Promise<void> {
@@ -118,7 +133,7 @@ export class ChangeFollower {
         const payload: UnisdEvents['bind'] = { medium: change.medium, address: change.address, mxid: change.mxid, remote: true };
         return events.emit(change.kind, payload);
       }
-      case 'pepper-rotated': return events.emit('pepper-rotated', { pepper: change.pepper, previous: change.previous, remote: true });
+      case 'pepper-rotated': return events.emit('pepper-rotated', { pepper: change.pepper, previous: change.previous, since: change.since, remote: true });
       case 'provider-data-changed': return events.emit('provider-data-changed', { provider: change.provider, remote: true });
     }
   }

@@ -18,8 +18,12 @@ export interface UnisdEvents {
   bind: { medium: Medium; address: string; mxid: string } & Remote;
   /** The bind of a 3PID to `mxid` was removed (committed). */
   unbind: { medium: Medium; address: string; mxid: string } & Remote;
-  /** The current lookup pepper changed; `previous` stays accepted while it is an alternate. */
-  'pepper-rotated': { pepper: string; previous: string | null } & Remote;
+  /**
+   * The current lookup pepper changed; `previous` stays accepted while it is an alternate.
+   * `since`: the change-log seq the new pepper's table was built after (set by the instance that
+   * built it; see plugins/lookup/rotation.ts, adoptedRemote).
+   */
+  'pepper-rotated': { pepper: string; previous: string | null; since?: number } & Remote;
   /** A provider's data changed (a reload, a push): hash tables built from it are stale. */
   'provider-data-changed': { provider: string } & Remote;
 }

@@ -56,6 +56,7 @@ export default async function lookupPlugin(app: FastifyInstance): Promise<void> 
     log,
     coordinator: follower ?? undefined,
     leases: app.instance.leases,
+    changeLog: { position: () => store.changes.latest(), ownChangesAfter: (seq) => app.instance.follower.ownChangesAfter(seq) },
   });
   const service = new HashLookup({ hashing: config.hashing, budget: config.lookup.budget, rotation, tables, memory, providers, log, metrics: app.metrics, limitStore: app.limitStore });
   app.decorate('hashLookup', { service, rotation, memory });
@@ -65,8 +66,9 @@ export default async function lookupPlugin(app: FastifyInstance): Promise<void> 
 
   events.on('bind', ({ remote, ...mapping }) => rotation.bound(mapping, remote));
   events.on('unbind', ({ remote, ...mapping }) => rotation.unbound(mapping, remote));
-  // Another instance rotated: switch to its pepper now rather than on the next lookup that names it.
-  events.on('pepper-rotated', ({ remote }) => (remote ? rotation.sync() : undefined));
+  // Another instance rotated: switch to its pepper now rather than on the next lookup that names
+  // it, and write to its shared table what this instance changed that the builder may lack.
+  events.on('pepper-rotated', ({ remote, pepper, since }) => (remote ? rotation.adoptedRemote(pepper, since) : undefined));
   // A source's data changed wholesale: a rotation rebuilds every table from the sources (the
   // instance where it changed rotates; the others adopt its pepper).
   events.on('provider-data-changed', ({ remote }) => (remote ? undefined : rotation.rotate()));

@@ -14,7 +14,8 @@
  * takes it builds and commits; the others wait for its pepper (announced through the change
  * log) and take the lease over to finish the rotation themselves if its holder dies. Binds and
  * unbinds other instances made (`remote`) are already in shared sql tables; only in_memory
- * tables, and tables being built here, take them in.
+ * tables, and tables being built here, take them in. The exception, a shared sql table that its
+ * builder finished before another instance knew its pepper, is closed by adoptedRemote().
  */
 import { randomInt } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
@@ -28,6 +29,7 @@ import type { CompactHashIndex } from './compact-index.js';
 import type { MemoryHashTables } from './memory-tables.js';
 import { hashInputs } from './table-builder.js';
 import type { Leases } from '../../core/leases.js';
+import type { StoreChange } from '../../core/store/port.js';
 
 const PEPPER_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -80,6 +82,8 @@ export interface RotationDeps {
   coordinator?: RotationCoordinator;
   /** The instances' leases (core/leases.ts): one rotation at a time across them. */
   leases?: Pick<Leases, 'run' | 'hold' | 'letGo' | 'ttl'>;
+  /** The instances' change log (core/changes.ts): where a build starts, and this instance's own changes since. */
+  changeLog?: { position(): Promise<number>; ownChangesAfter(seq: number): Promise<StoreChange[]> };
 }
 
 export interface RotationStatus {
@@ -99,6 +103,8 @@ export class PepperRotation {
   private readonly building = new Map<string, Change[]>();
   /** Peppers whose table is ready ahead of a coordinated switch: accepted, not yet advertised. */
   private readonly prepared = new Set<string>();
+  /** The change-log seq each table built here was built after (announced with its pepper). */
+  private readonly builtAfter = new Map<string, number>();
   private readonly adoptionWaiters: Array<() => void> = [];
   private lastSync = 0;
   private syncing: Promise<void> | null = null;
@@ -314,6 +320,33 @@ export class PepperRotation {
     return { ...state, altPeppers: this.liveAlternates(), rotating: this.rotation !== null, lastRotationMs: this.lastRotationMs, tableSizes };
   }
 
+  /**
+   * Another instance made `pepper` current (a remote pepper-rotated), its shared sql table built
+   * from the store as of change-log seq `since` plus the changes that instance read while
+   * building. A bind or unbind made here after `since` and before this instance knew `pepper`
+   * went only to the tables known here, and the builder may have read it after it finished,
+   * when it no longer writes others' changes: so this instance writes its own changes after
+   * `since` to that table again, in log order, once it has adopted `pepper` (from then on its
+   * changes go there directly). Both races end exact: a bind (or unbind) here racing the
+   * builder's switch is either in the build's read of the store (logged by `since`), or logged
+   * after `since` and written here now; adds and removes are idempotent, so one the builder
+   * took in, or that reached the table directly, is only written again with the same result.
+   * The log is read after this instance's appends under way settled, so none is missed. A
+   * 3PID changed on two instances within that window is replayed per instance, not
+   * interleaved; in_memory tables need none of this (each instance builds and follows its own).
+   */
+  async adoptedRemote(pepper: string, since: number | undefined): Promise<void> {
+    await this.sync();
+    if (this.deps.memory || since === undefined || !this.deps.changeLog || !this.livePeppers().includes(pepper)) return;
+    for (const change of await this.deps.changeLog.ownChangesAfter(since)) {
+      if (change.kind !== 'bind' && change.kind !== 'unbind') continue;
+      const mapping: Mapping = { medium: change.medium, address: change.address, mxid: change.mxid };
+      await this.applyTo(pepper, change.kind === 'bind'
+        ? { kind: 'bind', mapping, remote: false }
+        : { kind: 'unbind', mapping, replacement: await this.deps.providerMapping(mapping), remote: false });
+    }
+  }
+
   /** A bind: its 3PID now maps to its Matrix ID in every live table (binds win over providers). */
   async bound(mapping: Mapping, remote = false): Promise<void> {
     await this.apply({ kind: 'bind', mapping, remote });
@@ -369,6 +402,9 @@ export class PepperRotation {
     const changes: Change[] = [];
     this.building.set(pepper, changes);
     try {
+      // Read before the sources: every change logged up to here is in what the build reads.
+      const since = await this.deps.changeLog?.position();
+      if (since !== undefined) this.builtAfter.set(pepper, since);
       const expected = this.state ? await this.deps.tables.size(this.state.pepper) : 0;
       const index = await this.deps.build(pepper, expected, firstBuild);
       if (this.deps.memory) this.deps.memory.install(pepper, index);
@@ -387,8 +423,10 @@ export class PepperRotation {
     this.state = state;
     this.prepared.delete(state.pepper);
     await this.deps.tables.retain([state.pepper, ...this.liveAlternates(), ...this.building.keys(), ...this.prepared]);
+    for (const pepper of this.builtAfter.keys()) if (pepper !== state.pepper && !this.building.has(pepper) && !this.prepared.has(pepper)) this.builtAfter.delete(pepper);
     if (previous !== null && previous !== state.pepper) {
-      this.deps.events.emit('pepper-rotated', { pepper: state.pepper, previous, remote: state.pepper !== this.committed });
+      const since = this.builtAfter.get(state.pepper);
+      this.deps.events.emit('pepper-rotated', { pepper: state.pepper, previous, since, remote: state.pepper !== this.committed });
       for (const resolve of this.adoptionWaiters.splice(0)) resolve();
     }
     this.schedule();

@@ -13,7 +13,7 @@ export function changesSuite(store: () => Store): void {
   });
 
   it('appends with increasing seqs and reads after a cursor, lowest first, at most limit', async () => {
-    const rotated: StoreChange = { kind: 'pepper-rotated', pepper: 'p2', previous: 'p1' };
+    const rotated: StoreChange = { kind: 'pepper-rotated', pepper: 'p2', previous: 'p1', since: 3 };
     const seqs = [
       await store().changes.append('instance-a', bind(1), NOW),
       await store().changes.append('instance-b', rotated, NOW + 1),

@@ -10,7 +10,7 @@ import type { Medium } from './threepid.js';
 export type StoreChange =
   | { kind: 'bind'; medium: Medium; address: string; mxid: string }
   | { kind: 'unbind'; medium: Medium; address: string; mxid: string }
-  | { kind: 'pepper-rotated'; pepper: string; previous: string | null }
+  | { kind: 'pepper-rotated'; pepper: string; previous: string | null; since?: number }
   | { kind: 'provider-data-changed'; provider: string };
 
 export interface ChangeRecord {
