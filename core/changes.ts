@@ -133,7 +133,7 @@ export class ChangeFollower {
         const payload: UnisdEvents['bind'] = { medium: change.medium, address: change.address, mxid: change.mxid, remote: true };
         return events.emit(change.kind, payload);
       }
-      case 'pepper-rotated': return events.emit('pepper-rotated', { pepper: change.pepper, previous: change.previous, since: change.since, remote: true });
+      case 'pepper-rotated': return events.emit('pepper-rotated', { pepper: change.pepper, previous: change.previous, remote: true, ...(change.since === undefined ? {} : { since: change.since }) });
       case 'provider-data-changed': return events.emit('provider-data-changed', { provider: change.provider, remote: true });
     }
   }
