@@ -178,13 +178,19 @@ function normalise(medium: string, address: string): { address: string } | { why
 /** Counts and reports a row left out; `ref` names its table and id, never its 3PID. */
 type Skip = (name: string, ref: string, why: string) => void;
 
+/** Staging writes queued and run PAGE at a time, each page in one transaction; `flush` runs the rest. */
+function pagedStaging(staging: Staging): { add(write: () => void): void; flush(): void } {
+  const pending: Array<() => void> = [];
+  const flush = (): void => {
+    staging.batch(() => { for (const write of pending) write(); });
+    pending.length = 0;
+  };
+  return { add(write) { pending.push(write); if (pending.length >= PAGE) flush(); }, flush };
+}
+
 async function stageBinds(source: ImportSource, staging: Staging, skip: Skip, counted: (n: string) => void, now: number): Promise<void> {
   const key = source.signingKey ? signingKeyFromSeed(source.signingKey.seed, source.signingKey.version) : null;
-  let pending: Array<() => void> = [];
-  const flush = (): void => {
-    staging.batch(() => { for (const stage of pending) stage(); });
-    pending = [];
-  };
+  const paged = pagedStaging(staging);
   for await (const row of source.binds()) {
     counted('binds');
     if (row.mxid === null) { skip('binds', refText(row), 'removed in the source (an unbind marker)'); continue; }
@@ -201,23 +207,18 @@ async function stageBinds(source: ImportSource, staging: Staging, skip: Skip, co
     }
     if (!signed) { skip('binds', refText(row), 'no signed association and no signing key to sign one'); continue; }
     const bind: StagedBind = { medium: row.medium, address: normalised.address, mxid: row.mxid, ts: row.ts, notBefore, notAfter, signed, ref: refText(row) };
-    pending.push(() => {
+    paged.add(() => {
       const loser = staging.stageBind(bind.medium, bind.address, bind.ts, bind.ref, bind);
       if (loser === bind.ref) skip('binds', loser, `duplicate 3PID (${bind.medium}): a newer bind of it is kept`);
       else if (loser !== null) skip('binds', loser, `duplicate 3PID (${bind.medium}): ${bind.ref} is newer and kept`);
     });
-    if (pending.length >= PAGE) flush();
   }
-  flush();
+  paged.flush();
 }
 
 async function stageInvites(source: ImportSource, staging: Staging, config: Config, skip: Skip, counted: (n: string) => void, now: number): Promise<void> {
   const lifetime = config.invites.lifetime;
-  const pending: Array<[string, StagedInvite]> = [];
-  const flush = (): void => {
-    staging.batch(() => { for (const [key, invite] of pending) if (!staging.stageItem('invites', key, invite)) skip('invites', invite.ref, 'duplicate token'); });
-    pending.length = 0;
-  };
+  const paged = pagedStaging(staging);
   for await (const row of source.invites()) {
     counted('invites');
     if (row.medium !== 'email') { skip('invites', refText(row), `unknown medium "${row.medium.slice(0, 32)}" (invites are to email addresses)`); continue; }
@@ -228,49 +229,41 @@ async function stageInvites(source: ImportSource, staging: Staging, config: Conf
     const createdAt = row.createdAt ?? now;
     const expiresAt = row.expiresAt ?? createdAt + lifetime;
     if (expiresAt <= now) { skip('invites', refText(row), 'expired'); continue; }
-    pending.push([row.token, {
+    const invite: StagedInvite = {
       ref: refText(row), token: row.token, medium: 'email', address, roomId: row.roomId, sender: row.sender, fields: row.fields,
       // Neither server links an invite to its ephemeral key; nothing in unisd reads it back.
       ephemeralPublicKey: '', createdAt, expiresAt, deliveredAt: row.delivered ? createdAt : null,
-    }]);
-    if (pending.length >= PAGE) flush();
+    };
+    paged.add(() => { if (!staging.stageItem('invites', invite.token, invite)) skip('invites', invite.ref, 'duplicate token'); });
   }
-  flush();
+  paged.flush();
 }
 
 async function stageEphemeralKeys(source: ImportSource, staging: Staging, config: Config, skip: Skip, counted: (n: string) => void, now: number): Promise<void> {
   const lifetime = config.invites.lifetime;
-  const pending: StagedKey[] = [];
-  const flush = (): void => {
-    staging.batch(() => { for (const key of pending) staging.stageItem('ephemeral keys', key.publicKey, key); });
-    pending.length = 0;
-  };
+  const paged = pagedStaging(staging);
   for await (const row of source.ephemeralKeys()) {
     counted('ephemeral keys');
     const bytes = Buffer.from(row.publicKey.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
     if (bytes.length !== 32) { skip('ephemeral keys', refText(row), 'not an ed25519 public key'); continue; }
     const expiresAt = (row.createdAt ?? now) + lifetime;
     if (expiresAt <= now) { skip('ephemeral keys', refText(row), 'expired'); continue; }
-    pending.push({ ref: refText(row), publicKey: encodeBase64(bytes), expiresAt });
-    if (pending.length >= PAGE) flush();
+    const key: StagedKey = { ref: refText(row), publicKey: encodeBase64(bytes), expiresAt };
+    paged.add(() => staging.stageItem('ephemeral keys', key.publicKey, key));
   }
-  flush();
+  paged.flush();
 }
 
 async function stageTokens(source: ImportSource, staging: Staging, skip: Skip, counted: (n: string) => void): Promise<void> {
-  const pending: StagedToken[] = [];
-  const flush = (): void => {
-    staging.batch(() => { for (const token of pending) staging.stageItem('tokens', token.tokenHash, token); });
-    pending.length = 0;
-  };
+  const paged = pagedStaging(staging);
   for await (const row of source.tokens()) {
     counted('tokens');
     if (!isMatrixId(row.userId)) { skip('tokens', refText(row), 'malformed Matrix ID'); continue; }
     if (!row.token) { skip('tokens', refText(row), 'empty token'); continue; }
-    pending.push({ ref: refText(row), tokenHash: hashSecret(row.token), userId: row.userId, createdAt: row.createdAt });
-    if (pending.length >= PAGE) flush();
+    const token: StagedToken = { ref: refText(row), tokenHash: hashSecret(row.token), userId: row.userId, createdAt: row.createdAt };
+    paged.add(() => staging.stageItem('tokens', token.tokenHash, token));
   }
-  flush();
+  paged.flush();
 }
 
 async function stageTerms(source: ImportSource, staging: Staging, config: Config, skip: Skip, counted: (n: string) => void): Promise<void> {
@@ -279,20 +272,16 @@ async function stageTerms(source: ImportSource, staging: Staging, config: Config
   for (const [policy, { version, terms }] of Object.entries(config.policy.policies)) {
     for (const { url } of Object.values(terms)) byUrl.set(url, { policy, version: String(version) });
   }
-  const pending: StagedTerms[] = [];
-  const flush = (): void => {
-    staging.batch(() => { for (const t of pending) staging.stageItem('terms', JSON.stringify([t.userId, t.policy, t.version]), t); });
-    pending.length = 0;
-  };
+  const paged = pagedStaging(staging);
   for await (const row of source.acceptedTerms()) {
     counted('terms');
     const policy = byUrl.get(row.url);
     if (!policy) { skip('terms', refText(row), 'no policy of policy.policies has this URL'); continue; }
     if (!isMatrixId(row.userId)) { skip('terms', refText(row), 'malformed Matrix ID'); continue; }
-    pending.push({ ref: refText(row), userId: row.userId, ...policy });
-    if (pending.length >= PAGE) flush();
+    const terms: StagedTerms = { ref: refText(row), userId: row.userId, ...policy };
+    paged.add(() => staging.stageItem('terms', JSON.stringify([terms.userId, terms.policy, terms.version]), terms));
   }
-  flush();
+  paged.flush();
 }
 
 const sameJson = (a: unknown, b: unknown): boolean => canonicalJson(a as Record<string, unknown>) === canonicalJson(b as Record<string, unknown>);
