@@ -19,9 +19,10 @@ export interface ReceivedRequest {
   body: string;
 }
 
-type Reply = (status: number, headers: Record<string, string>, body?: string) => void;
+export type Reply = (status: number, headers: Record<string, string>, body?: string) => void;
 
-abstract class LoopbackGateway {
+/** A gateway on a loopback port: records each request whole and lets the subclass answer it. */
+export abstract class LoopbackGateway {
   /** Every request received, accepted or not. */
   readonly requests: ReceivedRequest[] = [];
   private server!: Server;
@@ -56,10 +57,10 @@ abstract class LoopbackGateway {
   }
 }
 
-const json = (reply: Reply, status: number, body: unknown, headers: Record<string, string> = {}) =>
+export const json = (reply: Reply, status: number, body: unknown, headers: Record<string, string> = {}) =>
   reply(status, { 'content-type': 'application/json;charset=UTF-8', ...headers }, JSON.stringify(body));
 
-const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+export const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 /** What OpenMarket accepted: its mobileTerminate object. */
 export interface OpenMarketMessage {

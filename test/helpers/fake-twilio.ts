@@ -3,10 +3,8 @@
  * /2010-04-01/Accounts/{AccountSid}/Messages.json, form-encoded, HTTP basic auth with the
  * account SID and auth token. Records accepted messages; can be told to fail.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { randomToken } from '../../core/crypto/tokens.js';
+import { basic, json, LoopbackGateway, type ReceivedRequest, type Reply } from './fake-sms-gateways.js';
 
 export interface SentSms {
   to: string;
@@ -21,7 +19,7 @@ export interface TwilioFailure {
   message: string;
 }
 
-export class FakeTwilio {
+export class FakeTwilio extends LoopbackGateway {
   readonly accountSid = `AC${randomToken(16)}`;
   readonly authToken = randomToken(16);
   readonly from = '+15005550006';
@@ -29,50 +27,28 @@ export class FakeTwilio {
   /** Requests refused for bad credentials. */
   unauthorized = 0;
   failure: TwilioFailure | null = null;
-  private server!: Server;
-
-  async start(): Promise<this> {
-    this.server = createServer((request, response) => void this.handle(request, response));
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-    return this;
-  }
-
-  get baseUrl(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
 
   /** The `sms` config that reaches this fake. */
   smsConfig(): Record<string, unknown> {
     return { connector: 'twilio', twilio: { accountSid: this.accountSid, authToken: this.authToken, from: this.from, baseUrl: this.baseUrl } };
   }
 
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const reply = (status: number, body: unknown) => {
-      response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    };
+  protected handle(request: ReceivedRequest, reply: Reply): void {
+    const answer = (status: number, body: unknown) => json(reply, status, body, { 'content-type': 'application/json' });
     if (request.method !== 'POST' || request.url !== `/2010-04-01/Accounts/${this.accountSid}/Messages.json`) {
-      return reply(404, { code: 20404, message: 'The requested resource was not found', status: 404 });
+      return answer(404, { code: 20404, message: 'The requested resource was not found', status: 404 });
     }
-    const expected = `Basic ${Buffer.from(`${this.accountSid}:${this.authToken}`).toString('base64')}`;
-    if (request.headers.authorization !== expected) {
+    if (request.headers.authorization !== basic(this.accountSid, this.authToken)) {
       this.unauthorized += 1;
-      return reply(401, { code: 20003, message: 'Authenticate', status: 401 });
+      return answer(401, { code: 20003, message: 'Authenticate', status: 401 });
     }
     if (!String(request.headers['content-type']).startsWith('application/x-www-form-urlencoded')) {
-      return reply(400, { code: 20001, message: 'Expected a form-encoded body', status: 400 });
+      return answer(400, { code: 20001, message: 'Expected a form-encoded body', status: 400 });
     }
-    const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-    if (this.failure) return reply(this.failure.status, { code: this.failure.code, message: this.failure.message, status: this.failure.status });
+    const form = new URLSearchParams(request.body);
+    if (this.failure) return answer(this.failure.status, { code: this.failure.code, message: this.failure.message, status: this.failure.status });
     const message = { to: form.get('To') ?? '', from: form.get('From') ?? '', body: form.get('Body') ?? '' };
     this.messages.push(message);
-    return reply(201, { sid: `SM${randomToken(16)}`, status: 'queued', to: message.to, from: message.from, body: message.body });
+    return answer(201, { sid: `SM${randomToken(16)}`, status: 'queued', to: message.to, from: message.from, body: message.body });
   }
 }
